@@ -1,0 +1,28 @@
+import { execFileSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+export const ROOT = resolve(__dirname, '..', '..');
+export const MAIN_JS = join(ROOT, 'dist', 'src', 'main.js');
+
+function newest(dir: string): number {
+  let t = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) t = Math.max(t, newest(p));
+    else if (e.name.endsWith('.ts')) t = Math.max(t, statSync(p).mtimeMs);
+  }
+  return t;
+}
+
+/** Builds `dist/` when any source is newer than the built entry point. */
+export function ensureBuilt(): void {
+  let built = 0;
+  try {
+    built = statSync(MAIN_JS).mtimeMs;
+  } catch {
+    built = 0;
+  }
+  if (built >= Math.max(newest(join(ROOT, 'src')), newest(join(ROOT, 'cri')))) return;
+  execFileSync(join(ROOT, 'node_modules', '.bin', 'tsc'), ['-p', join(ROOT, 'tsconfig.json')], { stdio: 'inherit' });
+}

@@ -1,0 +1,54 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+
+/**
+ * Atomic, versioned checkpoints (Mesos `state.hpp` + containerd `status.go`):
+ * write a temp file in the same directory (rename must not cross devices),
+ * fsync, rename over the target, fsync the directory.
+ */
+export const CHECKPOINT_VERSION = 1;
+
+export async function checkpoint(path: string, value: unknown, opts: { sync?: boolean } = {}): Promise<void> {
+  const sync = opts.sync ?? true;
+  const dir = dirname(path);
+  await mkdir(dir, { recursive: true });
+  const tmp = join(dir, `.${randomBytes(6).toString('hex')}.tmp`);
+  const file = await open(tmp, 'wx', 0o600);
+  try {
+    await file.writeFile(JSON.stringify({ version: CHECKPOINT_VERSION, value }));
+    if (sync) await file.sync();
+  } finally {
+    await file.close();
+  }
+  try {
+    await rename(tmp, path);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw new Error(`failed to checkpoint ${path}`, { cause: err });
+  }
+  if (sync) {
+    const d = await open(dir, 'r');
+    try {
+      await d.sync();
+    } finally {
+      await d.close();
+    }
+  }
+}
+
+/** Reads a checkpoint; `undefined` when the file does not exist. */
+export async function readCheckpoint<T>(path: string): Promise<T | undefined> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  const parsed = JSON.parse(text) as { version?: number; value?: T };
+  if (parsed.version !== CHECKPOINT_VERSION) {
+    throw new Error(`failed to read checkpoint ${path}: unsupported version ${String(parsed.version)}`);
+  }
+  return parsed.value;
+}

@@ -1,0 +1,81 @@
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { checkpoint, readCheckpoint } from './checkpoint';
+import { CriError, describeError, findCriError } from './errors';
+import { KeyedMutex } from './keyed-mutex';
+import { Rollback } from './rollback';
+
+describe('checkpoint', () => {
+  it('writes atomically, reads back, leaves no temp files, and rejects other versions', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ckpt-'));
+    try {
+      const path = join(dir, 'sub', 'state.json');
+      await checkpoint(path, { a: 1 });
+      await checkpoint(path, { a: 2 });
+      expect(await readCheckpoint(path)).toEqual({ a: 2 });
+      expect(readdirSync(join(dir, 'sub'))).toEqual(['state.json']);
+      expect(await readCheckpoint(join(dir, 'absent.json'))).toBeUndefined();
+      writeFileSync(path, JSON.stringify({ version: 99, value: {} }));
+      await expect(readCheckpoint(path)).rejects.toThrow(/unsupported version 99/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('Rollback', () => {
+  it('runs undo steps in reverse unless committed', async () => {
+    const order: string[] = [];
+    {
+      await using rb = new Rollback();
+      rb.add('a', async () => order.push('a'));
+      rb.add('b', async () => order.push('b'));
+    }
+    expect(order).toEqual(['b', 'a']);
+    {
+      await using rb = new Rollback();
+      rb.add('c', async () => order.push('c'));
+      rb.commit();
+    }
+    expect(order).toEqual(['b', 'a']);
+  });
+
+  it('keeps going when a step fails', async () => {
+    const order: string[] = [];
+    const rb = new Rollback();
+    rb.add('a', async () => order.push('a'));
+    rb.add('b', async () => {
+      throw new Error('x');
+    });
+    await rb.run();
+    expect(order).toEqual(['a']);
+  });
+});
+
+describe('KeyedMutex', () => {
+  it('serializes work on one key and not across keys', async () => {
+    const m = new KeyedMutex();
+    const log: string[] = [];
+    const slow = (k: string, tag: string) =>
+      m.run(k, async () => {
+        log.push(`${tag}+`);
+        await new Promise((r) => setTimeout(r, 20));
+        log.push(`${tag}-`);
+      });
+    await Promise.all([slow('x', '1'), slow('x', '2'), slow('y', '3')]);
+    expect(log.indexOf('1-')).toBeLessThan(log.indexOf('2+'));
+    expect(log.indexOf('3+')).toBeLessThan(log.indexOf('1-'));
+    expect(m.size).toBe(0);
+  });
+});
+
+describe('errors', () => {
+  it('finds the CriError along the cause chain and renders causes once', () => {
+    const inner = new CriError('NotFound', 'image "x" not found');
+    const outer = new Error('failed to create container', { cause: inner });
+    expect(findCriError(outer)?.code).toBe('NotFound');
+    expect(describeError(outer)).toBe('failed to create container: image "x" not found');
+  });
+});

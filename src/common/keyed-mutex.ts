@@ -1,0 +1,26 @@
+/**
+ * Serializes work per key (Mesos actors take one message at a time): two RPCs
+ * on the same container never interleave.
+ */
+export class KeyedMutex {
+  #tails = new Map<string, Promise<void>>();
+
+  async run<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.#tails.get(key) ?? Promise.resolve();
+    let release!: () => void;
+    const mine = new Promise<void>((r) => (release = r));
+    const tail = prev.then(() => mine);
+    this.#tails.set(key, tail);
+    await prev;
+    try {
+      return await fn();
+    } finally {
+      release();
+      if (this.#tails.get(key) === tail) this.#tails.delete(key);
+    }
+  }
+
+  get size(): number {
+    return this.#tails.size;
+  }
+}

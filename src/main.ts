@@ -1,0 +1,102 @@
+#!/usr/bin/env node
+/**
+ * The composition root: reads the configuration, builds every component with
+ * constructor injection, serves CRI on the unix socket (UNAVAILABLE until
+ * `recover` has run), and shuts down gracefully on SIGTERM/SIGINT without
+ * touching running containers.
+ */
+import { mkdir } from 'node:fs/promises';
+import { describeError } from './common/errors';
+import { log, setLogLevel } from './common/log';
+import { ConfigError, helpText, loadConfig, parseCli, type Config } from './shim/config';
+import type { ShimDeps } from './shim/deps';
+import { runtimeHandlers } from './shim/runtime';
+import { CriServer } from './shim/server';
+import { readPackageVersion } from './shim/version-info';
+
+async function serve(config: Config, version: string): Promise<void> {
+  setLogLevel(config.logLevel);
+  await mkdir(config.workDir, { recursive: true, mode: 0o711 });
+  await mkdir(config.runDir, { recursive: true, mode: 0o711 });
+
+  let recovering: string | undefined = 'mesos-cri is recovering its state';
+  const gate = { notReady: () => recovering };
+  const deps: ShimDeps = {
+    config,
+    version,
+    runtimeName: config.runtime.name === 'auto' ? 'runc' : config.runtime.name,
+    runtimeVersion: '',
+    readiness: {
+      network: () => ({ ready: false, reason: 'NetworkPluginNotReady', message: `no CNI network config loaded from ${config.cni.confDir}` }),
+    },
+  };
+  const server = new CriServer(runtimeHandlers(deps), {}, gate);
+  await server.listen(config.socket);
+  log.info({ socket: config.socket, version }, 'mesos-cri listening');
+
+  recovering = undefined;
+  log.info({}, 'mesos-cri ready');
+
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down; running containers are left running');
+    server.shutdown().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const version = readPackageVersion();
+  let cli;
+  try {
+    cli = parseCli(argv);
+  } catch (err) {
+    process.stderr.write(`mesos-cri: ${(err as Error).message}\n`);
+    return 2;
+  }
+  if (cli.help) {
+    process.stdout.write(helpText() + '\n');
+    return 0;
+  }
+  if (cli.version) {
+    process.stdout.write(`mesos-cri ${version}\n`);
+    return 0;
+  }
+  let config: Config;
+  try {
+    config = await loadConfig(cli);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`mesos-cri: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  if (cli.positionals.length > 0) {
+    process.stderr.write(`mesos-cri: unknown command "${cli.positionals.join(' ')}" (see --help)\n`);
+    return 2;
+  }
+  await serve(config, version);
+  return -1; // keep running
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      if (code >= 0) process.exit(code);
+    },
+    (err: unknown) => {
+      process.stderr.write(`mesos-cri: ${describeError(err)}\n`);
+      process.exit(1);
+    },
+  );
+}

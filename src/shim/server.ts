@@ -1,0 +1,110 @@
+import { Server, ServerCredentials, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import { loadSync } from '@grpc/proto-loader';
+import { existsSync } from 'node:fs';
+import { chmod, lstat, mkdir, unlink } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { dirname, join } from 'node:path';
+import type { ProtoGrpcType } from '../../cri/generated/api';
+import { loadPackageDefinition } from '@grpc/grpc-js';
+import { CriError } from '../common/errors';
+import { log } from '../common/log';
+import type { ImageImpl, RuntimeImpl } from './handlers';
+import { serverStream, unary, unimplemented, type Gate, type StreamHandler, type UnaryHandler } from './wrap';
+
+/** Finds `cri/api.proto` whether we run from `src/` (tests) or `dist/src/` (built). */
+export function protoPath(): string {
+  for (let dir = __dirname, i = 0; i < 6; dir = dirname(dir), i++) {
+    const p = join(dir, 'cri', 'api.proto');
+    if (existsSync(p)) return p;
+  }
+  throw new Error('failed to find cri/api.proto');
+}
+
+export const PROTO_OPTIONS = { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true } as const;
+
+export function loadCri(): ProtoGrpcType {
+  return loadPackageDefinition(loadSync(protoPath(), PROTO_OPTIONS)) as unknown as ProtoGrpcType;
+}
+
+function bind(def: ServiceDefinition, impl: Record<string, unknown>, gate: Gate): UntypedServiceImplementation {
+  const out: UntypedServiceImplementation = {};
+  for (const [name, method] of Object.entries(def)) {
+    const fn = impl[name] ?? unimplemented(name);
+    out[name] = method.responseStream
+      ? serverStream(name, gate, fn as StreamHandler<unknown, unknown>)
+      : unary(name, gate, fn as UnaryHandler<unknown, unknown>);
+  }
+  return out;
+}
+
+/** True when something accepts connections on the unix socket at `path`. */
+function socketAlive(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(path);
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+/**
+ * Prepares the socket path: refuses when a live daemon holds it, removes a
+ * stale socket left by a killed one, and never deletes anything that is not a socket.
+ */
+async function claimSocket(path: string): Promise<void> {
+  await mkdir(dirname(path), { recursive: true, mode: 0o750 });
+  let st;
+  try {
+    st = await lstat(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  if (!st.isSocket()) throw new CriError('FailedPrecondition', `failed to listen on ${path}: it exists and is not a socket`);
+  if (await socketAlive(path)) throw new CriError('AlreadyExists', `failed to listen on ${path}: another daemon is serving it`);
+  log.info({ socket: path }, 'removing stale socket');
+  await unlink(path);
+}
+
+export class CriServer {
+  readonly #server = new Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024 });
+  #socket = '';
+
+  constructor(runtime: RuntimeImpl, image: ImageImpl, gate: Gate) {
+    const cri = loadCri();
+    this.#server.addService(cri.runtime.v1.RuntimeService.service, bind(cri.runtime.v1.RuntimeService.service, runtime, gate));
+    this.#server.addService(cri.runtime.v1.ImageService.service, bind(cri.runtime.v1.ImageService.service, image, gate));
+  }
+
+  async listen(socket: string): Promise<void> {
+    await claimSocket(socket);
+    // The socket is created with the process umask; restrict it before anyone can use it.
+    const oldMask = process.umask(0o117);
+    try {
+      await new Promise<void>((resolve, reject) =>
+        this.#server.bindAsync(`unix:${socket}`, ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())),
+      );
+    } finally {
+      process.umask(oldMask);
+    }
+    await chmod(socket, 0o660);
+    this.#socket = socket;
+  }
+
+  /** Stops accepting, lets in-flight calls finish (bounded), then closes. */
+  async shutdown(graceMs = 10_000): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.#server.forceShutdown();
+        resolve();
+      }, graceMs);
+      this.#server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    if (this.#socket) await unlink(this.#socket).catch(() => undefined);
+  }
+}

@@ -1,0 +1,125 @@
+import type {
+  handleServerStreamingCall,
+  handleUnaryCall,
+  sendUnaryData,
+  ServerUnaryCall,
+  ServerWritableStream,
+} from '@grpc/grpc-js';
+import { status as Status } from '@grpc/grpc-js';
+import { CriError, describeError } from '../common/errors';
+import { log } from '../common/log';
+import { toGrpcStatus } from './status';
+
+/** What every handler gets: the call's cancellation/deadline as one signal. */
+export interface CallCtx {
+  readonly signal: AbortSignal;
+  readonly rpc: string;
+}
+
+export type UnaryHandler<Req, Res> = (req: Req, ctx: CallCtx) => Promise<Res>;
+export type StreamHandler<Req, Res> = (req: Req, send: (res: Res) => Promise<void>, ctx: CallCtx) => Promise<void>;
+
+export interface Gate {
+  /** `undefined` when serving; otherwise the reason calls get UNAVAILABLE. */
+  notReady(): string | undefined;
+}
+
+/** IDs worth a log field, taken from the request without knowing its type. */
+function idsOf(req: unknown): Record<string, unknown> {
+  if (typeof req !== 'object' || req === null) return {};
+  const r = req as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const k of ['pod_sandbox_id', 'container_id']) if (typeof r[k] === 'string' && r[k]) out[k] = r[k];
+  return out;
+}
+
+function callSignal(rpc: string, cancelled: (cb: () => void) => void, deadline: Date | number): AbortSignal {
+  const abort = new AbortController();
+  cancelled(() => abort.abort(new CriError('Canceled', `${rpc} cancelled by the client`)));
+  const ms = deadline instanceof Date ? deadline.getTime() - Date.now() : deadline === Infinity ? Infinity : deadline - Date.now();
+  if (!Number.isFinite(ms)) return abort.signal;
+  const timer = AbortSignal.timeout(Math.max(0, ms));
+  return AbortSignal.any([abort.signal, timer]);
+}
+
+function finish(rpc: string, req: unknown, start: bigint, err?: unknown): void {
+  const ms = Number(process.hrtime.bigint() - start) / 1e6;
+  const fields = { rpc, duration_ms: Math.round(ms * 1000) / 1000, ...idsOf(req) };
+  if (err === undefined) log.debug(fields, 'rpc done');
+  else {
+    const st = toGrpcStatus(err);
+    const level = st.code === Status.NOT_FOUND || st.code === Status.UNIMPLEMENTED ? 'info' : 'error';
+    log[level]({ ...fields, code: Status[st.code], error: describeError(err) }, 'rpc failed');
+  }
+}
+
+/**
+ * One wrapper per unary RPC (containerd `instrumented_service.go`): readiness,
+ * cancellation and deadline, rejection catching, logging, status mapping.
+ * grpc-js only catches synchronous throws, so async rejections are caught here.
+ */
+export function unary<Req, Res>(rpc: string, gate: Gate, fn: UnaryHandler<Req, Res>): handleUnaryCall<Req, Res> {
+  return (call: ServerUnaryCall<Req, Res>, done: sendUnaryData<Res>): void => {
+    const start = process.hrtime.bigint();
+    const why = gate.notReady();
+    if (why !== undefined) {
+      done({ code: Status.UNAVAILABLE, details: why });
+      return;
+    }
+    const signal = callSignal(rpc, (cb) => call.on('cancelled', cb), call.getDeadline());
+    let p: Promise<Res>;
+    try {
+      p = fn(call.request, { signal, rpc });
+    } catch (err) {
+      p = Promise.reject(err);
+    }
+    p.then(
+      (res) => {
+        finish(rpc, call.request, start);
+        done(null, res);
+      },
+      (err: unknown) => {
+        const e = signal.aborted && !(err instanceof CriError) ? signal.reason : err;
+        finish(rpc, call.request, start, e);
+        done(toGrpcStatus(e));
+      },
+    );
+  };
+}
+
+/** The server-streaming twin of `unary`; `send` honours backpressure. */
+export function serverStream<Req, Res>(rpc: string, gate: Gate, fn: StreamHandler<Req, Res>): handleServerStreamingCall<Req, Res> {
+  return (call: ServerWritableStream<Req, Res>): void => {
+    const start = process.hrtime.bigint();
+    const why = gate.notReady();
+    if (why !== undefined) {
+      call.destroy(Object.assign(new Error(why), { code: Status.UNAVAILABLE, details: why }));
+      return;
+    }
+    const signal = callSignal(rpc, (cb) => call.on('cancelled', cb), call.getDeadline());
+    const send = (res: Res): Promise<void> =>
+      new Promise((resolve, reject) => {
+        if (signal.aborted) return reject(signal.reason as Error);
+        if (call.write(res)) resolve();
+        else call.once('drain', () => resolve());
+      });
+    Promise.resolve()
+      .then(() => fn(call.request, send, { signal, rpc }))
+      .then(
+        () => {
+          finish(rpc, call.request, start);
+          call.end();
+        },
+        (err: unknown) => {
+          finish(rpc, call.request, start, err);
+          if (!call.cancelled) call.emit('error', toGrpcStatus(err));
+        },
+      );
+  };
+}
+
+export const unimplemented =
+  (rpc: string) =>
+  async (): Promise<never> => {
+    throw new CriError('Unimplemented', `${rpc} is not implemented by mesos-cri`);
+  };
