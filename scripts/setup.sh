@@ -29,7 +29,9 @@ fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: installing npm packages"
-  npm ci --no-audit --no-fund --loglevel=error
+  # `npm ci` trips over optional per-platform packages missing from the lock (node-unix-socket);
+  # `npm install` honours the lock for everything else.
+  npm install --no-audit --no-fund --loglevel=error
 fi
 
 npm run --silent gen
