@@ -5,8 +5,9 @@ import { listImages } from './list-images';
 import { pullImage } from './pull-image';
 import { removeImage } from './remove-image';
 import type { ImageStoreView } from './store';
+import { streamImages } from './stream-images';
 
-/** The ImageService table; `StreamImages` is not built yet and answers UNIMPLEMENTED. */
+/** The ImageService table: one file per RPC. */
 export function imageHandlers(store: ImageStoreView): ImageImpl {
   return {
     PullImage: pullImage(store),
@@ -14,5 +15,6 @@ export function imageHandlers(store: ImageStoreView): ImageImpl {
     ListImages: listImages(store),
     RemoveImage: removeImage(store),
     ImageFsInfo: imageFsInfo(store),
+    StreamImages: streamImages(store),
   };
 }
