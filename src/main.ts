@@ -6,6 +6,8 @@
  * touching running containers.
  */
 import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CniNetworkIsolator } from './cni';
 import { describeError } from './common/errors';
 import { log, setLogLevel } from './common/log';
 import { ConfigError, helpText, loadConfig, parseCli, type Config } from './shim/config';
@@ -19,6 +21,13 @@ async function serve(config: Config, version: string): Promise<void> {
   await mkdir(config.workDir, { recursive: true, mode: 0o711 });
   await mkdir(config.runDir, { recursive: true, mode: 0o711 });
 
+  const network = new CniNetworkIsolator({
+    confDir: config.cni.confDir,
+    binDirs: config.cni.binDirs,
+    cacheDir: config.cni.cacheDir || join(config.workDir, 'cni'),
+    netnsDir: join(config.runDir, 'netns'),
+  });
+
   let recovering: string | undefined = 'mesos-cri is recovering its state';
   const gate = { notReady: () => recovering };
   const deps: ShimDeps = {
@@ -26,9 +35,7 @@ async function serve(config: Config, version: string): Promise<void> {
     version,
     runtimeName: config.runtime.name === 'auto' ? 'runc' : config.runtime.name,
     runtimeVersion: '',
-    readiness: {
-      network: () => ({ ready: false, reason: 'NetworkPluginNotReady', message: `no CNI network config loaded from ${config.cni.confDir}` }),
-    },
+    readiness: { network: () => network.status() },
   };
   const server = new CriServer(runtimeHandlers(deps), {}, gate);
   await server.listen(config.socket);

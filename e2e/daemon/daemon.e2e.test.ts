@@ -1,6 +1,6 @@
 import { status as Status } from '@grpc/grpc-js';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -31,6 +31,13 @@ describe('mesos-cri daemon over its unix socket', () => {
     expect(byType.NetworkReady?.status).toBe(false);
     expect(byType.NetworkReady?.reason).toBe('NetworkPluginNotReady');
     expect(byType.NetworkReady?.message).toContain(join(d.base, 'cni'));
+  });
+
+  it('flips NetworkReady to true once a CNI config appears, without a restart', async () => {
+    mkdirSync(join(d.base, 'cni'), { recursive: true });
+    writeFileSync(join(d.base, 'cni', '99-loopback.conflist'), JSON.stringify({ cniVersion: '1.0.0', name: 'lo-only', plugins: [{ type: 'loopback' }] }));
+    const res = await d.runtime.call<{ status: { conditions: Array<{ type: string; status: boolean }> } }>('Status', {});
+    expect(res.status.conditions.find((c) => c.type === 'NetworkReady')?.status).toBe(true);
   });
 
   it('reports the cgroupfs driver in RuntimeConfig', async () => {

@@ -49,7 +49,7 @@ export const SCHEMA: readonly Key[] = [
   { path: 'restrictOomScoreAdj', kind: 'boolean', flag: 'restrict-oom-score-adj', def: true, help: 'clamp oom_score_adj to the daemon\'s own where lowering is refused' },
   { path: 'cni.confDir', kind: 'string', flag: 'cni-conf-dir', def: '/etc/cni/net.d', help: 'CNI network configs (.conf, .conflist, .json)' },
   { path: 'cni.binDirs', kind: 'string[]', flag: 'cni-bin-dir', def: ['/opt/cni/bin', '/usr/lib/cni'], help: 'CNI plugin search path (flag may repeat)' },
-  { path: 'cni.cacheDir', kind: 'string', flag: 'cni-cache-dir', def: '/var/lib/cni', help: 'CNI result cache and IPAM state' },
+  { path: 'cni.cacheDir', kind: 'string', flag: 'cni-cache-dir', def: '', help: 'our CNI results and netns records (empty: <workDir>/cni)' },
   { path: 'registry.mirrors', kind: 'map<string,string[]>', flag: 'registry-mirror', def: {}, help: 'per-registry mirrors, e.g. registry.k8s.io=http://127.0.0.1:5000 (flag may repeat)' },
   { path: 'registry.insecure', kind: 'string[]', flag: 'insecure-registry', def: [], help: 'registries reached over plain HTTP (loopback always may)' },
   { path: 'images.backend', kind: { enum: ['auto', 'overlay', 'aufs', 'bind', 'copy'] }, flag: 'image-backend', def: 'auto', help: 'provisioner backend; auto tries overlay, aufs, copy' },
