@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import type { NamespaceOptions } from '../config';
+import { containerNamespaces, sandboxNamespaces } from './namespaces';
+
+const ns = (over: Partial<NamespaceOptions> = {}): NamespaceOptions => ({ network: 'pod', pid: 'container', ipc: 'pod', targetId: '', ...over });
+
+describe('sandboxNamespaces', () => {
+  it('creates pid, ipc, uts and mount, joining the pinned netns', () => {
+    expect(sandboxNamespaces(ns(), '/run/netns/x')).toEqual([
+      { type: 'mount' }, { type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'network', path: '/run/netns/x' },
+    ]);
+  });
+  it('uses a fresh netns without a pinned one', () => {
+    expect(sandboxNamespaces(ns(), undefined)).toContainEqual({ type: 'network' });
+  });
+  it('drops net and uts for host network, pid and ipc for host pid/ipc', () => {
+    expect(sandboxNamespaces(ns({ network: 'node', pid: 'node', ipc: 'node' }), '/ignored')).toEqual([{ type: 'mount' }]);
+  });
+});
+
+describe('containerNamespaces', () => {
+  it('joins the infra process for pod namespaces', () => {
+    expect(containerNamespaces({ ns: ns({ pid: 'pod' }), infraPid: 42, hostNetwork: false })).toEqual([
+      { type: 'mount' },
+      { type: 'pid', path: '/proc/42/ns/pid' },
+      { type: 'ipc', path: '/proc/42/ns/ipc' },
+      { type: 'uts', path: '/proc/42/ns/uts' },
+      { type: 'network', path: '/proc/42/ns/net' },
+    ]);
+  });
+  it('creates its own pid namespace in container mode and none in node mode', () => {
+    expect(containerNamespaces({ ns: ns(), infraPid: 42, hostNetwork: false })).toContainEqual({ type: 'pid' });
+    const node = containerNamespaces({ ns: ns({ pid: 'node', ipc: 'node' }), infraPid: 42, hostNetwork: true });
+    expect(node).toEqual([{ type: 'mount' }]);
+  });
+  it('joins a target container pid namespace', () => {
+    expect(containerNamespaces({ ns: ns({ pid: 'target', targetId: 'c1' }), infraPid: 42, hostNetwork: false, targetPid: 77 })).toContainEqual({
+      type: 'pid', path: '/proc/77/ns/pid',
+    });
+    expect(() => containerNamespaces({ ns: ns({ pid: 'target', targetId: 'c1' }), infraPid: 42, hostNetwork: false })).toThrow(
+      expect.objectContaining({ code: 'NotFound', message: expect.stringContaining('target_id') }),
+    );
+  });
+  it('refuses a sandbox without an infra process', () => {
+    expect(() => containerNamespaces({ ns: ns(), infraPid: 0, hostNetwork: false })).toThrow(expect.objectContaining({ code: 'FailedPrecondition' }));
+  });
+});

@@ -1,0 +1,108 @@
+import type { SandboxConfig } from '../config';
+import { ANNOTATION, CONTAINER_TYPE } from './annotations';
+import { buildCapabilities } from './capabilities';
+import { ALLOW_ALL } from './devices';
+import { systemMounts, type SandboxFiles } from './mounts';
+import { sandboxNamespaces } from './namespaces';
+import { maskedAndReadonlyPaths } from './paths';
+import { DEFAULT_PATH } from './process';
+import { clampOomScoreAdj } from './resources';
+import { buildSeccompSync } from './seccomp';
+import { checkId } from './users';
+import { OCI_VERSION, type OciMount, type OciSpec } from './types';
+
+export interface SandboxSpecInput {
+  readonly id: string;
+  readonly config: SandboxConfig;
+  /** An (almost empty) directory the containerizer prepares; mounted read-only as `/`. */
+  readonly rootfs: string;
+  /** Host path of the static `catatonit`, bind-mounted read-only at `INFRA_PATH`. */
+  readonly infraPath: string;
+  /** The pinned netns from CNI; undefined with host network, or for a loopback-only pod. */
+  readonly netnsPath?: string;
+  readonly files: SandboxFiles;
+  /** cgroupfs path of the pod, e.g. `/mesos-cri/<sandboxId>`; containers nest below it. */
+  readonly cgroupsPath: string;
+  /** The daemon's own `oom_score_adj`: never request a lower value. */
+  readonly oomScoreAdjFloor: number;
+}
+
+/** Where the infra binary appears inside the sandbox. */
+export const INFRA_PATH = '/catatonit';
+
+/** What containerd gives the pause container: survive OOM as long as anything in the node. */
+const SANDBOX_OOM_SCORE_ADJ = -998;
+/** The upstream pause image runs as 65535:65535; so does our infra process unless told otherwise. */
+const INFRA_ID = 65535;
+
+/**
+ * The OCI spec of a pod's infra process: `catatonit -P` (pause mode: no
+ * child, reaps zombies, exits on SIGTERM/SIGINT) holding the pod's
+ * namespaces. It runs from a read-only, nearly empty rootfs; the binary is
+ * static, so a single bind mount is all it needs.
+ */
+export function buildSandboxSpec(input: SandboxSpecInput): OciSpec {
+  const { config } = input;
+  const sc = config.security;
+  const hostNetwork = sc.namespaces.network === 'node';
+  const capabilities = buildCapabilities(sc);
+  // No /etc/passwd here: only numeric ids mean anything to the infra process.
+  const field = 'linux.security_context';
+  const uid = sc.runAsUser !== undefined ? checkId(sc.runAsUser, `${field}.run_as_user`) : INFRA_ID;
+  const gid = sc.runAsGroup !== undefined ? checkId(sc.runAsGroup, `${field}.run_as_group`) : sc.runAsUser !== undefined ? 0 : INFRA_ID;
+  const supplemental = sc.supplementalGroups.map((g) => checkId(g, `${field}.supplemental_groups`));
+  const additionalGids = [...new Set([gid, ...supplemental])];
+
+  const mounts: OciMount[] = [
+    ...systemMounts({ privileged: sc.privileged, shm: input.files.shm }).filter((m) => m.destination !== '/sys/fs/cgroup'),
+    { destination: INFRA_PATH, type: 'bind', source: input.infraPath, options: ['bind', 'ro', 'nosuid', 'nodev'] },
+  ];
+  const seccomp = buildSeccompSync(sc.seccomp, {
+    privileged: sc.privileged,
+    bounding: capabilities.bounding,
+    field: `${field}.seccomp`,
+  });
+  const sysctl = { ...config.sysctls };
+
+  const spec: OciSpec = {
+    ociVersion: OCI_VERSION,
+    process: {
+      terminal: false,
+      user: { uid, gid, additionalGids },
+      args: [INFRA_PATH, '-P'],
+      env: [DEFAULT_PATH],
+      cwd: '/',
+      capabilities,
+      noNewPrivileges: true,
+      oomScoreAdj: clampOomScoreAdj(SANDBOX_OOM_SCORE_ADJ, input.oomScoreAdjFloor),
+    },
+    root: { path: input.rootfs, readonly: true },
+    mounts,
+    linux: {
+      namespaces: sandboxNamespaces(sc.namespaces, input.netnsPath),
+      cgroupsPath: input.cgroupsPath,
+      // NOTE: `cgroupsPath` is the pod-level cgroup and every container's
+      // cgroup nests below it, so whatever is set here caps the whole pod.
+      // cgroup v1 refuses a child a device its parent denies, and
+      // containerd's `cpu.shares = 2` for the pause container would starve
+      // the pod; so the pod level stays open and each container's own
+      // cgroup carries its limits. The infra process itself is harmless: no
+      // capabilities, no_new_privs, and a /dev holding only runc's defaults.
+      resources: { devices: [ALLOW_ALL] },
+      ...maskedAndReadonlyPaths(sc),
+      ...(Object.keys(sysctl).length > 0 ? { sysctl } : {}),
+      ...(seccomp ? { seccomp } : {}),
+    },
+    annotations: {
+      [ANNOTATION.containerType]: CONTAINER_TYPE.sandbox,
+      [ANNOTATION.sandboxId]: input.id,
+      [ANNOTATION.sandboxName]: config.name,
+      [ANNOTATION.sandboxNamespace]: config.namespace,
+      [ANNOTATION.sandboxUid]: config.uid,
+      [ANNOTATION.sandboxLogDirectory]: config.logDirectory,
+    },
+  };
+  // A hostname needs a UTS namespace of our own; with host network there is none.
+  if (!hostNetwork && config.hostname !== '') spec.hostname = config.hostname;
+  return spec;
+}
