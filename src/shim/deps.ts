@@ -1,3 +1,4 @@
+import type { Containerizer } from '../mesos-compat/containerizer';
 import type { Config } from './config';
 
 /**
@@ -15,4 +16,11 @@ export interface ShimDeps {
   readonly runtimeName: string;
   readonly runtimeVersion: string;
   readonly readiness: RuntimeReadiness;
+  /**
+   * The containerizer behind the RuntimeService lifecycle RPCs (built by
+   * `createContainerizer` in `src/mesos-compat`, recovered before serving).
+   * Optional only so the daemon can be composed without one; those RPCs
+   * then answer UNAVAILABLE.
+   */
+  readonly containerizer?: Containerizer;
 }

@@ -1,14 +1,53 @@
 import type { ShimDeps } from '../deps';
 import type { RuntimeImpl } from '../handlers';
+import { CpuRates } from '../translate/stats';
+import { containerStatsHandler, listContainerStats } from './container-stats';
+import { containerStatusHandler } from './container-status';
+import { createContainer } from './create-container';
+import { execSync } from './exec-sync';
+import { getContainerEvents } from './get-container-events';
+import { listContainers } from './list-containers';
+import { listPodSandbox } from './list-pod-sandbox';
+import { listPodSandboxStats, podSandboxStatsHandler } from './pod-sandbox-stats';
+import { podSandboxStatusHandler } from './pod-sandbox-status';
+import { removeContainer } from './remove-container';
+import { removePodSandbox } from './remove-pod-sandbox';
+import { reopenContainerLog } from './reopen-container-log';
+import { runPodSandbox } from './run-pod-sandbox';
 import { runtimeConfig } from './runtime-config';
+import { startContainer } from './start-container';
+import { StatsCollector } from './stats';
 import { status } from './status';
+import { stopContainer } from './stop-container';
+import { stopPodSandbox } from './stop-pod-sandbox';
+import { updateContainerResources } from './update-container-resources';
 import { version } from './version';
 
 /** The RuntimeService table: one file per RPC; RPCs not listed answer UNIMPLEMENTED. */
 export function runtimeHandlers(deps: ShimDeps): RuntimeImpl {
+  const stats = new StatsCollector(deps, new CpuRates());
   return {
     Version: version(deps),
     Status: status(deps),
     RuntimeConfig: runtimeConfig(deps),
+    RunPodSandbox: runPodSandbox(deps),
+    StopPodSandbox: stopPodSandbox(deps),
+    RemovePodSandbox: removePodSandbox(deps),
+    PodSandboxStatus: podSandboxStatusHandler(deps),
+    ListPodSandbox: listPodSandbox(deps),
+    CreateContainer: createContainer(deps),
+    StartContainer: startContainer(deps),
+    StopContainer: stopContainer(deps),
+    RemoveContainer: removeContainer(deps),
+    ContainerStatus: containerStatusHandler(deps),
+    ListContainers: listContainers(deps),
+    UpdateContainerResources: updateContainerResources(deps),
+    ReopenContainerLog: reopenContainerLog(deps),
+    ExecSync: execSync(deps),
+    ContainerStats: containerStatsHandler(deps, stats),
+    ListContainerStats: listContainerStats(deps, stats),
+    PodSandboxStats: podSandboxStatsHandler(deps, stats),
+    ListPodSandboxStats: listPodSandboxStats(deps, stats),
+    GetContainerEvents: getContainerEvents(deps),
   };
 }

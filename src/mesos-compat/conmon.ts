@@ -1,0 +1,177 @@
+import { spawn } from 'node:child_process';
+import { constants } from 'node:fs';
+import { mkdir, open, readFile, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import type { Ctx } from '../common/ctx';
+import { withTimeout } from '../common/ctx';
+import { CriError } from '../common/errors';
+import { isErrno } from '../common/fsutil';
+import type { ExitStatus, Monitor, MonitorCreateRequest } from './monitor';
+import type { OciRuntime } from './oci-runtime';
+
+export interface ConmonOptions {
+  readonly path: string;
+  readonly runtime: Pick<OciRuntime, 'path' | 'root'>;
+  readonly exitDir: string;
+  readonly socketDir: string;
+  /** Bound on conmon + `runtime create`; CRI-O waits 240 s. */
+  readonly createTimeoutMs?: number;
+}
+
+/** Reads the first newline-terminated JSON message from conmon's sync pipe. */
+function readSyncMessage(pipe: Readable, signal: AbortSignal): Promise<{ data: number; message?: string }> {
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    const done = (fn: () => void): void => {
+      pipe.off('data', onData);
+      pipe.off('end', onEnd);
+      signal.removeEventListener('abort', onAbort);
+      fn();
+    };
+    const onData = (b: Buffer): void => {
+      buf += b.toString();
+      const nl = buf.indexOf('\n');
+      if (nl < 0) return;
+      try {
+        const msg = JSON.parse(buf.slice(0, nl)) as { data: number; message?: string };
+        done(() => resolve(msg));
+      } catch (err) {
+        done(() => reject(new Error(`failed to parse conmon's message ${JSON.stringify(buf)}`, { cause: err })));
+      }
+    };
+    const onEnd = (): void => done(() => reject(new Error(`conmon closed its sync pipe without reporting a pid${buf ? `: ${buf}` : ''}`)));
+    const onAbort = (): void => done(() => reject(signal.reason as Error));
+    pipe.on('data', onData);
+    pipe.on('end', onEnd);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/**
+ * `Monitor` over Debian's conmon 2.1.6 (see notes §1): daemonizes, becomes
+ * the container's parent and subreaper, runs `runtime create`, reports the
+ * pid on fd 3, writes the k8s-file log and `<persist>/exit`.
+ */
+export class ConmonMonitor implements Monitor {
+  readonly #opts: ConmonOptions;
+
+  constructor(opts: ConmonOptions) {
+    this.#opts = opts;
+  }
+
+  async create(req: MonitorCreateRequest, ctx: Ctx): Promise<{ pid: number }> {
+    await mkdir(req.persistDir, { recursive: true });
+    await mkdir(this.#opts.exitDir, { recursive: true });
+    await mkdir(this.#opts.socketDir, { recursive: true });
+    const args = [
+      '--api-version',
+      '-c', req.id,
+      '-u', req.id,
+      '-n', req.id,
+      '-r', this.#opts.runtime.path,
+      '-b', req.bundle,
+      '-p', join(req.bundle, 'pidfile'),
+      '-P', join(req.bundle, 'conmon-pidfile'),
+      '-l', req.logPath ? `k8s-file:${req.logPath}` : 'none',
+      '--exit-dir', this.#opts.exitDir,
+      '--socket-dir-path', this.#opts.socketDir,
+      '--persist-dir', req.persistDir,
+      '--runtime-arg', `--root=${this.#opts.runtime.root}`,
+      '--log-level', 'error',
+    ];
+    if (req.tty) args.push('-t');
+    if (req.stdin) {
+      args.push('-i');
+      if (!req.stdinOnce) args.push('--leave-stdin-open');
+    }
+    const bounded = withTimeout(ctx, this.#opts.createTimeoutMs ?? 240_000);
+    const child = spawn(this.#opts.path, args, {
+      cwd: req.bundle,
+      stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'],
+      env: { ...process.env, _OCI_SYNCPIPE: '3', _OCI_STARTPIPE: '4' },
+      detached: true,
+    });
+    const stderr: Buffer[] = [];
+    child.stderr!.on('data', (b: Buffer) => stderr.push(b));
+    child.stdout!.resume();
+    const sync = child.stdio[3] as Readable;
+    const startPipe = child.stdio[4] as NodeJS.WritableStream;
+    const spawned = new Promise<void>((resolve, reject) => {
+      child.once('error', reject);
+      child.once('spawn', resolve);
+    });
+    try {
+      await spawned;
+      // conmon blocks on the start pipe until we let it go (CRI-O moves it
+      // into a cgroup first; we leave it in the daemon's).
+      startPipe.write('\0');
+      const msg = await readSyncMessage(sync, bounded.signal);
+      if (msg.data <= 0) {
+        throw new CriError('Internal', `failed to create container ${req.id}: ${(msg.message ?? Buffer.concat(stderr).toString()).trim()}`);
+      }
+      return { pid: msg.data };
+    } finally {
+      // conmon's first process exits right after forking the daemonized one;
+      // drop our ends so neither side waits on the other.
+      sync.destroy();
+      child.stdio[4]?.destroy();
+      child.stdout!.destroy();
+      child.stderr!.destroy();
+      child.unref();
+    }
+  }
+
+  async exitStatus(req: { bundle: string; persistDir: string }): Promise<ExitStatus | undefined> {
+    const file = join(req.persistDir, 'exit');
+    let text: string;
+    let at: bigint;
+    try {
+      text = await readFile(file, 'utf8');
+      const st = await stat(file, { bigint: true });
+      at = st.ctimeNs;
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return undefined;
+      throw err;
+    }
+    // conmon writes the file in one write; an empty file is a write in flight.
+    if (text.trim() === '') return undefined;
+    const code = Number.parseInt(text.trim(), 10);
+    const oomKilled = await stat(join(req.bundle, 'oom')).then(
+      () => true,
+      () => false,
+    );
+    return { code: Number.isFinite(code) ? code : 255, at, oomKilled };
+  }
+
+  async reopenLog(bundle: string, ctx: Ctx): Promise<void> {
+    ctx.signal.throwIfAborted();
+    // O_NONBLOCK: opening a FIFO for writing with no reader fails with ENXIO
+    // instead of hanging when conmon is gone.
+    let fh;
+    try {
+      fh = await open(this.controlFifo(bundle), constants.O_WRONLY | constants.O_NONBLOCK);
+    } catch (err) {
+      throw new CriError('FailedPrecondition', 'failed to reopen container log: the container monitor is not running', { cause: err });
+    }
+    try {
+      await fh.write('2 0 0\n');
+    } finally {
+      await fh.close();
+    }
+  }
+
+  attachSocket(bundle: string): string {
+    return join(bundle, 'attach');
+  }
+
+  controlFifo(bundle: string): string {
+    return join(bundle, 'ctl');
+  }
+}
+
+/** Removes the files conmon leaves in the shared dirs for `id` (idempotent). */
+export async function removeMonitorFiles(opts: { exitDir: string; socketDir: string }, id: string): Promise<void> {
+  await rm(join(opts.exitDir, id), { force: true });
+  await rm(join(opts.socketDir, id), { force: true, recursive: false }).catch(() => undefined);
+}

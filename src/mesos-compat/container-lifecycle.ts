@@ -1,0 +1,178 @@
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { dirname, isAbsolute, join } from 'node:path';
+import { nested, topLevel, type ContainerId } from '../common/container-id';
+import { cleanupCtx, type Ctx } from '../common/ctx';
+import { CriError, findCriError } from '../common/errors';
+import { Rollback } from '../common/rollback';
+import type { ContainerConfig } from './config';
+import type { Core } from './core';
+import { containerDir } from './paths';
+import { containerName } from './registrar';
+import { infraAlive } from './sandbox-lifecycle';
+import type { ContainerRecord } from './state';
+
+export const provisionerId = (c: Pick<ContainerRecord, 'sandboxId' | 'id'>): ContainerId => nested(topLevel(c.sandboxId), c.id);
+
+const stopSignalOf = (c: ContainerRecord): string => c.config.stopSignal || c.image?.config.stopSignal || 'SIGTERM';
+
+/**
+ * CreateContainer as a nested launch: provision the rootfs, build the spec
+ * (the isolators' work: namespaces, cgroups, mounts, devices, security),
+ * then let the monitor run `runtime create`. The caller holds the
+ * sandbox's lock, so the sandbox cannot stop underneath.
+ */
+export async function launchContainer(core: Core, id: string, sandboxId: string, config: ContainerConfig, ctx: Ctx): Promise<void> {
+  const { deps } = core;
+  const sb = core.sandbox(sandboxId);
+  if (sb.phase !== 'running' || !infraAlive(sb) || !sb.files || sb.infraPid === undefined) {
+    throw new CriError('FailedPrecondition', `failed to create container in pod sandbox ${sandboxId}: the sandbox is not ready`);
+  }
+  if (!config.image) throw new CriError('InvalidArgument', 'failed to create container: image is required');
+  if (config.logPath && !sb.config.logDirectory) {
+    throw new CriError('InvalidArgument', 'failed to create container: log_path is set but the sandbox has no log_directory');
+  }
+  let targetPid: number | undefined;
+  if (config.security.namespaces.pid === 'target') {
+    const target = core.containers.get(config.security.namespaces.targetId);
+    if (!target || target.sandboxId !== sandboxId || target.pid === undefined || target.phase !== 'running') {
+      throw new CriError('NotFound', `failed to create container: target container "${config.security.namespaces.targetId}" of namespace_options.target_id is not running in the pod`);
+    }
+    targetPid = target.pid;
+  }
+  const name = containerName(config, sb.config);
+  await using rollback = new Rollback();
+  core.names.reserve(name, id);
+  rollback.add('release container name', async () => core.names.release(name, id));
+
+  const logPath = config.logPath ? (isAbsolute(config.logPath) ? config.logPath : join(sb.config.logDirectory, config.logPath)) : '';
+  const rec: ContainerRecord = {
+    id,
+    sandboxId,
+    config,
+    phase: 'provisioning',
+    createdAt: deps.clock.nowNanos(),
+    logPath,
+    cgroupsPath: `${sb.podCgroup}/${id}`,
+    ...(config.resources ? { resources: config.resources } : {}),
+  };
+  const dir = containerDir(core.roots, sandboxId, id);
+  await mkdir(dir, { recursive: true, mode: 0o711 });
+  await core.saveContainer(rec);
+  core.containers.set(id, rec);
+  rollback.add('forget container', async () => {
+    core.containers.delete(id);
+    await deps.runtime.delete(id, cleanupCtx()).catch(() => false);
+    await deps.provisioner.destroy(provisionerId(rec), cleanupCtx());
+    await core.removeMonitorFiles(id);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const { rootfs, image } = await deps.provisioner.provision(provisionerId(rec), config.image, ctx);
+  rec.rootfs = rootfs;
+  rec.image = { ref: config.image, id: image.id, repoDigest: image.repoDigests[0] ?? '', config: image.config };
+  rec.phase = 'preparing';
+
+  const spec = await deps.specs.container(
+    {
+      id,
+      config,
+      image: image.config,
+      rootfs,
+      sandbox: { id: sandboxId, config: sb.config, infraPid: sb.infraPid, files: sb.files, hostNetwork: sb.hostNetwork },
+      ...(targetPid !== undefined ? { targetPid } : {}),
+      cgroupsPath: rec.cgroupsPath,
+      oomScoreAdjFloor: deps.oomScoreAdjFloor,
+    },
+    ctx,
+  );
+  const bundle = core.bundleOf(rec);
+  await mkdir(bundle, { recursive: true });
+  await writeFile(join(bundle, 'config.json'), JSON.stringify(spec));
+  if (logPath) await mkdir(dirname(logPath), { recursive: true });
+  rec.phase = 'isolating';
+  await core.saveContainer(rec);
+
+  try {
+    const { pid } = await deps.monitor.create(
+      { id, bundle, persistDir: core.persistOf(rec), logPath, stdin: config.stdin, stdinOnce: config.stdinOnce, tty: config.tty },
+      ctx,
+    );
+    rec.pid = pid;
+  } catch (err) {
+    throw findCriError(err) ?? new CriError('Internal', `failed to create container ${id}`, { cause: err });
+  }
+  rec.phase = 'created';
+  await core.saveContainer(rec);
+  rollback.commit();
+  core.emit('created', id, sandboxId);
+}
+
+export async function startContainer(core: Core, c: ContainerRecord, ctx: Ctx): Promise<void> {
+  if (c.phase !== 'created') {
+    throw new CriError('FailedPrecondition', `failed to start container ${c.id}: it is ${c.phase === 'running' ? 'already running' : c.phase}`);
+  }
+  // Taken before `start`: the process runs from inside that call, and a
+  // quick exit must not appear to finish before it started.
+  const startedAt = core.deps.clock.nowNanos();
+  core.starting.add(c.id);
+  try {
+    await core.deps.runtime.start(c.id, ctx);
+    c.phase = 'running';
+    c.startedAt = startedAt;
+    await core.saveContainer(c);
+    core.emit('started', c.id, c.sandboxId);
+  } catch (err) {
+    core.starting.delete(c.id);
+    await core.refreshExit(c);
+    throw new CriError('Internal', `failed to start container ${c.id}`, { cause: err });
+  } finally {
+    core.starting.delete(c.id);
+  }
+  // A process that exits at once may beat our checkpoint; fold that in now.
+  await core.refreshExit(c);
+}
+
+/** Polls the monitor's exit record until the container exited or `ms` passed. */
+async function waitExit(core: Core, c: ContainerRecord, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  let step = 5;
+  for (;;) {
+    if (await core.refreshExit(c)) return true;
+    if (Date.now() >= deadline) return false;
+    await new Promise((r) => setTimeout(r, Math.min(step, Math.max(1, deadline - Date.now()))));
+    step = Math.min(step * 2, 100);
+  }
+}
+
+/**
+ * StopContainer: the stop signal, then SIGKILL to every process after the
+ * grace period (api.proto `StopContainerRequest.timeout`). Idempotent.
+ */
+export async function stopContainer(core: Core, c: ContainerRecord, opts: { timeoutSeconds: number; signal?: string }, ctx: Ctx): Promise<void> {
+  if (c.phase !== 'created' && c.phase !== 'running') return;
+  if (await core.refreshExit(c)) return;
+  const rt = core.deps.runtime;
+  if (opts.timeoutSeconds > 0 && c.phase === 'running') {
+    await rt.kill(c.id, opts.signal ?? stopSignalOf(c), ctx);
+    if (await waitExit(core, c, opts.timeoutSeconds * 1000)) return;
+  }
+  await rt.kill(c.id, 'SIGKILL', ctx, { all: true });
+  if (await waitExit(core, c, 30_000)) return;
+  // The monitor died without recording an exit: trust the runtime.
+  const st = await rt.state(c.id, ctx);
+  if (st && st.status !== 'stopped') throw new CriError('Internal', `failed to stop container ${c.id}: still ${st.status} after SIGKILL`);
+  core.markExited(c, { code: 137, at: core.deps.clock.nowNanos(), reason: 'Error', message: 'the container monitor did not record an exit status' });
+  await core.saveContainer(c);
+}
+
+/** RemoveContainer: stop, then forget everything but the log file (kubelet owns logs). Idempotent. */
+export async function removeContainer(core: Core, c: ContainerRecord, ctx: Ctx): Promise<void> {
+  await stopContainer(core, c, { timeoutSeconds: 0 }, ctx);
+  await core.deps.runtime.delete(c.id, ctx);
+  await core.deps.provisioner.destroy(provisionerId(c), ctx);
+  await core.removeMonitorFiles(c.id);
+  await rm(containerDir(core.roots, c.sandboxId, c.id), { recursive: true, force: true });
+  core.names.release(containerName(c.config, core.sandboxes.get(c.sandboxId)?.config ?? { name: '', namespace: '', uid: '' }), c.id);
+  core.containers.delete(c.id);
+  core.emit('deleted', c.id, c.sandboxId);
+}

@@ -1,0 +1,167 @@
+import { rm } from 'node:fs/promises';
+import type { Clock } from '../common/clock';
+import { CriError } from '../common/errors';
+import type { Exec } from '../common/exec';
+import { KeyedMutex } from '../common/keyed-mutex';
+import { log } from '../common/log';
+import { loadRecord, saveRecord } from './codec';
+import type { DnsConfig } from './config';
+import { EventBus, type ContainerEventType } from './events';
+import type { Cgroups } from './isolators/cgroups';
+import type { NetworkIsolator } from './isolators/network';
+import type { ShmIsolator } from './isolators/shm';
+import type { Monitor } from './monitor';
+import type { OciRuntime } from './oci-runtime';
+import { containerBundle, containerCheckpoint, containerPersistDir, sandboxCheckpoint, type Roots } from './paths';
+import { Registrar } from './registrar';
+import type { RootfsProvisioner } from './rootfs-provisioner';
+import type { SpecBuilder } from './spec-builder';
+import type { ContainerRecord, SandboxRecord } from './state';
+
+export type WriteSandboxFiles = (
+  dir: string,
+  opts: { hostname: string; dns?: DnsConfig; ips: string[]; hostNetwork: boolean },
+) => Promise<{ hostname: string; hosts: string; resolvConf: string }>;
+
+/** Everything the containerizer is built from (constructor injection, STYLE.md 12). */
+export interface ContainerizerDeps {
+  readonly roots: Roots;
+  readonly runtime: OciRuntime;
+  readonly monitor: Monitor;
+  readonly specs: SpecBuilder;
+  readonly provisioner: RootfsProvisioner;
+  readonly network: NetworkIsolator;
+  readonly cgroups: Cgroups;
+  readonly shm: ShmIsolator;
+  readonly clock: Clock;
+  readonly exec: Exec;
+  /** Host path of the static infra binary (`catatonit`). */
+  readonly infraPath: string;
+  /** cgroup parent of pods that do not name one. */
+  readonly cgroupParent: string;
+  /** Lowest `oom_score_adj` the host lets us give (the daemon's own when restricted). */
+  readonly oomScoreAdjFloor: number;
+  readonly writeFiles: WriteSandboxFiles;
+  /** Where `/etc` files of the monitor dirs for exits and sockets live (conmon's shared dirs). */
+  readonly monitorDirs: { readonly exitDir: string; readonly socketDir: string };
+}
+
+/**
+ * The containerizer's shared state: records, locks, name registrar,
+ * event bus, and the checkpoint writers. The lifecycle modules
+ * (`sandbox-lifecycle`, `container-lifecycle`, `recover`) operate on it.
+ */
+export class Core {
+  readonly sandboxes = new Map<string, SandboxRecord>();
+  readonly containers = new Map<string, ContainerRecord>();
+  readonly names = new Registrar();
+  readonly mutex = new KeyedMutex();
+  readonly events = new EventBus();
+  readonly #writes = new Map<string, Promise<void>>();
+  /** Containers inside `runtime start`: their exit must be recorded after their start. */
+  readonly starting = new Set<string>();
+
+  constructor(readonly deps: ContainerizerDeps) {}
+
+  get roots(): Roots {
+    return this.deps.roots;
+  }
+
+  /**
+   * Checkpoints in call order per file: each write serializes the record as
+   * it is now, and a queue keeps an older snapshot from landing last.
+   */
+  #queue(path: string, value: unknown): Promise<void> {
+    const snapshot = structuredClone(value);
+    const prev = this.#writes.get(path) ?? Promise.resolve();
+    const next = prev.catch(() => undefined).then(() => saveRecord(path, snapshot));
+    this.#writes.set(path, next);
+    void next.finally(() => {
+      if (this.#writes.get(path) === next) this.#writes.delete(path);
+    }).catch(() => undefined);
+    return next;
+  }
+
+  saveSandbox(rec: SandboxRecord): Promise<void> {
+    return this.#queue(sandboxCheckpoint(this.roots, rec.id), rec);
+  }
+
+  saveContainer(rec: ContainerRecord): Promise<void> {
+    return this.#queue(containerCheckpoint(this.roots, rec.sandboxId, rec.id), rec);
+  }
+
+  loadSandbox(id: string): Promise<SandboxRecord | undefined> {
+    return loadRecord<SandboxRecord>(sandboxCheckpoint(this.roots, id));
+  }
+
+  loadContainer(sandboxId: string, id: string): Promise<ContainerRecord | undefined> {
+    return loadRecord<ContainerRecord>(containerCheckpoint(this.roots, sandboxId, id));
+  }
+
+  sandboxLock<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    return this.mutex.run(`sandbox:${id}`, fn);
+  }
+
+  containerLock<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    return this.mutex.run(`container:${id}`, fn);
+  }
+
+  emit(type: ContainerEventType, containerId: string, sandboxId: string): void {
+    this.events.emit({ type, containerId, sandboxId, at: this.deps.clock.nowNanos() });
+  }
+
+  sandbox(id: string): SandboxRecord {
+    const sb = this.sandboxes.get(id);
+    if (!sb) throw new CriError('NotFound', `pod sandbox ${id} not found`);
+    return sb;
+  }
+
+  container(id: string): ContainerRecord {
+    const c = this.containers.get(id);
+    if (!c) throw new CriError('NotFound', `container ${id} not found`);
+    return c;
+  }
+
+  bundleOf(c: Pick<ContainerRecord, 'sandboxId' | 'id'>): string {
+    return containerBundle(this.roots, c.sandboxId, c.id);
+  }
+
+  persistOf(c: Pick<ContainerRecord, 'sandboxId' | 'id'>): string {
+    return containerPersistDir(this.roots, c.sandboxId, c.id);
+  }
+
+  /**
+   * Folds the monitor's exit record into a created/running container.
+   * Lock-free on purpose: `kill` polls it while holding the container's lock.
+   * Returns true when the container is (now) exited.
+   */
+  async refreshExit(c: ContainerRecord): Promise<boolean> {
+    if (c.phase === 'exited') return true;
+    if (c.phase !== 'created' && c.phase !== 'running') return false;
+    // `start` folds the exit in itself once it has recorded the start.
+    if (this.starting.has(c.id)) return false;
+    const st = await this.deps.monitor.exitStatus({ bundle: this.bundleOf(c), persistDir: this.persistOf(c) });
+    if (!st) return false;
+    if ((c.phase as string) === 'exited') return true;
+    this.markExited(c, { code: st.code, at: st.at, reason: st.oomKilled ? 'OOMKilled' : st.code === 0 ? 'Completed' : 'Error' });
+    await this.saveContainer(c);
+    return true;
+  }
+
+  markExited(c: ContainerRecord, st: { code: number; at: bigint; reason: string; message?: string }): void {
+    c.phase = 'exited';
+    c.exitCode = st.code;
+    c.finishedAt = c.startedAt !== undefined && st.at < c.startedAt ? c.startedAt : st.at;
+    c.reason = st.reason;
+    if (st.message !== undefined) c.message = st.message;
+    // A container that never started still finished: CRI wants started_at
+    // left at zero, which is what an unset `startedAt` renders as.
+    this.emit('stopped', c.id, c.sandboxId);
+    log.debug({ containerId: c.id, exitCode: st.code, reason: st.reason }, 'container exited');
+  }
+
+  async removeMonitorFiles(id: string): Promise<void> {
+    await rm(`${this.deps.monitorDirs.exitDir}/${id}`, { force: true });
+    await rm(`${this.deps.monitorDirs.socketDir}/${id}`, { force: true });
+  }
+}

@@ -1,0 +1,94 @@
+import { writeFile } from 'node:fs/promises';
+import { CriError } from '../common/errors';
+import type { OciResources } from './oci/types';
+import type { OciRuntime, OciState } from './oci-runtime';
+
+type Op = 'run' | 'start' | 'state' | 'list' | 'kill' | 'delete' | 'update';
+
+/**
+ * A hand-written `OciRuntime` for unit tests (STYLE.md 17): records calls,
+ * fails the next call of an operation on demand, and keeps states in memory.
+ * `create` has no CLI counterpart here (the monitor does it): tests call
+ * `created(id)` to stand in for it.
+ */
+export class FakeOciRuntime implements OciRuntime {
+  readonly name = 'fake';
+  readonly path = '/bin/false';
+  readonly root = '/nonexistent';
+  readonly calls: string[] = [];
+  readonly failNext = new Map<Op, Error>();
+  readonly updates = new Map<string, OciResources>();
+  readonly #states = new Map<string, { status: OciState['status']; pid: number; bundle: string }>();
+  #nextPid = 1000;
+
+  created(id: string, bundle = '/bundle'): number {
+    const pid = this.#nextPid++;
+    this.#states.set(id, { status: 'created', pid, bundle });
+    return pid;
+  }
+
+  #step(op: Op, id: string): void {
+    this.calls.push(`${op} ${id}`.trim());
+    const err = this.failNext.get(op);
+    if (err) {
+      this.failNext.delete(op);
+      throw err;
+    }
+  }
+
+  /** Writes the pid file like the real runtime; the pid is this process's, so liveness checks pass. */
+  async run(id: string, bundle: string, opts: { pidFile: string }): Promise<void> {
+    this.#step('run', id);
+    this.#states.set(id, { status: 'running', pid: process.pid, bundle });
+    if (opts.pidFile !== '') await writeFile(opts.pidFile, String(process.pid)).catch(() => undefined);
+  }
+
+  async start(id: string): Promise<void> {
+    this.#step('start', id);
+    const s = this.#states.get(id);
+    if (!s) throw new CriError('NotFound', `container ${id} does not exist`);
+    if (s.status !== 'created') throw new Error(`cannot start a container in state ${s.status}`);
+    s.status = 'running';
+  }
+
+  async state(id: string): Promise<OciState | undefined> {
+    this.#step('state', id);
+    const s = this.#states.get(id);
+    return s ? { id, ...s } : undefined;
+  }
+
+  async list(): Promise<OciState[]> {
+    this.#step('list', '');
+    return [...this.#states].map(([id, s]) => ({ id, ...s }));
+  }
+
+  async kill(id: string, signal: string): Promise<boolean> {
+    this.#step('kill', `${id} ${signal}`);
+    const s = this.#states.get(id);
+    if (!s || s.status === 'stopped') return false;
+    if (signal === 'SIGKILL' || signal === 'KILL' || signal === '9') s.status = 'stopped';
+    return true;
+  }
+
+  async delete(id: string): Promise<boolean> {
+    this.#step('delete', id);
+    return this.#states.delete(id);
+  }
+
+  async update(id: string, resources: OciResources): Promise<void> {
+    this.#step('update', id);
+    if (!this.#states.has(id)) throw new CriError('NotFound', `container ${id} does not exist`);
+    this.updates.set(id, resources);
+  }
+
+  execArgs(id: string, opts: { processFile: string }): string[] {
+    return ['exec', '--process', opts.processFile, id];
+  }
+
+  /** Test hook: the container's process exits on its own. */
+  exit(id: string): void {
+    const s = this.#states.get(id);
+    if (s) s.status = 'stopped';
+  }
+}
+

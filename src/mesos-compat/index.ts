@@ -1,0 +1,96 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { systemClock, type Clock } from '../common/clock';
+import { exec as defaultExec, type Exec } from '../common/exec';
+import { writeSandboxFiles } from '../cni/files';
+import { ConmonMonitor } from './conmon';
+import { Cgroups } from './isolators/cgroups';
+import { NoNetwork, type NetworkIsolator } from './isolators/network';
+import { ShmIsolator } from './isolators/shm';
+import { MesosContainerizer } from './mesos-containerizer';
+import { buildContainerSpec } from './oci/container-spec';
+import { buildSandboxSpec } from './oci/sandbox-spec';
+import { exitsDir, runtimeRoot, socketsDir } from './paths';
+import type { RootfsProvisioner } from './rootfs-provisioner';
+import { RuncRuntime } from './runc';
+
+export type { Containerizer, ContainerStatus, LaunchInfo, ResourceStatistics, SandboxStatus } from './containerizer';
+export type { ContainerEvent, ContainerEventType } from './events';
+export type { NetworkIsolator } from './isolators/network';
+export type { RootfsProvisioner } from './rootfs-provisioner';
+export { MesosContainerizer } from './mesos-containerizer';
+
+export interface ContainerizerOptions {
+  readonly workDir: string;
+  readonly runDir: string;
+  /** `auto`: crun on a pure cgroup v2 host, runc otherwise (crun refuses v1/hybrid layouts). */
+  readonly runtime: { readonly name: 'auto' | 'runc' | 'crun'; readonly path: string; readonly root: string };
+  readonly conmon: string;
+  readonly infra: string;
+  readonly cgroupParent: string;
+  readonly restrictOomScoreAdj: boolean;
+  readonly provisioner: RootfsProvisioner;
+  /** The CNI isolator; without one only host-network pods run. */
+  readonly network?: NetworkIsolator;
+  readonly exec?: Exec;
+  readonly clock?: Clock;
+}
+
+function which(name: string): string | undefined {
+  for (const dir of (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(':').concat(['/usr/sbin', '/usr/bin'])) {
+    const p = join(dir, name);
+    if (existsSync(p)) return p;
+  }
+  return undefined;
+}
+
+/** Picks the OCI runtime: the probe of the issue's "crun where it works, runc otherwise". */
+export function chooseRuntime(opts: ContainerizerOptions['runtime']): { name: 'runc' | 'crun'; path: string } {
+  const pure2 = existsSync('/sys/fs/cgroup/cgroup.controllers');
+  const name = opts.name === 'auto' ? (pure2 && which('crun') ? 'crun' : 'runc') : opts.name;
+  const path = opts.path || which(name);
+  if (!path) throw new Error(`failed to find the OCI runtime ${name} in PATH`);
+  return { name, path };
+}
+
+/** The daemon's own `oom_score_adj`: the floor when the host refuses lowering it. */
+export function oomScoreAdjFloor(restrict: boolean): number {
+  if (!restrict) return -1000;
+  try {
+    return Number.parseInt(readFileSync('/proc/self/oom_score_adj', 'utf8').trim(), 10) || 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** Builds the containerizer from the daemon's configuration (call `recover` before serving). */
+export function createContainerizer(opts: ContainerizerOptions): MesosContainerizer {
+  const roots = { workDir: opts.workDir, runDir: opts.runDir };
+  const exec = opts.exec ?? defaultExec;
+  const rt = chooseRuntime(opts.runtime);
+  const runtime = new RuncRuntime({ name: rt.name, path: rt.path, root: opts.runtime.root || runtimeRoot(roots), exec });
+  const monitorDirs = { exitDir: exitsDir(roots), socketDir: socketsDir(roots) };
+  return new MesosContainerizer({
+    roots,
+    runtime,
+    monitor: new ConmonMonitor({ path: opts.conmon, runtime, ...monitorDirs }),
+    specs: { sandbox: buildSandboxSpec, container: buildContainerSpec },
+    provisioner: opts.provisioner,
+    network: opts.network ?? new NoNetwork(),
+    cgroups: new Cgroups(),
+    shm: new ShmIsolator(exec),
+    clock: opts.clock ?? systemClock,
+    exec,
+    infraPath: opts.infra,
+    cgroupParent: opts.cgroupParent,
+    oomScoreAdjFloor: oomScoreAdjFloor(opts.restrictOomScoreAdj),
+    writeFiles: (dir, o) =>
+      writeSandboxFiles(dir, {
+        hostname: o.hostname,
+        ips: o.ips,
+        hostNetwork: o.hostNetwork,
+        ...(o.dns ? { dns: { servers: [...o.dns.servers], searches: [...o.dns.searches], options: [...o.dns.options] } } : {}),
+      }),
+    monitorDirs,
+  });
+}

@@ -1,0 +1,132 @@
+import { existsSync } from 'node:fs';
+import { readdir, readFile, rmdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { isErrno } from '../../common/fsutil';
+
+/** CPU and memory of one cgroup, as CRI `CpuUsage`/`MemoryUsage` want them. */
+export interface CgroupUsage {
+  readonly timestampNs: bigint;
+  readonly cpuUsageNs?: bigint;
+  readonly memoryUsageBytes?: bigint;
+  /** usage minus inactive file pages, what kubelet evicts on (cadvisor's definition). */
+  readonly memoryWorkingSetBytes?: bigint;
+  readonly memoryRssBytes?: bigint;
+  readonly pageFaults?: bigint;
+  readonly majorPageFaults?: bigint;
+}
+
+async function readBig(file: string): Promise<bigint | undefined> {
+  try {
+    const text = (await readFile(file, 'utf8')).trim();
+    return text === '' || text === 'max' ? undefined : BigInt(text.split(/\s+/)[0]!);
+  } catch (err) {
+    if (isErrno(err, 'ENOENT') || isErrno(err, 'ENODEV')) return undefined;
+    throw err;
+  }
+}
+
+async function readStat(file: string): Promise<Map<string, bigint>> {
+  const out = new Map<string, bigint>();
+  try {
+    for (const line of (await readFile(file, 'utf8')).split('\n')) {
+      const [k, v] = line.split(' ');
+      if (k && v && /^\d+$/.test(v)) out.set(k, BigInt(v));
+    }
+  } catch (err) {
+    if (!isErrno(err, 'ENOENT')) throw err;
+  }
+  return out;
+}
+
+/**
+ * The cgroups isolator's reading side (Mesos `cgroups/{cpu,mem}`): limits
+ * are written by the OCI runtime from the spec's `cgroupsPath`; usage is
+ * read here from cgroupfs, v1 or v2.
+ */
+export class Cgroups {
+  readonly #root: string;
+  readonly v2: boolean;
+
+  constructor(root = '/sys/fs/cgroup') {
+    this.#root = root;
+    this.v2 = existsSync(join(root, 'cgroup.controllers'));
+  }
+
+  async usage(path: string, nowNs: bigint): Promise<CgroupUsage> {
+    if (this.v2) {
+      const dir = join(this.#root, path);
+      const cpu = await readStat(join(dir, 'cpu.stat'));
+      const mem = await readStat(join(dir, 'memory.stat'));
+      const current = await readBig(join(dir, 'memory.current'));
+      const usec = cpu.get('usage_usec');
+      return {
+        timestampNs: nowNs,
+        cpuUsageNs: usec === undefined ? undefined : usec * 1000n,
+        memoryUsageBytes: current,
+        memoryWorkingSetBytes: workingSet(current, mem.get('inactive_file')),
+        memoryRssBytes: mem.get('anon'),
+        pageFaults: mem.get('pgfault'),
+        majorPageFaults: mem.get('pgmajfault'),
+      };
+    }
+    const cpuNs = await readBig(join(this.#root, 'cpuacct', path, 'cpuacct.usage'));
+    const memDir = join(this.#root, 'memory', path);
+    const current = await readBig(join(memDir, 'memory.usage_in_bytes'));
+    const mem = await readStat(join(memDir, 'memory.stat'));
+    return {
+      timestampNs: nowNs,
+      cpuUsageNs: cpuNs,
+      memoryUsageBytes: current,
+      memoryWorkingSetBytes: workingSet(current, mem.get('total_inactive_file')),
+      memoryRssBytes: mem.get('total_rss'),
+      pageFaults: mem.get('total_pgfault'),
+      majorPageFaults: mem.get('total_pgmajfault'),
+    };
+  }
+
+  /** Directories of `path` in every hierarchy (one on v2). */
+  async dirs(path: string): Promise<string[]> {
+    if (this.v2) return [join(this.#root, path)];
+    const out: string[] = [];
+    for (const e of await readdir(this.#root, { withFileTypes: true })) {
+      if (e.isDirectory()) out.push(join(this.#root, e.name, path));
+    }
+    return out;
+  }
+
+  /** Removes an (empty) cgroup everywhere; idempotent. Children are removed first. */
+  async remove(path: string): Promise<void> {
+    for (const dir of await this.dirs(path)) await rmTree(dir);
+  }
+}
+
+function workingSet(usage: bigint | undefined, inactive: bigint | undefined): bigint | undefined {
+  if (usage === undefined) return undefined;
+  const ws = usage - (inactive ?? 0n);
+  return ws < 0n ? 0n : ws;
+}
+
+async function rmTree(dir: string): Promise<void> {
+  let entries;
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return;
+    throw err;
+  }
+  for (const e of entries) if (e.isDirectory()) await rmTree(join(dir, e.name));
+  for (let i = 0; ; i++) {
+    try {
+      await rmdir(dir);
+      return;
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return;
+      // EBUSY: the kernel is still tearing down the last task's accounting.
+      if (isErrno(err, 'EBUSY') && i < 50) {
+        await new Promise((r) => setTimeout(r, 20));
+        continue;
+      }
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,30 @@
+import { mkdir, readFile, rm } from 'node:fs/promises';
+import type { Ctx } from '../../common/ctx';
+import type { Exec } from '../../common/exec';
+
+/** Whether `path` is a mount point (listed in our mountinfo). */
+export async function isMountPoint(path: string): Promise<boolean> {
+  const info = await readFile('/proc/self/mountinfo', 'utf8');
+  const escaped = path.replace(/ /g, '\\040');
+  return info.split('\n').some((l) => l.split(' ')[4] === escaped);
+}
+
+/**
+ * The sandbox's /dev/shm (Mesos `namespaces/ipc` isolator's shm): one 64 MiB
+ * tmpfs per pod, bound into every container of the pod.
+ */
+export class ShmIsolator {
+  constructor(private readonly exec: Exec) {}
+
+  async prepare(dir: string, ctx: Ctx): Promise<void> {
+    await mkdir(dir, { recursive: true, mode: 0o755 });
+    if (await isMountPoint(dir)) return;
+    await this.exec('mount', ['-t', 'tmpfs', '-o', 'nosuid,nodev,noexec,mode=1777,size=65536k', 'shm', dir], ctx);
+  }
+
+  /** Idempotent. */
+  async cleanup(dir: string, ctx: Ctx): Promise<void> {
+    while (await isMountPoint(dir)) await this.exec('umount', ['-l', dir], ctx);
+    await rm(dir, { recursive: true, force: true });
+  }
+}

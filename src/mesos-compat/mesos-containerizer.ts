@@ -1,0 +1,276 @@
+import { watch, type FSWatcher } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import { nested, topLevel, type ContainerId } from '../common/container-id';
+import type { Ctx } from '../common/ctx';
+import { CriError } from '../common/errors';
+import { log } from '../common/log';
+import type { Resources } from './config';
+import { launchContainer, provisionerId, removeContainer, startContainer, stopContainer } from './container-lifecycle';
+import type { ContainerStatus, Containerizer, ExecSyncResult, LaunchInfo, LaunchResult, ResourceStatistics, SandboxStatus } from './containerizer';
+import { Core, type ContainerizerDeps } from './core';
+import type { EventListener } from './events';
+import { execSync } from './exec-sync';
+import { buildResources } from './oci/resources';
+import { sandboxDir } from './paths';
+import { recover } from './recover';
+import { sandboxName } from './registrar';
+import { cleanupSandbox, infraAlive, launchSandbox } from './sandbox-lifecycle';
+import type { ContainerRecord, SandboxRecord } from './state';
+
+const isSandbox = (id: ContainerId): boolean => id.parent === undefined;
+
+function sandboxStatus(sb: SandboxRecord): SandboxStatus {
+  return {
+    kind: 'sandbox',
+    id: sb.id,
+    config: sb.config,
+    state: sb.phase === 'running' && infraAlive(sb) ? 'ready' : 'notready',
+    createdAt: sb.createdAt,
+    hostNetwork: sb.hostNetwork,
+    ips: sb.ips,
+    ...(sb.netnsPath ? { netnsPath: sb.netnsPath } : {}),
+    ...(sb.infraPid !== undefined ? { infraPid: sb.infraPid } : {}),
+  };
+}
+
+function containerStatus(c: ContainerRecord): ContainerStatus {
+  const state = c.phase === 'created' || c.phase === 'running' || c.phase === 'exited' ? c.phase : 'unknown';
+  return {
+    kind: 'container',
+    id: c.id,
+    sandboxId: c.sandboxId,
+    config: c.config,
+    state,
+    createdAt: c.createdAt,
+    startedAt: c.startedAt ?? 0n,
+    finishedAt: c.finishedAt ?? 0n,
+    exitCode: c.exitCode ?? 0,
+    reason: c.reason ?? '',
+    message: c.message ?? '',
+    ...(c.image ? { image: c.image } : {}),
+    logPath: c.logPath,
+    ...(c.resources ? { resources: c.resources } : {}),
+    ...(c.pid !== undefined ? { pid: c.pid } : {}),
+  };
+}
+
+/**
+ * The Mesos containerizer over an OCI runtime and per-container monitors.
+ * Sandboxes are top-level containers, CRI containers nested ones; see
+ * `containerizer.ts` for the contract and `state.ts` for the phases.
+ */
+export class MesosContainerizer implements Containerizer {
+  readonly #core: Core;
+  #watcher: FSWatcher | undefined;
+  #sweep: NodeJS.Timeout | undefined;
+
+  constructor(deps: ContainerizerDeps) {
+    this.#core = new Core(deps);
+  }
+
+  async recover(ctx: Ctx): Promise<void> {
+    await recover(this.#core, ctx);
+    await this.#watchExits();
+  }
+
+  /** Stops watching exits (the daemon is shutting down; containers keep running). */
+  close(): void {
+    this.#watcher?.close();
+    if (this.#sweep) clearInterval(this.#sweep);
+  }
+
+  /**
+   * Exits are noticed as conmon writes `<exitDir>/<id>` (inotify), with a
+   * slow sweep behind it in case an event is lost.
+   */
+  async #watchExits(): Promise<void> {
+    const dir = this.#core.deps.monitorDirs.exitDir;
+    await mkdir(dir, { recursive: true });
+    const check = (id: string): void => {
+      const c = this.#core.containers.get(id);
+      if (c) void this.#core.refreshExit(c).catch((err: unknown) => log.warn({ err, containerId: id }, 'failed to read exit status'));
+    };
+    try {
+      this.#watcher = watch(dir, (_event, file) => {
+        if (file) check(file.toString());
+      });
+      this.#watcher.on('error', (err) => log.warn({ err }, 'exit watcher failed'));
+    } catch (err) {
+      log.warn({ err }, 'cannot watch the exits dir; relying on the sweep');
+    }
+    this.#sweep = setInterval(() => {
+      for (const c of this.#core.containers.values()) if (c.phase === 'running' || c.phase === 'created') check(c.id);
+    }, 2000);
+    this.#sweep.unref();
+  }
+
+  async launch(id: ContainerId, info: LaunchInfo, ctx: Ctx): Promise<LaunchResult> {
+    const core = this.#core;
+    if (info.kind === 'sandbox') {
+      if (!isSandbox(id)) throw new CriError('InvalidArgument', 'failed to launch sandbox: a sandbox is a top-level container');
+      return core.sandboxLock(id.value, async () => {
+        if (core.sandboxes.has(id.value)) return 'already-launched';
+        await launchSandbox(core, id.value, info.config, ctx);
+        return 'launched';
+      });
+    }
+    if (!id.parent) throw new CriError('InvalidArgument', 'failed to launch container: a container is nested under its sandbox');
+    const sandboxId = id.parent.value;
+    return core.sandboxLock(sandboxId, () =>
+      core.containerLock(id.value, async () => {
+        if (core.containers.has(id.value)) return 'already-launched';
+        await launchContainer(core, id.value, sandboxId, info.config, ctx);
+        return 'launched';
+      }),
+    );
+  }
+
+  async start(id: ContainerId, ctx: Ctx): Promise<void> {
+    await this.#core.containerLock(id.value, () => startContainer(this.#core, this.#core.container(id.value), ctx));
+  }
+
+  async update(id: ContainerId, resources: Resources, ctx: Ctx): Promise<void> {
+    const core = this.#core;
+    await core.containerLock(id.value, async () => {
+      const c = core.container(id.value);
+      if (c.phase !== 'created' && c.phase !== 'running') {
+        throw new CriError('FailedPrecondition', `failed to update container ${c.id}: it is ${c.phase}`);
+      }
+      await core.deps.runtime.update(c.id, buildResources(resources), ctx);
+      c.resources = resources;
+      await core.saveContainer(c);
+    });
+  }
+
+  async usage(id: ContainerId, _ctx: Ctx): Promise<ResourceStatistics> {
+    const core = this.#core;
+    const now = core.deps.clock.nowNanos();
+    if (isSandbox(id)) {
+      const sb = core.sandbox(id.value);
+      return core.deps.cgroups.usage(sb.podCgroup, now);
+    }
+    const c = core.container(id.value);
+    const cg = c.phase === 'running' || c.phase === 'created' ? await core.deps.cgroups.usage(c.cgroupsPath, now) : { timestampNs: now };
+    const layer = await core.deps.provisioner.usage(provisionerId(c)).catch(() => undefined);
+    return { ...cg, ...(layer ? { writableLayer: layer } : {}) };
+  }
+
+  status(id: ContainerId): SandboxStatus | ContainerStatus {
+    return isSandbox(id) ? sandboxStatus(this.#core.sandbox(id.value)) : containerStatus(this.#core.container(id.value));
+  }
+
+  async wait(id: ContainerId, ctx: Ctx): Promise<ContainerStatus> {
+    const c = this.#core.container(id.value);
+    for (let step = 5; !(await this.#core.refreshExit(c)); step = Math.min(step * 2, 200)) {
+      ctx.signal.throwIfAborted();
+      await new Promise((r) => setTimeout(r, step));
+    }
+    return containerStatus(c);
+  }
+
+  async kill(id: ContainerId, opts: { timeoutSeconds: number; signal?: string }, ctx: Ctx): Promise<void> {
+    const core = this.#core;
+    await core.containerLock(id.value, async () => {
+      const c = core.containers.get(id.value);
+      if (c) await stopContainer(core, c, opts, ctx);
+    });
+  }
+
+  async destroy(id: ContainerId, ctx: Ctx): Promise<boolean> {
+    const core = this.#core;
+    if (!isSandbox(id)) {
+      return core.containerLock(id.value, async () => {
+        const c = core.containers.get(id.value);
+        if (!c) return false;
+        await stopContainer(core, c, { timeoutSeconds: 0 }, ctx);
+        return true;
+      });
+    }
+    return core.sandboxLock(id.value, async () => {
+      const sb = core.sandboxes.get(id.value);
+      if (!sb) return false;
+      await this.#stopSandbox(sb, ctx);
+      return true;
+    });
+  }
+
+  async #stopSandbox(sb: SandboxRecord, ctx: Ctx): Promise<void> {
+    const core = this.#core;
+    for (const c of [...core.containers.values()].filter((x) => x.sandboxId === sb.id)) {
+      await core.containerLock(c.id, () => stopContainer(core, c, { timeoutSeconds: 0 }, ctx));
+    }
+    await cleanupSandbox(core, sb, ctx);
+    if (sb.phase !== 'stopped') {
+      sb.phase = 'stopped';
+      await core.saveSandbox(sb);
+      core.emit('stopped', sb.id, sb.id);
+    }
+  }
+
+  async remove(id: ContainerId, ctx: Ctx): Promise<boolean> {
+    const core = this.#core;
+    if (!isSandbox(id)) {
+      const sandboxId = core.containers.get(id.value)?.sandboxId ?? id.parent?.value ?? '';
+      return core.sandboxLock(sandboxId, () =>
+        core.containerLock(id.value, async () => {
+          const c = core.containers.get(id.value);
+          if (!c) return false;
+          await removeContainer(core, c, ctx);
+          return true;
+        }),
+      );
+    }
+    return core.sandboxLock(id.value, async () => {
+      const sb = core.sandboxes.get(id.value);
+      if (!sb) return false;
+      await this.#stopSandbox(sb, ctx);
+      for (const c of [...core.containers.values()].filter((x) => x.sandboxId === sb.id)) {
+        await core.containerLock(c.id, () => removeContainer(core, c, ctx));
+      }
+      if (sb.ownsPodCgroup) await core.deps.cgroups.remove(sb.podCgroup);
+      await rm(sandboxDir(core.roots, sb.id), { recursive: true, force: true });
+      core.names.release(sandboxName(sb.config), sb.id);
+      core.sandboxes.delete(sb.id);
+      core.emit('deleted', sb.id, sb.id);
+      return true;
+    });
+  }
+
+  containers(): Array<SandboxStatus | ContainerStatus> {
+    return [...[...this.#core.sandboxes.values()].map(sandboxStatus), ...[...this.#core.containers.values()].map(containerStatus)];
+  }
+
+  lookup(id: string): ContainerId | undefined {
+    if (this.#core.sandboxes.has(id)) return topLevel(id);
+    const c = this.#core.containers.get(id);
+    return c ? nested(topLevel(c.sandboxId), id) : undefined;
+  }
+
+  async reopenLog(id: ContainerId, ctx: Ctx): Promise<void> {
+    const core = this.#core;
+    await core.containerLock(id.value, async () => {
+      const c = core.container(id.value);
+      if (c.phase !== 'running') throw new CriError('FailedPrecondition', `failed to reopen the log of container ${c.id}: it is not running`);
+      await core.deps.monitor.reopenLog(core.bundleOf(c), ctx);
+    });
+  }
+
+  async execSync(id: ContainerId, cmd: readonly string[], opts: { timeoutSeconds: number }, ctx: Ctx): Promise<ExecSyncResult> {
+    const c = this.#core.container(id.value);
+    if (c.phase !== 'running') throw new CriError('FailedPrecondition', `failed to exec in container ${c.id}: it is not running`);
+    return execSync(this.#core, c, cmd, opts, ctx);
+  }
+
+  subscribe(listener: EventListener): () => void {
+    return this.#core.events.subscribe(listener);
+  }
+
+  async pruneImages(excludedImages: readonly string[], ctx: Ctx): Promise<void> {
+    await this.#core.deps.provisioner.pruneImages(excludedImages, ctx);
+  }
+
+  /** For runtimes built on top (streaming): the container's bundle and record. */
+  bundleOf(containerId: string): string {
+    return this.#core.bundleOf(this.#core.container(containerId));
+  }
+}

@@ -1,0 +1,38 @@
+import type { Ctx } from '../common/ctx';
+import type { OciResources } from './oci/types';
+
+/** `runtime state` output (runtime-spec `state.md`). */
+export interface OciState {
+  readonly id: string;
+  readonly pid: number;
+  readonly status: 'creating' | 'created' | 'running' | 'stopped' | 'paused';
+  readonly bundle: string;
+}
+
+/**
+ * The OCI runtime CLI (runc, crun) as the launcher uses it. Nested
+ * containers are created by their monitor (conmon runs `runtime create`);
+ * the daemon itself runs infra processes, starts, signals, updates and
+ * deletes. Every method tolerates what the runtime reports as missing where
+ * noted, so teardown can be repeated.
+ */
+export interface OciRuntime {
+  readonly name: string;
+  /** The runtime binary, for the monitor to invoke. */
+  readonly path: string;
+  /** The runtime's state root (`--root`). */
+  readonly root: string;
+  /** `run --detach`: create and start with no stdio (the sandbox infra process). */
+  run(id: string, bundle: string, opts: { pidFile: string }, ctx: Ctx): Promise<void>;
+  start(id: string, ctx: Ctx): Promise<void>;
+  /** `undefined` when the runtime does not know `id`. */
+  state(id: string, ctx: Ctx): Promise<OciState | undefined>;
+  list(ctx: Ctx): Promise<OciState[]>;
+  /** Resolves `false` when the container is not running (nothing to signal). */
+  kill(id: string, signal: string, ctx: Ctx, opts?: { all?: boolean }): Promise<boolean>;
+  /** `delete --force`; resolves `false` when there was nothing to delete. */
+  delete(id: string, ctx: Ctx): Promise<boolean>;
+  update(id: string, resources: OciResources, ctx: Ctx): Promise<void>;
+  /** `exec --detach` is not used; `exec` runs a process and returns the runtime's argv for it. */
+  execArgs(id: string, opts: { processFile: string; tty: boolean; pidFile?: string; consoleSocket?: string; detach?: boolean }): string[];
+}

@@ -1,0 +1,108 @@
+import { readdir, rm } from 'node:fs/promises';
+import type { Ctx } from '../common/ctx';
+import { isErrno } from '../common/fsutil';
+import { log } from '../common/log';
+import { provisionerId } from './container-lifecycle';
+import type { Core } from './core';
+import { containerDir, containersDir, sandboxDir, sandboxesDir } from './paths';
+import { containerName, sandboxName } from './registrar';
+import { cleanupSandbox } from './sandbox-lifecycle';
+import { HALF_MADE, type ContainerRecord, type SandboxRecord } from './state';
+
+async function list(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return [];
+    throw err;
+  }
+}
+
+async function load<T>(what: string, fn: () => Promise<T | undefined>): Promise<T | undefined> {
+  try {
+    return await fn();
+  } catch (err) {
+    // A torn or foreign file: the checkpoint is atomic, so this is not ours to keep.
+    log.warn({ err, what }, 'ignoring unreadable checkpoint');
+    return undefined;
+  }
+}
+
+/**
+ * Mesos recovery, in its order: the launcher (checkpoints, the runtime's
+ * view, monitors' exit files; orphans destroyed), then the isolators
+ * (network), then the provisioner (rootfses of unknown containers).
+ */
+export async function recover(core: Core, ctx: Ctx): Promise<void> {
+  const { deps } = core;
+  const halfSandboxes: SandboxRecord[] = [];
+  const halfContainers: ContainerRecord[] = [];
+
+  for (const sid of await list(sandboxesDir(core.roots))) {
+    const sb = await load(`sandbox ${sid}`, () => core.loadSandbox(sid));
+    if (!sb) {
+      await deps.runtime.delete(sid, ctx).catch(() => false);
+      await rm(sandboxDir(core.roots, sid), { recursive: true, force: true });
+      continue;
+    }
+    for (const cid of await list(containersDir(core.roots, sid))) {
+      const c = await load(`container ${cid}`, () => core.loadContainer(sid, cid));
+      if (!c) {
+        await deps.runtime.delete(cid, ctx).catch(() => false);
+        await rm(containerDir(core.roots, sid, cid), { recursive: true, force: true });
+        continue;
+      }
+      if (HALF_MADE.has(c.phase) || sb.phase === 'preparing') halfContainers.push(c);
+      else core.containers.set(cid, c);
+    }
+    if (sb.phase === 'preparing') halfSandboxes.push(sb);
+    else core.sandboxes.set(sid, sb);
+  }
+
+  // Half-made containers: the client never got their ids.
+  for (const c of halfContainers) {
+    log.info({ containerId: c.id, phase: c.phase }, 'cleaning up a half-created container');
+    await deps.runtime.delete(c.id, ctx).catch(() => false);
+    await deps.provisioner.destroy(provisionerId(c), ctx).catch((err: unknown) => log.warn({ err, containerId: c.id }, 'failed to destroy rootfs'));
+    await core.removeMonitorFiles(c.id);
+    await rm(containerDir(core.roots, c.sandboxId, c.id), { recursive: true, force: true });
+  }
+  for (const sb of halfSandboxes) {
+    log.info({ sandboxId: sb.id }, 'cleaning up a half-created sandbox');
+    await cleanupSandbox(core, sb, ctx);
+    if (sb.ownsPodCgroup) await deps.cgroups.remove(sb.podCgroup).catch(() => undefined);
+    await rm(sandboxDir(core.roots, sb.id), { recursive: true, force: true });
+  }
+
+  // Containers that exited while we were down.
+  for (const c of core.containers.values()) {
+    if (c.phase !== 'created' && c.phase !== 'running') continue;
+    if (await core.refreshExit(c)) continue;
+    const st = await deps.runtime.state(c.id, ctx);
+    if (!st || st.status === 'stopped') {
+      core.markExited(c, { code: 255, at: deps.clock.nowNanos(), reason: 'Error', message: 'the container exited while its exit status could not be recorded' });
+      await core.saveContainer(c);
+    } else if (c.phase === 'created' && st.status === 'running') {
+      c.phase = 'running';
+      await core.saveContainer(c);
+    }
+  }
+
+  // Orphans: runtime containers under our root that no checkpoint owns.
+  const known = new Set<string>([...core.sandboxes.keys(), ...core.containers.keys()]);
+  for (const st of await deps.runtime.list(ctx)) {
+    if (known.has(st.id)) continue;
+    log.info({ id: st.id, status: st.status }, 'destroying an orphan container');
+    await deps.runtime.delete(st.id, ctx).catch((err: unknown) => log.warn({ err, id: st.id }, 'failed to destroy orphan'));
+    await core.removeMonitorFiles(st.id);
+  }
+
+  for (const sb of core.sandboxes.values()) core.names.reserve(sandboxName(sb.config), sb.id);
+  for (const c of core.containers.values()) {
+    const sb = core.sandboxes.get(c.sandboxId);
+    if (sb) core.names.reserve(containerName(c.config, sb.config), c.id);
+  }
+
+  await deps.network.recover(new Set([...core.sandboxes.values()].filter((s) => s.phase === 'running' && !s.hostNetwork).map((s) => s.id)), ctx);
+  await deps.provisioner.recover([...core.containers.values()].map(provisionerId), ctx);
+}

@@ -1,0 +1,139 @@
+import { readFileSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { cleanupCtx, type Ctx } from '../common/ctx';
+import { CriError, findCriError } from '../common/errors';
+import { Rollback } from '../common/rollback';
+import type { SandboxConfig } from './config';
+import type { Core } from './core';
+import { sandboxBundle, sandboxDir, sandboxFilesDir, shmDir } from './paths';
+import { sandboxName } from './registrar';
+import type { SandboxRecord } from './state';
+
+/** The pod-level cgroup: kubelet's when it names one, else ours under the daemon's parent. */
+export function podCgroupOf(core: Core, id: string, config: SandboxConfig): { path: string; owned: boolean } {
+  if (config.cgroupParent) return { path: config.cgroupParent, owned: false };
+  return { path: `${core.deps.cgroupParent.replace(/\/+$/, '')}/${id}`, owned: true };
+}
+
+export const infraCgroupOf = (sb: Pick<SandboxRecord, 'podCgroup' | 'id'>): string => `${sb.podCgroup}/${sb.id}`;
+
+/**
+ * RunPodSandbox as a top-level launch: network (CNI isolator), pod files,
+ * shm, then the infra process (`runtime run --detach`, no monitor: it has no
+ * output worth keeping, and this saves a conmon per pod). Every step is
+ * undone in reverse when a later one fails.
+ */
+export async function launchSandbox(core: Core, id: string, config: SandboxConfig, ctx: Ctx): Promise<void> {
+  const { deps } = core;
+  const name = sandboxName(config);
+  await using rollback = new Rollback();
+  core.names.reserve(name, id);
+  rollback.add('release sandbox name', async () => core.names.release(name, id));
+
+  const hostNetwork = config.security.namespaces.network === 'node';
+  const cg = podCgroupOf(core, id, config);
+  const rec: SandboxRecord = {
+    id,
+    config,
+    phase: 'preparing',
+    createdAt: deps.clock.nowNanos(),
+    podCgroup: cg.path,
+    ownsPodCgroup: cg.owned,
+    hostNetwork,
+    sharedPid: config.security.namespaces.pid === 'pod',
+    ips: [],
+  };
+  const dir = sandboxDir(core.roots, id);
+  await mkdir(dir, { recursive: true, mode: 0o711 });
+  // Checkpoint before acting, so a crash mid-launch leaves a trace `recover` cleans.
+  await core.saveSandbox(rec);
+  core.sandboxes.set(id, rec);
+  rollback.add('forget sandbox', async () => {
+    await cleanupSandbox(core, rec, cleanupCtx());
+    core.sandboxes.delete(id);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  if (!hostNetwork) {
+    const net = await deps.network.attach(
+      {
+        sandboxId: id,
+        podName: config.name,
+        podNamespace: config.namespace,
+        podUid: config.uid,
+        portMappings: config.portMappings,
+        ...(config.dns ? { dns: config.dns } : {}),
+        ...(config.cgroupParent ? { cgroupParent: config.cgroupParent } : {}),
+      },
+      ctx,
+    );
+    rec.netnsPath = net.netnsPath;
+    rec.ips = [...net.ips];
+    await core.saveSandbox(rec);
+  }
+
+  const written = await deps.writeFiles(sandboxFilesDir(core.roots, id), {
+    hostname: config.hostname,
+    ...(config.dns ? { dns: config.dns } : {}),
+    ips: rec.ips,
+    hostNetwork,
+  });
+  const shm = shmDir(core.roots, id);
+  await deps.shm.prepare(shm, ctx);
+  rec.files = { ...written, shm };
+
+  const bundle = sandboxBundle(core.roots, id);
+  const rootfs = join(bundle, 'rootfs');
+  await mkdir(rootfs, { recursive: true });
+  const spec = deps.specs.sandbox({
+    id,
+    config,
+    rootfs,
+    infraPath: deps.infraPath,
+    ...(rec.netnsPath ? { netnsPath: rec.netnsPath } : {}),
+    files: rec.files,
+    cgroupsPath: infraCgroupOf(rec),
+    oomScoreAdjFloor: deps.oomScoreAdjFloor,
+  });
+  await writeFile(join(bundle, 'config.json'), JSON.stringify(spec));
+  const pidFile = join(bundle, 'pidfile');
+  try {
+    await deps.runtime.run(id, bundle, { pidFile }, ctx);
+  } catch (err) {
+    throw findCriError(err) ?? new CriError('Internal', `failed to start the infra process of sandbox ${id}`, { cause: err });
+  }
+  rec.infraPid = Number.parseInt(await readFile(pidFile, 'utf8'), 10);
+  rec.phase = 'running';
+  await core.saveSandbox(rec);
+  rollback.commit();
+  // containerd reports a sandbox's lifecycle with its id as the container id.
+  core.emit('created', id, id);
+  core.emit('started', id, id);
+}
+
+/**
+ * Tears down what a sandbox holds on the host (infra process, network, shm)
+ * without touching its containers or records. Idempotent.
+ */
+export async function cleanupSandbox(core: Core, rec: SandboxRecord, ctx: Ctx): Promise<void> {
+  const { deps } = core;
+  await deps.runtime.delete(rec.id, ctx);
+  if (!rec.hostNetwork) await deps.network.detach(rec.id, ctx);
+  await deps.shm.cleanup(shmDir(core.roots, rec.id), ctx);
+}
+
+/**
+ * Whether the infra process is alive. Reads `/proc/<pid>/stat` rather than
+ * signalling: an exited infra may linger as a zombie when pid 1 does not reap.
+ */
+export function infraAlive(rec: SandboxRecord): boolean {
+  if (!rec.infraPid) return false;
+  try {
+    const stat = readFileSync(`/proc/${rec.infraPid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,19 @@
+import type { ShimDeps } from '../deps';
+import type { RuntimeHandler } from '../handlers';
+import { containerStatus, podSandboxStatus } from '../translate/status';
+import { containerizerOf, mustResolve, sandboxStatusOf } from './lookup';
+
+/** `PodSandboxStatus`, with the pod's containers' statuses when verbose (as containerd's evented PLEG wants). */
+export const podSandboxStatusHandler =
+  (deps: ShimDeps): RuntimeHandler<'PodSandboxStatus'> =>
+  async (req) => {
+    const cz = containerizerOf(deps);
+    const s = sandboxStatusOf(cz, mustResolve(cz, req.pod_sandbox_id, 'sandbox'));
+    const mine = cz.containers().filter((c) => c.kind === 'container' && c.sandboxId === s.id);
+    return {
+      status: podSandboxStatus(s),
+      info: (req.verbose ? { info: JSON.stringify({ pid: s.infraPid ?? 0, netnsPath: s.netnsPath ?? '', containers: mine.map((c) => c.id) }) } : {}) as Record<string, string>,
+      containers_statuses: mine.flatMap((c) => (c.kind === 'container' ? [containerStatus(c)] : [])),
+      timestamp: (BigInt(Date.now()) * 1_000_000n).toString(),
+    };
+  };

@@ -1,0 +1,22 @@
+import { randomBytes } from 'node:crypto';
+import { topLevel } from '../../common/container-id';
+import { CriError } from '../../common/errors';
+import type { ShimDeps } from '../deps';
+import type { RuntimeHandler } from '../handlers';
+import { sandboxConfig } from '../translate/config';
+import { containerizerOf } from './lookup';
+
+/** `RunPodSandbox`: launch a top-level container; the id is ours to choose (Mesos: the caller's). */
+export const runPodSandbox =
+  (deps: ShimDeps): RuntimeHandler<'RunPodSandbox'> =>
+  async (req, ctx) => {
+    const cz = containerizerOf(deps);
+    const handler = req.runtime_handler;
+    if (handler && handler !== deps.runtimeName) {
+      throw new CriError('NotFound', `failed to run pod sandbox: runtime handler "${handler}" not found`);
+    }
+    const config = sandboxConfig(req.config, handler);
+    const id = randomBytes(32).toString('hex');
+    await cz.launch(topLevel(id), { kind: 'sandbox', config }, ctx);
+    return { pod_sandbox_id: id };
+  };
