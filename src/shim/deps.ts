@@ -10,6 +10,13 @@ export interface RuntimeReadiness {
   network(): { ready: boolean; reason: string; message: string };
 }
 
+/** The streaming server's URL side (`src/shim/streaming/server.ts`). */
+export interface StreamingUrls {
+  getExec(req: { containerId: string; cmd: string[]; tty: boolean; stdin: boolean; stdout: boolean; stderr: boolean }): string;
+  getAttach(req: { containerId: string; tty: boolean; stdin: boolean; stdout: boolean; stderr: boolean }): string;
+  getPortForward(req: { podSandboxId: string; ports: number[] }): string;
+}
+
 export interface ShimDeps {
   readonly config: Config;
   readonly version: string;
@@ -23,4 +30,6 @@ export interface ShimDeps {
    * then answer UNAVAILABLE.
    */
   readonly containerizer?: Containerizer;
+  /** Issues Exec/Attach/PortForward URLs; those RPCs answer UNAVAILABLE without it. */
+  readonly streaming?: StreamingUrls;
 }

@@ -5,6 +5,7 @@ import { containerStatsHandler, listContainerStats } from './container-stats';
 import { containerStatusHandler } from './container-status';
 import { createContainer } from './create-container';
 import { execSync } from './exec-sync';
+import { attachUrl, execUrl, portForwardUrl } from './streaming-urls';
 import { getContainerEvents } from './get-container-events';
 import { listContainers } from './list-containers';
 import { listPodSandbox } from './list-pod-sandbox';
@@ -44,6 +45,9 @@ export function runtimeHandlers(deps: ShimDeps): RuntimeImpl {
     UpdateContainerResources: updateContainerResources(deps),
     ReopenContainerLog: reopenContainerLog(deps),
     ExecSync: execSync(deps),
+    Exec: execUrl(deps),
+    Attach: attachUrl(deps),
+    PortForward: portForwardUrl(deps),
     ContainerStats: containerStatsHandler(deps, stats),
     ListContainerStats: listContainerStats(deps, stats),
     PodSandboxStats: podSandboxStatsHandler(deps, stats),
