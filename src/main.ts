@@ -8,6 +8,10 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CniNetworkIsolator } from './cni';
+import { background } from './common/ctx';
+import { createContainerizer } from './mesos-compat';
+import { createProvisioner } from './provisioner/provisioner';
+import { imageHandlers } from './shim/image';
 import { describeError } from './common/errors';
 import { log, setLogLevel } from './common/log';
 import { ConfigError, helpText, loadConfig, parseCli, type Config } from './shim/config';
@@ -28,6 +32,26 @@ async function serve(config: Config, version: string): Promise<void> {
     netnsDir: join(config.runDir, 'netns'),
   });
 
+  const { store, provisioner } = await createProvisioner({
+    workDir: config.workDir,
+    backend: config.images.backend,
+    mirrors: config.registry.mirrors,
+    insecure: config.registry.insecure,
+    pullProgressTimeoutSec: config.images.pullProgressTimeout,
+    maxConcurrentDownloads: config.images.maxConcurrentDownloads,
+  });
+  const containerizer = createContainerizer({
+    workDir: config.workDir,
+    runDir: config.runDir,
+    runtime: config.runtime,
+    conmon: config.conmon,
+    infra: config.infra,
+    cgroupParent: config.cgroup.parent,
+    restrictOomScoreAdj: config.restrictOomScoreAdj,
+    provisioner,
+    network,
+  });
+
   let recovering: string | undefined = 'mesos-cri is recovering its state';
   const gate = { notReady: () => recovering };
   const deps: ShimDeps = {
@@ -36,20 +60,27 @@ async function serve(config: Config, version: string): Promise<void> {
     runtimeName: config.runtime.name === 'auto' ? 'runc' : config.runtime.name,
     runtimeVersion: '',
     readiness: { network: () => network.status() },
+    containerizer,
   };
-  const server = new CriServer(runtimeHandlers(deps), {}, gate);
+  const server = new CriServer(runtimeHandlers(deps), imageHandlers(store), gate);
   await server.listen(config.socket);
-  log.info({ socket: config.socket, version }, 'mesos-cri listening');
+  log.info({ socket: config.socket, version, backend: provisioner.backend }, 'mesos-cri listening');
 
+  // Mesos order inside: launcher, then isolators (network), then provisioner.
+  const started = process.hrtime.bigint();
+  await containerizer.recover(background());
   recovering = undefined;
-  log.info({}, 'mesos-cri ready');
+  log.info({ recover_ms: Number(process.hrtime.bigint() - started) / 1e6 }, 'mesos-cri ready');
 
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down; running containers are left running');
-    server.shutdown().then(
+    server
+      .shutdown()
+      .finally(() => containerizer.close())
+      .then(
       () => process.exit(0),
       (err: unknown) => {
         log.error({ err }, 'shutdown failed');

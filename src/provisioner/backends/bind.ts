@@ -1,0 +1,39 @@
+import { mkdir, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Ctx } from '../../common/ctx';
+import { CriError } from '../../common/errors';
+import { isErrno } from '../../common/fsutil';
+import type { Backend, LayerRef } from './backend';
+import { mount, mountsUnder, unmountAll } from './mounts';
+
+/** Mesos `BindBackend`: a single-layer image bind-mounted read-only. */
+export class BindBackend implements Backend {
+  readonly name = 'bind' as const;
+
+  writable(dir: string): string {
+    return join(dir, 'rootfs');
+  }
+
+  async provision(layers: readonly LayerRef[], dir: string, ctx: Ctx): Promise<string> {
+    if (layers.length !== 1)
+      throw new CriError('FailedPrecondition', `failed to provision rootfs: the bind backend supports single-layer images only (image has ${layers.length})`);
+    const rootfs = join(dir, 'rootfs');
+    if ((await mountsUnder(rootfs)).includes(rootfs)) return rootfs;
+    await mkdir(rootfs, { recursive: true });
+    await mount(['--bind', layers[0]!.rootfs, rootfs], ctx);
+    await mount(['-o', 'remount,bind,ro', rootfs], ctx);
+    return rootfs;
+  }
+
+  async destroy(dir: string, ctx: Ctx): Promise<boolean> {
+    try {
+      await stat(dir);
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return false;
+      throw err;
+    }
+    await unmountAll(dir, ctx);
+    await rm(dir, { recursive: true, force: true });
+    return true;
+  }
+}

@@ -1,0 +1,55 @@
+import { mkdir, rm, stat, symlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Ctx } from '../../common/ctx';
+import { CriError } from '../../common/errors';
+import { isErrno } from '../../common/fsutil';
+import type { Backend, LayerRef } from './backend';
+import { mount, mountsUnder, unmountAll } from './mounts';
+
+/**
+ * Mesos `OverlayBackend`: the shared extracted layers are the lower dirs, a
+ * per-container upper and work dir take the writes. Lower dirs are passed as
+ * short symlinks (`links/<n>`) so that deep images fit in the one page the
+ * kernel accepts for mount options (as Mesos does).
+ */
+export class OverlayBackend implements Backend {
+  constructor(readonly name: 'overlay' | 'aufs' = 'overlay') {}
+
+  writable(dir: string): string {
+    return join(dir, 'upper');
+  }
+
+  async provision(layers: readonly LayerRef[], dir: string, ctx: Ctx): Promise<string> {
+    if (layers.length === 0) throw new CriError('InvalidArgument', 'failed to provision rootfs: image has no layers');
+    const rootfs = join(dir, 'rootfs');
+    if ((await mountsUnder(rootfs)).includes(rootfs)) return rootfs;
+    const links = join(dir, 'links');
+    await rm(links, { recursive: true, force: true });
+    for (const d of ['rootfs', 'upper', 'work', 'links']) await mkdir(join(dir, d), { recursive: true });
+    for (let i = 0; i < layers.length; i++) await symlink(layers[i]!.rootfs, join(links, String(i)));
+    // overlayfs lists lower dirs top first.
+    const lower = layers.map((_l, i) => join(links, String(i))).reverse();
+    const opts =
+      this.name === 'overlay'
+        ? `lowerdir=${lower.join(':')},upperdir=${join(dir, 'upper')},workdir=${join(dir, 'work')}`
+        : `br=${join(dir, 'upper')}=rw:${lower.map((l) => `${l}=ro+wh`).join(':')},dio`;
+    if (opts.length > 4000) throw new CriError('FailedPrecondition', `failed to provision rootfs: ${layers.length} layers exceed the mount option size`);
+    await mount(['-t', this.name, this.name, '-o', opts, rootfs], ctx);
+    return rootfs;
+  }
+
+  async destroy(dir: string, ctx: Ctx): Promise<boolean> {
+    try {
+      await stat(dir);
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return false;
+      throw err;
+    }
+    await unmountAll(dir, ctx);
+    await rm(dir, { recursive: true, force: true });
+    return true;
+  }
+}
+
+/** Mesos `AufsBackend`: the same shape with an aufs branch list; only where the kernel has aufs. */
+export const aufsBackend = (): OverlayBackend => new OverlayBackend('aufs');

@@ -1,0 +1,159 @@
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { checkpoint, readCheckpoint } from '../common/checkpoint';
+import { idString, nested, topLevel, type ContainerId } from '../common/container-id';
+import { cleanupCtx, type Ctx } from '../common/ctx';
+import { CriError } from '../common/errors';
+import { isErrno } from '../common/fsutil';
+import { KeyedMutex } from '../common/keyed-mutex';
+import { log } from '../common/log';
+import { Rollback } from '../common/rollback';
+import type { Backend, LayerRef } from './backends/backend';
+import { makeBackend } from './backends/select';
+import { backendDir, containerDir, containersDir, layersCheckpoint } from './paths';
+import type { DockerStore } from './store/image-store';
+import { toRecord } from './store/image-index';
+import type { RwLock } from './sync';
+import type { BackendName, ImageRecord } from './types';
+import { diskUsage } from './usage';
+
+/**
+ * The Mesos provisioner (`provisioner.cpp`) over the docker store and one
+ * backend. Each container's layer list is checkpointed atomically *before*
+ * its rootfs is built, so recovery can always find and destroy a half-made
+ * one. Provision and destroy share `lock`; prune and image removal take it
+ * exclusively; each container is also serialised on its own.
+ */
+interface ProvisionedInfo {
+  readonly backend: BackendName;
+  readonly imageId: string;
+  readonly layers: string[];
+  readonly rootfs: string;
+}
+
+export class MesosProvisioner {
+  readonly #containers = new Map<string, ProvisionedInfo>();
+  readonly #perContainer = new KeyedMutex();
+
+  constructor(
+    private readonly workDir: string,
+    private readonly backend: Backend,
+    private readonly store: DockerStore,
+    private readonly lock: RwLock,
+  ) {}
+
+  layersInUse(): Set<string> {
+    const out = new Set<string>();
+    for (const c of this.#containers.values()) for (const l of c.layers) out.add(l);
+    return out;
+  }
+
+  async provision(id: ContainerId, image: string, ctx: Ctx): Promise<{ rootfs: string; image: ImageRecord }> {
+    return this.lock.read(() =>
+      this.#perContainer.run(idString(id), async () => {
+        const stored = this.store.find(image);
+        if (!stored) throw new CriError('NotFound', `failed to provision ${idString(id)}: image "${image}" not found`);
+        const existing = this.#containers.get(idString(id));
+        if (existing) {
+          if (existing.imageId !== stored.id)
+            throw new CriError('AlreadyExists', `failed to provision ${idString(id)}: already provisioned with ${existing.imageId}`);
+          return { rootfs: existing.rootfs, image: toRecord(stored) };
+        }
+        const layers: LayerRef[] = [];
+        for (const l of stored.layers) {
+          const meta = await this.store.layers.meta(l.digest);
+          if (!meta) throw new CriError('NotFound', `failed to provision ${idString(id)}: layer ${l.digest} of ${image} is missing; pull the image again`);
+          layers.push({ rootfs: this.store.layers.rootfs(l.digest), meta });
+        }
+        const dir = backendDir(this.workDir, id, this.backend.name);
+        await using rollback = new Rollback();
+        rollback.add('remove container dir', () => this.#remove(id, cleanupCtx()));
+        const rootfs = join(dir, 'rootfs');
+        const info: ProvisionedInfo = { backend: this.backend.name, imageId: stored.id, layers: stored.layers.map((l) => l.digest), rootfs };
+        await mkdir(dir, { recursive: true });
+        await checkpoint(layersCheckpoint(this.workDir, id), info);
+        await this.backend.provision(layers, dir, ctx);
+        this.#containers.set(idString(id), info);
+        rollback.commit();
+        return { rootfs, image: toRecord(stored) };
+      }),
+    );
+  }
+
+  /** Destroys the rootfs of `id` and of every container nested under it; `false` when unknown. */
+  async destroy(id: ContainerId, ctx: Ctx): Promise<boolean> {
+    return this.lock.read(() => this.#perContainer.run(idString(id), () => this.#remove(id, ctx)));
+  }
+
+  async #remove(id: ContainerId, ctx: Ctx): Promise<boolean> {
+    const dir = containerDir(this.workDir, id);
+    try {
+      await stat(dir);
+    } catch (err) {
+      if (!isErrno(err, 'ENOENT')) throw err;
+      this.#containers.delete(idString(id));
+      return false;
+    }
+    for (const child of await subdirs(join(dir, 'containers'))) await this.#remove(nested(id, child), ctx);
+    for (const b of await subdirs(join(dir, 'backends'))) {
+      const backend = b === this.backend.name ? this.backend : makeBackend(b as BackendName);
+      await backend.destroy(join(dir, 'backends', b), ctx);
+    }
+    await rm(dir, { recursive: true, force: true });
+    this.#containers.delete(idString(id));
+    return true;
+  }
+
+  /** Keeps the rootfses of `known` containers and destroys every other one (Mesos `recover`). */
+  async recover(known: readonly ContainerId[], ctx: Ctx): Promise<void> {
+    await this.store.recover();
+    const keep = new Set(known.map(idString));
+    const visit = async (id: ContainerId): Promise<void> => {
+      if (!keep.has(idString(id))) {
+        log.info({ containerId: idString(id) }, 'destroying unknown container rootfs');
+        await this.#remove(id, ctx);
+        return;
+      }
+      const info = await readCheckpoint<ProvisionedInfo>(layersCheckpoint(this.workDir, id)).catch(() => undefined);
+      if (info) this.#containers.set(idString(id), info);
+      for (const child of await subdirs(join(containerDir(this.workDir, id), 'containers'))) await visit(nested(id, child));
+    };
+    for (const top of await subdirs(containersDir(this.workDir))) await visit(topLevel(top));
+  }
+
+  /**
+   * Mesos `prune(excludedImages)`: removes every image that is not excluded
+   * (by id or reference), not pinned and not used by a provisioned container,
+   * then every layer and blob that no remaining image and no container uses.
+   */
+  async pruneImages(excluded: readonly string[], ctx: Ctx): Promise<void> {
+    await this.lock.write(async () => {
+      const keep = new Set<string>();
+      for (const e of excluded) {
+        const s = this.store.find(e);
+        if (s) keep.add(s.id);
+      }
+      for (const c of this.#containers.values()) keep.add(c.imageId);
+      for (const s of this.store.index.all()) {
+        if (!keep.has(s.id) && !s.pinned) await this.store.index.delete(s.id);
+      }
+      await this.store.gc(this.layersInUse(), ctx);
+    });
+  }
+
+  async usage(id: ContainerId): Promise<{ bytes: bigint; inodes: bigint }> {
+    const info = this.#containers.get(idString(id));
+    if (!info) throw new CriError('NotFound', `failed to get rootfs usage of ${idString(id)}: not provisioned`);
+    const backend = info.backend === this.backend.name ? this.backend : makeBackend(info.backend);
+    return diskUsage(backend.writable(backendDir(this.workDir, id, info.backend)));
+  }
+}
+
+async function subdirs(dir: string): Promise<string[]> {
+  try {
+    return (await readdir(dir, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name);
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return [];
+    throw err;
+  }
+}

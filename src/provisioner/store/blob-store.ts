@@ -1,0 +1,45 @@
+import { readdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { checkpointBytes } from './atomic';
+import { isErrno } from '../../common/fsutil';
+import { verifyDigest } from '../digest';
+import { blobPath, blobsDir } from '../paths';
+
+/**
+ * Content-addressed storage of the small blobs of an image: manifests,
+ * indexes and configs (layers are kept extracted, see `layer-store.ts`).
+ * A blob is verified before it is written, and written atomically.
+ */
+export class BlobStore {
+  constructor(private readonly workDir: string) {}
+
+  async put(digest: string, data: Buffer): Promise<void> {
+    verifyDigest(data, digest, `blob ${digest}`);
+    await checkpointBytes(blobPath(this.workDir, digest), data);
+  }
+
+  async get(digest: string): Promise<Buffer | undefined> {
+    try {
+      const data = await readFile(blobPath(this.workDir, digest));
+      verifyDigest(data, digest, `stored blob ${digest}`);
+      return data;
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return undefined;
+      throw err;
+    }
+  }
+
+  async remove(digest: string): Promise<void> {
+    await rm(blobPath(this.workDir, digest), { force: true });
+  }
+
+  async list(): Promise<string[]> {
+    const dir = join(blobsDir(this.workDir), 'sha256');
+    try {
+      return (await readdir(dir)).filter((n) => /^[a-f0-9]{64}$/.test(n)).map((n) => `sha256:${n}`);
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return [];
+      throw err;
+    }
+  }
+}

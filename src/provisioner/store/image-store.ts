@@ -1,0 +1,181 @@
+import { mkdir } from 'node:fs/promises';
+import type { Ctx } from '../../common/ctx';
+import { CriError } from '../../common/errors';
+import { log } from '../../common/log';
+import { storeDir } from '../paths';
+import { formatReference, parseReference } from '../reference';
+import type { RwLock } from '../sync';
+import { Inflight } from '../sync';
+import type { AuthConfig, ImageRecord } from '../types';
+import { diskUsage } from '../usage';
+import { BlobStore } from './blob-store';
+import { ImageIndex, toRecord, type StoredImage } from './image-index';
+import { LayerStore } from './layer-store';
+import { importArchive } from './archive';
+import { pullImage, type PullDeps } from './pull';
+import { RegistryClient } from './registry-client';
+import type { Fetch } from './registry-auth';
+
+/** What the CRI ImageService needs (see `provisioner.ts` for the contract). */
+export interface ImageStore {
+  pull(ref: string, opts: { auth?: AuthConfig }, ctx: Ctx): Promise<ImageRecord>;
+  resolve(refOrId: string): Promise<ImageRecord | undefined>;
+  list(filter?: { ref?: string }): Promise<ImageRecord[]>;
+  remove(refOrId: string, ctx: Ctx): Promise<boolean>;
+  fsInfo(): Promise<{ mountpoint: string; usedBytes: bigint; inodesUsed: bigint; timestamp: bigint }>;
+}
+
+export interface DockerStoreOptions {
+  readonly workDir: string;
+  readonly mirrors: Record<string, string[]>;
+  readonly insecure: string[];
+  readonly pullProgressTimeoutSec: number;
+  readonly maxConcurrentDownloads: number;
+  readonly progressLogIntervalMs?: number;
+  /** Shared with the provisioner: pulls read, removal and prune write. */
+  readonly lock: RwLock;
+  /** Layers used by provisioned containers, which removal must keep. */
+  readonly layersInUse: () => ReadonlySet<string>;
+  readonly fetch?: Fetch;
+}
+
+export class DockerStore implements ImageStore {
+  readonly index: ImageIndex;
+  readonly layers: LayerStore;
+  readonly blobs: BlobStore;
+  readonly #pullDeps: PullDeps;
+  readonly #pulls = new Inflight<StoredImage>();
+
+  constructor(private readonly opts: DockerStoreOptions) {
+    this.index = new ImageIndex(opts.workDir);
+    this.layers = new LayerStore(opts.workDir);
+    this.blobs = new BlobStore(opts.workDir);
+    this.#pullDeps = {
+      client: new RegistryClient(opts.fetch),
+      blobs: this.blobs,
+      layers: this.layers,
+      layerInflight: new Inflight<void>(),
+      mirrors: opts.mirrors,
+      insecure: opts.insecure,
+      maxConcurrentDownloads: opts.maxConcurrentDownloads,
+      stallMs: opts.pullProgressTimeoutSec * 1000,
+      logMs: opts.progressLogIntervalMs ?? 10_000,
+    };
+  }
+
+  /** Loads metadata and drops half-made layers (Mesos `Store::recover`). */
+  async recover(): Promise<void> {
+    await mkdir(storeDir(this.opts.workDir), { recursive: true });
+    await this.layers.recover();
+    await this.index.load();
+  }
+
+  async pull(ref: string, opts: { auth?: AuthConfig }, ctx: Ctx): Promise<ImageRecord> {
+    const parsed = parseReference(ref);
+    const name = formatReference(parsed);
+    // Concurrent pulls of one reference share one pull (and its outcome).
+    const stored = await this.#pulls.run(`${name} ${JSON.stringify(opts.auth ?? {})}`, () =>
+      this.opts.lock.read(async () => {
+        const image = await pullImage(this.#pullDeps, parsed, opts.auth, ctx);
+        return this.index.put(image, parsed.digest === undefined ? name : undefined);
+      }),
+    );
+    return toRecord(stored);
+  }
+
+  async resolve(refOrId: string): Promise<ImageRecord | undefined> {
+    const s = this.index.find(refOrId);
+    return s ? toRecord(s) : undefined;
+  }
+
+  /** `StoredImage` for the provisioner (layers). */
+  find(refOrId: string): StoredImage | undefined {
+    return this.index.find(refOrId);
+  }
+
+  async list(filter?: { ref?: string }): Promise<ImageRecord[]> {
+    if (filter?.ref) {
+      const s = this.index.find(filter.ref);
+      return s ? [toRecord(s)] : [];
+    }
+    return this.index.all().map(toRecord);
+  }
+
+  async remove(refOrId: string, ctx: Ctx): Promise<boolean> {
+    return this.opts.lock.write(async () => {
+      const s = this.index.find(refOrId);
+      if (!s) return false;
+      let canonical: string | undefined;
+      try {
+        canonical = formatReference(parseReference(refOrId));
+      } catch {
+        canonical = undefined;
+      }
+      // Removing one of several tags only untags (docker `rmi` of a tag).
+      if (canonical !== undefined && s.repoTags.includes(canonical) && s.repoTags.length > 1) {
+        await this.index.untag(s, canonical);
+        return true;
+      }
+      await this.index.delete(s.id);
+      await this.gc(this.opts.layersInUse(), ctx);
+      return true;
+    });
+  }
+
+  /**
+   * Removes blobs and layers no image references and (layers) no container
+   * uses. Callers hold the lock exclusively.
+   */
+  async gc(inUse: ReadonlySet<string>, ctx: Ctx): Promise<{ layers: number; blobs: number }> {
+    const wantBlobs = new Set<string>();
+    const wantLayers = new Set<string>(inUse);
+    for (const s of this.index.all()) {
+      for (const d of s.manifestDigests) wantBlobs.add(d);
+      wantBlobs.add(s.configDigest);
+      for (const l of s.layers) wantLayers.add(l.digest);
+    }
+    let layers = 0;
+    let blobs = 0;
+    for (const d of await this.layers.list()) {
+      ctx.signal.throwIfAborted();
+      if (!wantLayers.has(d)) {
+        await this.layers.remove(d);
+        layers++;
+      }
+    }
+    for (const d of await this.blobs.list()) {
+      if (!wantBlobs.has(d)) {
+        await this.blobs.remove(d);
+        blobs++;
+      }
+    }
+    if (layers + blobs > 0) log.info({ layers, blobs }, 'removed unused image content');
+    return { layers, blobs };
+  }
+
+  /** Stores an image that came from elsewhere (archive import); the caller holds the lock. */
+  async add(image: StoredImage, tags: readonly string[]): Promise<ImageRecord> {
+    let s = await this.index.put(image, undefined);
+    for (const t of tags) s = await this.index.put(image, t);
+    return toRecord(s);
+  }
+
+  /** Loads an OCI layout or docker archive (see `archive.ts`). */
+  async importArchive(file: string, ctx: Ctx): Promise<ImageRecord[]> {
+    // Shared like a pull, so a prune cannot take layers before their image is recorded.
+    return this.opts.lock.read(() => importArchive(this, this.opts.workDir, file, ctx));
+  }
+
+  async fsInfo(): Promise<{ mountpoint: string; usedBytes: bigint; inodesUsed: bigint; timestamp: bigint }> {
+    const dir = storeDir(this.opts.workDir);
+    const u = await diskUsage(dir);
+    return { mountpoint: dir, usedBytes: u.bytes, inodesUsed: u.inodes, timestamp: BigInt(Date.now()) * 1_000_000n };
+  }
+}
+
+export const notFoundImage = (ref: string): CriError => new CriError('NotFound', `failed to find image "${ref}"`);
+
+/** The archive importer of a store, when it has one. */
+export function archiveImporter(store: ImageStore): ((file: string, ctx: Ctx) => Promise<ImageRecord[]>) | undefined {
+  return store instanceof DockerStore ? (file, ctx) => store.importArchive(file, ctx) : undefined;
+}

@@ -1,0 +1,134 @@
+import type { Ctx } from '../../common/ctx';
+import { CriError, describeError } from '../../common/errors';
+import { log } from '../../common/log';
+import { sha256, verifyDigest } from '../digest';
+import { formatReference, repository, type ImageReference } from '../reference';
+import { Inflight, Semaphore } from '../sync';
+import type { AuthConfig, LayerDescriptor } from '../types';
+import type { BlobStore } from './blob-store';
+import { endpointsFor, type Endpoint } from './endpoints';
+import type { StoredImage } from './image-index';
+import type { LayerStore } from './layer-store';
+import { hostPlatform, parseConfig, parseDocument, selectPlatform } from './manifest';
+import { PullProgress } from './progress';
+import { fallsThrough, type RegistryClient, type RepoSession } from './registry-client';
+
+/**
+ * One pull (Mesos docker store `get` + containerd `PullImage`): resolve the
+ * reference at each endpoint in turn (mirrors, then the origin), select the
+ * linux/<arch> manifest, fetch and verify the config, then download, verify
+ * and extract the missing layers in parallel, bounded.
+ */
+export interface PullDeps {
+  readonly client: RegistryClient;
+  readonly blobs: BlobStore;
+  readonly layers: LayerStore;
+  readonly layerInflight: Inflight<void>;
+  readonly mirrors: Readonly<Record<string, readonly string[]>>;
+  readonly insecure: readonly string[];
+  readonly maxConcurrentDownloads: number;
+  readonly stallMs: number;
+  readonly logMs: number;
+}
+
+const MAX_CONFIG = 8 << 20;
+
+export async function pullImage(deps: PullDeps, ref: ImageReference, auth: AuthConfig | undefined, ctx: Ctx): Promise<StoredImage> {
+  const endpoints = endpointsFor(ref.domain, deps.mirrors, deps.insecure);
+  for (const ep of endpoints) {
+    try {
+      return await pullFrom(deps, ep, ref, auth, ctx);
+    } catch (err) {
+      if (!ep.mirror || !fallsThrough(err) || ctx.signal.aborted) throw err;
+      log.warn({ image: formatReference(ref), mirror: ep.base, err: describeError(err) }, 'mirror failed, trying next endpoint');
+    }
+  }
+  throw new CriError('Internal', `failed to pull ${formatReference(ref)}: no endpoint`);
+}
+
+async function readBlob(deps: PullDeps, s: RepoSession, digest: string, ctx: Ctx): Promise<Buffer> {
+  const stream = await deps.client.blob(s, digest, ctx);
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const c of stream) {
+    n += (c as Buffer).length;
+    if (n > MAX_CONFIG) {
+      stream.destroy();
+      throw new CriError('InvalidArgument', `failed to fetch config ${digest}: larger than ${MAX_CONFIG} bytes`);
+    }
+    chunks.push(c as Buffer);
+  }
+  const data = Buffer.concat(chunks);
+  verifyDigest(data, digest, `config ${digest}`);
+  return data;
+}
+
+async function pullFrom(deps: PullDeps, endpoint: Endpoint, ref: ImageReference, auth: AuthConfig | undefined, ctx: Ctx): Promise<StoredImage> {
+  const name = formatReference(ref);
+  const s: RepoSession = { endpoint, repo: ref.path, auth };
+  const top = await deps.client.manifest(s, ref.digest ?? ref.tag ?? 'latest', ctx);
+  const topDigest = sha256(top.body);
+  if (ref.digest !== undefined) verifyDigest(top.body, ref.digest, `manifest of ${name}`);
+  const blobs: Array<[string, Buffer]> = [[topDigest, top.body]];
+  let doc = parseDocument(top.body, top.mediaType, `manifest of ${name}`);
+  const manifestDigests = [topDigest];
+  if (doc.kind === 'index') {
+    const platform = hostPlatform();
+    const desc = selectPlatform(doc.manifests, platform);
+    if (!desc) throw new CriError('NotFound', `failed to pull ${name}: no manifest for ${platform.os}/${platform.architecture} in the index`);
+    const m = await deps.client.manifest(s, desc.digest, ctx);
+    verifyDigest(m.body, desc.digest, `manifest ${desc.digest} of ${name}`);
+    doc = parseDocument(m.body, desc.mediaType, `manifest ${desc.digest} of ${name}`);
+    if (doc.kind !== 'manifest') throw new CriError('InvalidArgument', `failed to pull ${name}: nested index`);
+    blobs.push([desc.digest, m.body]);
+    manifestDigests.push(desc.digest);
+  }
+  const manifest = doc.manifest;
+  const configBytes = await readBlob(deps, s, manifest.config.digest, ctx);
+  const parsed = parseConfig(configBytes, `config of ${name}`);
+  if (parsed.diffIds.length !== manifest.layers.length)
+    throw new CriError('InvalidArgument', `failed to pull ${name}: ${manifest.layers.length} layers but ${parsed.diffIds.length} diff ids`);
+  blobs.push([manifest.config.digest, configBytes]);
+
+  await fetchLayers(deps, s, name, manifest.layers, ctx);
+  for (const [d, b] of blobs) await deps.blobs.put(d, b);
+  return {
+    id: manifest.config.digest,
+    repoTags: [],
+    repoDigests: [`${repository(ref)}@${topDigest}`],
+    manifestDigests,
+    configDigest: manifest.config.digest,
+    layers: manifest.layers.map((l) => ({ ...l })),
+    config: parsed.config,
+    pinned: false,
+  };
+}
+
+async function fetchLayers(deps: PullDeps, s: RepoSession, name: string, layers: readonly LayerDescriptor[], ctx: Ctx): Promise<void> {
+  const missing: LayerDescriptor[] = [];
+  for (const l of layers) if (!(await deps.layers.has(l.digest)) && !missing.some((m) => m.digest === l.digest)) missing.push(l);
+  if (missing.length === 0) return;
+  const total = missing.reduce((n, l) => n + l.size, 0);
+  const progress = new PullProgress(name, () => total, { stallMs: deps.stallMs, logMs: deps.logMs });
+  const pullCtx: Ctx = { signal: AbortSignal.any([ctx.signal, progress.signal]) };
+  const sem = new Semaphore(deps.maxConcurrentDownloads);
+  const started = Date.now();
+  try {
+    const results = await Promise.allSettled(
+      missing.map((l) =>
+        sem.run(() =>
+          // Concurrent pulls that need the same layer share one download.
+          deps.layerInflight.run(l.digest, () => deps.layers.add(l, (c) => deps.client.blob(s, l.digest, c), progress.add, pullCtx)),
+        ),
+      ),
+    );
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) {
+      if (progress.signal.aborted) throw progress.signal.reason as Error;
+      throw failed.reason as Error;
+    }
+  } finally {
+    progress.stop();
+  }
+  log.info({ image: name, layers: missing.length, bytes: progress.downloaded, ms: Date.now() - started }, 'pulled layers');
+}

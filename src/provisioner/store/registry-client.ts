@@ -1,0 +1,128 @@
+import { Readable } from 'node:stream';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import type { Ctx } from '../../common/ctx';
+import { CriError, findCriError } from '../../common/errors';
+import type { AuthConfig } from '../types';
+import type { Endpoint } from './endpoints';
+import { MANIFEST_ACCEPT } from './media-types';
+import { basicHeader, credentialsOf, parseChallenges, TokenCache, type Challenge, type Fetch } from './registry-auth';
+
+/**
+ * An OCI distribution client for one endpoint and repository
+ * (distribution `docs/spec/api.md`): `GET /v2/` probe, authenticated
+ * manifest and blob requests.
+ */
+export interface RepoSession {
+  readonly endpoint: Endpoint;
+  readonly repo: string;
+  readonly auth: AuthConfig | undefined;
+}
+
+const MAX_MANIFEST = 4 << 20;
+
+export class RegistryClient {
+  /** Challenge per endpoint from the `/v2/` probe; `null` means no auth needed. */
+  #challenges = new Map<string, Challenge | null>();
+  readonly tokens: TokenCache;
+
+  constructor(private readonly fetchFn: Fetch = fetch) {
+    this.tokens = new TokenCache(fetchFn);
+  }
+
+  async #send(url: string, init: RequestInit, ctx: Ctx): Promise<Response> {
+    try {
+      return await this.fetchFn(url, { ...init, signal: ctx.signal, redirect: 'follow' });
+    } catch (err) {
+      ctx.signal.throwIfAborted();
+      throw new CriError('Unavailable', `failed to reach registry endpoint ${new URL(url).origin}`, { cause: err });
+    }
+  }
+
+  /** `GET /v2/`: learns how the endpoint wants to be authenticated. */
+  async probe(endpoint: Endpoint, ctx: Ctx): Promise<Challenge | null> {
+    const known = this.#challenges.get(endpoint.base);
+    if (known !== undefined) return known;
+    const res = await this.#send(`${endpoint.base}/v2/`, {}, ctx);
+    await res.body?.cancel();
+    let ch: Challenge | null = null;
+    if (res.status === 401) {
+      const all = parseChallenges(res.headers.get('www-authenticate'));
+      ch = all.find((c) => c.scheme === 'bearer') ?? all.find((c) => c.scheme === 'basic') ?? null;
+      if (!ch) throw new CriError('Unauthenticated', `failed to authenticate at ${endpoint.base}: unsupported challenge "${res.headers.get('www-authenticate') ?? ''}"`);
+    } else if (!res.ok) {
+      throw new CriError('Unavailable', `failed to probe registry endpoint ${endpoint.base}: HTTP ${res.status}`);
+    }
+    this.#challenges.set(endpoint.base, ch);
+    return ch;
+  }
+
+  async #authorization(s: RepoSession, ch: Challenge | null, ctx: Ctx): Promise<string | undefined> {
+    if (!ch) return undefined;
+    if (ch.scheme === 'basic') {
+      const creds = credentialsOf(s.auth);
+      if (!creds) throw new CriError('Unauthenticated', `failed to authenticate at ${s.endpoint.base}: registry requires credentials`);
+      return basicHeader(creds);
+    }
+    return `Bearer ${await this.tokens.token(ch, `repository:${s.repo}:pull`, s.auth, ctx)}`;
+  }
+
+  /** An authenticated GET; retries once with a fresh challenge when a cached token is refused. */
+  async get(s: RepoSession, path: string, headers: Record<string, string>, ctx: Ctx): Promise<Response> {
+    const url = `${s.endpoint.base}/v2/${s.repo}/${path}`;
+    let ch = await this.probe(s.endpoint, ctx);
+    for (let attempt = 0; ; attempt++) {
+      const authorization = await this.#authorization(s, ch, ctx);
+      const res = await this.#send(url, { headers: { ...headers, ...(authorization ? { authorization } : {}) } }, ctx);
+      if (res.status !== 401) return res;
+      await res.body?.cancel();
+      const fresh = parseChallenges(res.headers.get('www-authenticate'));
+      const next = fresh.find((c) => c.scheme === 'bearer') ?? fresh.find((c) => c.scheme === 'basic') ?? null;
+      if (ch) this.tokens.invalidate(TokenCache.key(ch, `repository:${s.repo}:pull`, s.auth));
+      if (attempt > 0 || !next || s.auth?.registryToken)
+        throw new CriError('Unauthenticated', `failed to authenticate at ${s.endpoint.base} for ${s.repo}: ${authorization ? 'credentials rejected' : 'registry requires credentials'}`);
+      ch = next;
+      this.#challenges.set(s.endpoint.base, next);
+    }
+  }
+
+  /** Fetches a manifest or index by tag or digest; body limited to 4 MiB. */
+  async manifest(s: RepoSession, reference: string, ctx: Ctx): Promise<{ body: Buffer; mediaType: string }> {
+    const res = await this.get(s, `manifests/${reference}`, { accept: MANIFEST_ACCEPT }, ctx);
+    if (res.status === 404) {
+      await res.body?.cancel();
+      throw new CriError('NotFound', `failed to resolve ${s.repo}:${reference} at ${s.endpoint.base}: manifest unknown`);
+    }
+    if (!res.ok) {
+      await res.body?.cancel();
+      throw new CriError('Unavailable', `failed to fetch manifest ${s.repo}:${reference} from ${s.endpoint.base}: HTTP ${res.status}`);
+    }
+    const length = Number(res.headers.get('content-length') ?? '0');
+    if (length > MAX_MANIFEST) {
+      await res.body?.cancel();
+      throw new CriError('InvalidArgument', `failed to fetch manifest ${s.repo}:${reference}: ${length} bytes is too large`);
+    }
+    const body = Buffer.from(await res.arrayBuffer());
+    if (body.length > MAX_MANIFEST) throw new CriError('InvalidArgument', `failed to fetch manifest ${s.repo}:${reference}: too large`);
+    return { body, mediaType: res.headers.get('content-type') ?? '' };
+  }
+
+  /** Opens a blob as a stream; the caller verifies its digest. */
+  async blob(s: RepoSession, digest: string, ctx: Ctx): Promise<Readable> {
+    const res = await this.get(s, `blobs/${digest}`, {}, ctx);
+    if (res.status === 404) {
+      await res.body?.cancel();
+      throw new CriError('NotFound', `failed to fetch blob ${digest} of ${s.repo} from ${s.endpoint.base}: blob unknown`);
+    }
+    if (!res.ok || !res.body) {
+      await res.body?.cancel();
+      throw new CriError('Unavailable', `failed to fetch blob ${digest} of ${s.repo} from ${s.endpoint.base}: HTTP ${res.status}`);
+    }
+    return Readable.fromWeb(res.body as WebReadableStream<Uint8Array>);
+  }
+}
+
+/** Whether a failure at a mirror should fall through to the next endpoint. */
+export function fallsThrough(err: unknown): boolean {
+  const code = findCriError(err)?.code;
+  return code === 'Unavailable' || code === 'NotFound' || code === 'Unauthenticated';
+}
