@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { CniNetworkIsolator } from './cni';
 import { background } from './common/ctx';
 import { createContainerizer } from './mesos-compat';
-import { createProvisioner } from './provisioner/provisioner';
+import { importImages } from './provisioner/import-images';
+import { createProvisioner, type ProvisionerOptions } from './provisioner/provisioner';
 import { imageHandlers } from './shim/image';
 import { describeError } from './common/errors';
 import { log, setLogLevel } from './common/log';
@@ -19,6 +20,15 @@ import type { ShimDeps } from './shim/deps';
 import { runtimeHandlers } from './shim/runtime';
 import { CriServer } from './shim/server';
 import { readPackageVersion } from './shim/version-info';
+
+const provisionerOptions = (config: Config): ProvisionerOptions => ({
+  workDir: config.workDir,
+  backend: config.images.backend,
+  mirrors: config.registry.mirrors,
+  insecure: config.registry.insecure,
+  pullProgressTimeoutSec: config.images.pullProgressTimeout,
+  maxConcurrentDownloads: config.images.maxConcurrentDownloads,
+});
 
 async function serve(config: Config, version: string): Promise<void> {
   setLogLevel(config.logLevel);
@@ -32,14 +42,7 @@ async function serve(config: Config, version: string): Promise<void> {
     netnsDir: join(config.runDir, 'netns'),
   });
 
-  const { store, provisioner } = await createProvisioner({
-    workDir: config.workDir,
-    backend: config.images.backend,
-    mirrors: config.registry.mirrors,
-    insecure: config.registry.insecure,
-    pullProgressTimeoutSec: config.images.pullProgressTimeout,
-    maxConcurrentDownloads: config.images.maxConcurrentDownloads,
-  });
+  const { store, provisioner } = await createProvisioner(provisionerOptions(config));
   const containerizer = createContainerizer({
     workDir: config.workDir,
     runDir: config.runDir,
@@ -92,6 +95,27 @@ async function serve(config: Config, version: string): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'));
 }
 
+/** `mesos-cri images import FILE…`: loads OCI layouts or docker-archive tarballs into the image store. */
+async function importCommand(config: Config, files: readonly string[]): Promise<number> {
+  if (files.length === 0) {
+    process.stderr.write('mesos-cri: usage: mesos-cri images import FILE [FILE…]\n');
+    return 2;
+  }
+  setLogLevel(config.logLevel === 'debug' ? 'debug' : 'warn');
+  const { store } = await createProvisioner(provisionerOptions(config));
+  for (const file of files) {
+    try {
+      for (const img of await importImages(file, { store })) {
+        process.stdout.write(`imported ${img.id} ${[...img.repoTags, ...img.repoDigests].join(' ')}\n`);
+      }
+    } catch (err) {
+      process.stderr.write(`mesos-cri: failed to import ${file}: ${describeError(err)}\n`);
+      return 1;
+    }
+  }
+  return 0;
+}
+
 export async function main(argv: readonly string[]): Promise<number> {
   const version = readPackageVersion();
   let cli;
@@ -118,6 +142,9 @@ export async function main(argv: readonly string[]): Promise<number> {
       return 2;
     }
     throw err;
+  }
+  if (cli.positionals[0] === 'images' && cli.positionals[1] === 'import') {
+    return importCommand(config, cli.positionals.slice(2));
   }
   if (cli.positionals.length > 0) {
     process.stderr.write(`mesos-cri: unknown command "${cli.positionals.join(' ')}" (see --help)\n`);
