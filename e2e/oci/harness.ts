@@ -62,6 +62,11 @@ export class Harness {
     return Number((await readFile(pidFile, 'utf8')).trim());
   }
 
+  /** Registers a container made some other way (e.g. under conmon) for `cleanup`. */
+  track(id: string): void {
+    this.#ids.push(id);
+  }
+
   /** `runc run` in the foreground: returns what the container printed and its exit code. */
   async runForeground(id: string, bundle: string): Promise<ExecResult> {
     this.#ids.push(id);
