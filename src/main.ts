@@ -9,7 +9,8 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CniNetworkIsolator } from './cni';
 import { background } from './common/ctx';
-import { createContainerizer } from './mesos-compat';
+import { createContainerizer, type ContainerizerOptions } from './mesos-compat';
+import { ContainerSessions } from './mesos-compat/io';
 import { importImages } from './provisioner/import-images';
 import { createProvisioner, type ProvisionerOptions } from './provisioner/provisioner';
 import { imageHandlers } from './shim/image';
@@ -19,6 +20,7 @@ import { ConfigError, helpText, loadConfig, parseCli, type Config } from './shim
 import type { ShimDeps } from './shim/deps';
 import { runtimeHandlers } from './shim/runtime';
 import { CriServer } from './shim/server';
+import { StreamingServer } from './shim/streaming/server';
 import { readPackageVersion } from './shim/version-info';
 
 const provisionerOptions = (config: Config): ProvisionerOptions => ({
@@ -43,7 +45,7 @@ async function serve(config: Config, version: string): Promise<void> {
   });
 
   const { store, provisioner } = await createProvisioner(provisionerOptions(config));
-  const containerizer = createContainerizer({
+  const containerizerOptions: ContainerizerOptions = {
     workDir: config.workDir,
     runDir: config.runDir,
     runtime: config.runtime,
@@ -53,6 +55,14 @@ async function serve(config: Config, version: string): Promise<void> {
     restrictOomScoreAdj: config.restrictOomScoreAdj,
     provisioner,
     network,
+  };
+  const containerizer = createContainerizer(containerizerOptions);
+  const streaming = new StreamingServer({
+    address: config.streaming.address,
+    port: config.streaming.port,
+    ...(config.streaming.tlsCert ? { tls: { cert: config.streaming.tlsCert, key: config.streaming.tlsKey } } : {}),
+    idleTimeoutMs: config.streaming.idleTimeout * 1000,
+    runtime: new ContainerSessions(containerizerOptions, containerizer),
   });
 
   let recovering: string | undefined = 'mesos-cri is recovering its state';
@@ -64,6 +74,7 @@ async function serve(config: Config, version: string): Promise<void> {
     runtimeVersion: '',
     readiness: { network: () => network.status() },
     containerizer,
+    streaming,
   };
   const server = new CriServer(runtimeHandlers(deps), imageHandlers(store), gate);
   await server.listen(config.socket);
@@ -72,8 +83,9 @@ async function serve(config: Config, version: string): Promise<void> {
   // Mesos order inside: launcher, then isolators (network), then provisioner.
   const started = process.hrtime.bigint();
   await containerizer.recover(background());
+  await streaming.start();
   recovering = undefined;
-  log.info({ recover_ms: Number(process.hrtime.bigint() - started) / 1e6 }, 'mesos-cri ready');
+  log.info({ recover_ms: Number(process.hrtime.bigint() - started) / 1e6, streaming: streaming.url }, 'mesos-cri ready');
 
   let stopping = false;
   const stop = (signal: string): void => {
@@ -82,6 +94,7 @@ async function serve(config: Config, version: string): Promise<void> {
     log.info({ signal }, 'shutting down; running containers are left running');
     server
       .shutdown()
+      .then(() => streaming.stop())
       .finally(() => containerizer.close())
       .then(
       () => process.exit(0),

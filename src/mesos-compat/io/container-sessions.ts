@@ -1,0 +1,76 @@
+import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Duplex } from 'node:stream';
+import type { Ctx } from '../../common/ctx';
+import { CriError } from '../../common/errors';
+import { ConmonMonitor } from '../conmon';
+import type { ContainerStatus, SandboxStatus } from '../containerizer';
+import { chooseRuntime, type ContainerizerOptions } from '../index';
+import type { MesosContainerizer } from '../mesos-containerizer';
+import type { OciSpec } from '../oci/types';
+import { exitsDir, runtimeRoot, socketsDir } from '../paths';
+import { attachSession } from './attach-session';
+import { execSession } from './exec-session';
+import { portForwardSession } from './port-forward-session';
+import type { SessionIO } from './session-io';
+
+/**
+ * The IO switchboard's session side (Mesos DEBUG container sessions and
+ * `ATTACH_CONTAINER_*`): exec, attach and port-forward against the
+ * containerizer's live containers. The streaming server calls it through its
+ * `StreamRuntime` interface, which this class satisfies structurally.
+ */
+export class ContainerSessions {
+  readonly #cz: MesosContainerizer;
+  readonly #runtime: { path: string; root: string };
+  readonly #monitor: Pick<ConmonMonitor, 'attachSocket' | 'controlFifo'>;
+  readonly #execDir: string;
+
+  constructor(opts: ContainerizerOptions, containerizer: MesosContainerizer) {
+    const roots = { workDir: opts.workDir, runDir: opts.runDir };
+    const rt = chooseRuntime(opts.runtime);
+    this.#runtime = { path: rt.path, root: opts.runtime.root || runtimeRoot(roots) };
+    this.#monitor = new ConmonMonitor({ path: opts.conmon, runtime: this.#runtime, exitDir: exitsDir(roots), socketDir: socketsDir(roots) });
+    this.#execDir = join(opts.runDir, 'exec');
+    this.#cz = containerizer;
+  }
+
+  /** A running container, or the CRI error kubelet should see. */
+  #running(containerId: string): ContainerStatus {
+    const id = this.#cz.lookup(containerId);
+    const st = id?.parent ? (this.#cz.status(id) as ContainerStatus) : undefined;
+    if (!st) throw new CriError('NotFound', `container ${JSON.stringify(containerId)} not found`);
+    if (st.state !== 'running') throw new CriError('FailedPrecondition', `container ${JSON.stringify(containerId)} is not running`);
+    return st;
+  }
+
+  async exec(containerId: string, cmd: readonly string[], io: SessionIO, ctx: Ctx): Promise<number> {
+    const st = this.#running(containerId);
+    const bundle = this.#cz.bundleOf(st.id);
+    const spec = JSON.parse(await readFile(join(bundle, 'config.json'), 'utf8')) as OciSpec;
+    await mkdir(this.#execDir, { recursive: true });
+    return execSession(
+      { runtimePath: this.#runtime.path, runtimeRoot: this.#runtime.root, containerId: st.id, processSpec: { ...spec.process, args: [...cmd] }, workDir: this.#execDir },
+      io,
+      ctx,
+    );
+  }
+
+  async attach(containerId: string, io: SessionIO, ctx: Ctx): Promise<void> {
+    const st = this.#running(containerId);
+    const bundle = this.#cz.bundleOf(st.id);
+    await attachSession(
+      { attachSocket: this.#monitor.attachSocket(bundle), ctlFifo: this.#monitor.controlFifo(bundle), tty: st.config.tty, stdinOnce: st.config.stdinOnce },
+      io,
+      ctx,
+    );
+  }
+
+  async portForward(sandboxId: string, port: number, stream: Duplex, ctx: Ctx): Promise<void> {
+    const id = this.#cz.lookup(sandboxId);
+    const st = id && !id.parent ? (this.#cz.status(id) as SandboxStatus) : undefined;
+    if (!st) throw new CriError('NotFound', `pod sandbox ${JSON.stringify(sandboxId)} not found`);
+    if (st.state !== 'ready') throw new CriError('FailedPrecondition', `pod sandbox ${JSON.stringify(sandboxId)} is not ready`);
+    await portForwardSession({ netnsPath: st.hostNetwork ? undefined : st.netnsPath, port }, stream, ctx);
+  }
+}
