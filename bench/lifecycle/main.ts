@@ -1,111 +1,225 @@
 /**
- * Lifecycle latency and memory of the containerizer, in process (no gRPC):
- * RunPodSandbox, CreateContainer, StartContainer and StopContainer +
- * RemoveContainer over N pods run sequentially, then N concurrently; and the
- * runtime-side memory per pod (each pod's conmon RSS, plus the daemon's RSS
- * growth while the pods run). Prints one JSON document.
+ * Lifecycle benchmark, through the CRI sockets of mesos-cri and of the
+ * reference containerd 1.6, in the same run (one after the other, each with
+ * the whole machine): median and p99 of RunPodSandbox, CreateContainer,
+ * StartContainer and StopContainer+RemoveContainer over N pods started
+ * sequentially, then N pods started by C concurrent clients (pods/s);
+ * runtime-side memory per pod (daemon plus its per-pod helpers: our conmons,
+ * containerd's shims; PSS and RSS) with the N sequential pods running; the
+ * runtime's idle memory; and the CNI attach/detach latency of our isolator.
+ * Images come from a docker-registry on loopback started here. Prints one
+ * JSON document with both results, `ours/containerd` ratios and the issue's
+ * targets; exits 1 if a measurement failed (the JSON says which and why).
  *
- *   node dist/bench/lifecycle/main.js [pods=50]
+ * Without npm:
  *
- * TODO(containerizer): drive the real daemon over its socket and containerd's
- * CRI socket in the same run, and report ratios (the issue's targets).
+ *   npx tsc -p tsconfig.json     # or: npm run build
+ *   node dist/bench/lifecycle/main.js [pods=50] [clients=10] [only=mesos-cri|containerd]
  */
-import { randomBytes } from 'node:crypto';
-import { readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
-import { nested, topLevel } from '../../src/common/container-id';
-import { background } from '../../src/common/ctx';
-import { createContainerizer, type MesosContainerizer } from '../../src/mesos-compat';
-import { Cgroups } from '../../src/mesos-compat/isolators/cgroups';
-import { containerConfig, sandboxConfig } from '../../e2e/containerizer/configs';
-import { BusyboxProvisioner, tempBase } from '../../e2e/containerizer/fixtures';
+import { cpus, release } from 'node:os';
+import { benchCniAttachDetach, type CniBenchResult } from '../cni/attach-detach';
+import { pushBusybox } from '../../e2e/support/images';
+import { startRegistry, type TestRegistry } from '../../e2e/support/registry';
+import { memoryOf, mib, pullImage, ratio } from '../support/cri';
+import { pushPause } from '../support/pause-image';
+import { startTarget, type Target, type TargetName } from '../support/targets';
+import { newSamples, pool, startPod, stopPod, summarizeSamples, type BenchPod, type PhaseResult, type WorkloadOptions } from './workload';
 
-const ctx = background();
-type Phase = 'runPodSandbox' | 'createContainer' | 'startContainer' | 'stopRemoveContainer';
-
-const ms = (t0: bigint): number => Number(process.hrtime.bigint() - t0) / 1e6;
-const rssKiB = (pid: number): number => {
-  const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) : 0;
-};
-function summary(xs: number[]): { median: number; p99: number } {
-  const s = [...xs].sort((a, b) => a - b);
-  const at = (q: number): number => Math.round(s[Math.min(s.length - 1, Math.floor(q * s.length))]! * 100) / 100;
-  return { median: at(0.5), p99: at(0.99) };
+interface Params {
+  readonly pods: number;
+  readonly clients: number;
+  readonly targets: readonly TargetName[];
 }
 
-async function onePod(cz: MesosContainerizer, base: string, i: number, times: Record<Phase, number[]>): Promise<{ sid: string; cid: string }> {
-  const sid = randomBytes(32).toString('hex');
-  let t = process.hrtime.bigint();
-  await cz.launch(topLevel(sid), { kind: 'sandbox', config: sandboxConfig(`bench-${i}-${sid.slice(0, 6)}`, join(base, 'logs')) }, ctx);
-  times.runPodSandbox.push(ms(t));
-  const cid = randomBytes(32).toString('hex');
-  t = process.hrtime.bigint();
-  await cz.launch(nested(topLevel(sid), cid), { kind: 'container', config: containerConfig('c', ['sleep', '1000'], { logPath: `c-${cid}.log` }) }, ctx);
-  times.createContainer.push(ms(t));
-  t = process.hrtime.bigint();
-  await cz.start(nested(topLevel(sid), cid), ctx);
-  times.startContainer.push(ms(t));
-  return { sid, cid };
+interface MemoryMiB {
+  readonly pids: number;
+  readonly rssMiB: number;
+  readonly pssMiB: number;
 }
 
-async function teardown(cz: MesosContainerizer, p: { sid: string; cid: string }, times: Record<Phase, number[]>): Promise<void> {
-  const id = nested(topLevel(p.sid), p.cid);
-  const t = process.hrtime.bigint();
-  await cz.kill(id, { timeoutSeconds: 0 }, ctx);
-  await cz.remove(id, ctx);
-  times.stopRemoveContainer.push(ms(t));
-  await cz.remove(topLevel(p.sid), ctx);
+interface TargetResult {
+  sequential?: PhaseResult;
+  concurrent?: PhaseResult & { wallMs: number; podsPerSecond: number };
+  /** Runtime processes right after start, before any pull or pod. */
+  idleAtStart?: MemoryMiB;
+  /** Runtime processes (daemon + helpers) with no pod, after a pull and a warm-up (the target's "idle"). */
+  idle?: MemoryMiB;
+  /** The same with the N sequential pods running. */
+  withPods?: MemoryMiB;
+  /** (withPods - idle) / N: what one more pod costs on the runtime side. */
+  perPod?: { rssMiB: number; pssMiB: number };
+  errors: Record<string, string>;
 }
 
-async function main(): Promise<void> {
-  const n = Number(process.argv[2] ?? 50);
-  const base = tempBase('bench-lifecycle-');
-  const cgroupParent = `/mesos-cri-bench-${process.pid}`;
-  const cz = createContainerizer({
-    workDir: join(base, 'lib'),
-    runDir: join(base, 'run'),
-    runtime: { name: 'auto', path: '', root: '' },
-    conmon: '/usr/bin/conmon',
-    infra: '/usr/bin/catatonit',
-    cgroupParent,
-    restrictOomScoreAdj: true,
-    provisioner: new BusyboxProvisioner(join(base, 'rootfs')),
-  });
-  await cz.recover(ctx);
-  const out: Record<string, unknown> = { pods: n };
+const note = (msg: string): void => void process.stderr.write(`[bench/lifecycle] ${msg}\n`);
+const describeErr = (err: unknown): string => (err instanceof Error ? err.message : String(err)).slice(0, 2000);
+const toMiB = (m: { pids: number; rssKiB: number; pssKiB: number }): MemoryMiB => ({ pids: m.pids, rssMiB: mib(m.rssKiB), pssMiB: mib(m.pssKiB) });
+
+async function step<T>(r: TargetResult, name: string, fn: () => Promise<T>): Promise<T | undefined> {
   try {
-    const seq = { runPodSandbox: [], createContainer: [], startContainer: [], stopRemoveContainer: [] } as Record<Phase, number[]>;
-    const pods = [];
-    const rss0 = rssKiB(process.pid);
-    for (let i = 0; i < n; i++) pods.push(await onePod(cz, base, i, seq));
-    const conmonKiB = pods.map((p) => rssKiB(Number(readFileSync(join(cz.bundleOf(p.cid), 'conmon-pidfile'), 'utf8'))));
-    const daemonGrowthKiB = Math.max(0, rssKiB(process.pid) - rss0);
-    for (const p of pods) await teardown(cz, p, seq);
-    out.sequential = Object.fromEntries(Object.entries(seq).map(([k, v]) => [k, summary(v)]));
-    out.memoryPerPodMiB = Math.round(((conmonKiB.reduce((a, b) => a + b, 0) + daemonGrowthKiB) / n / 1024) * 100) / 100;
-    out.conmonRssMiB = summary(conmonKiB.map((k) => k / 1024));
-
-    const con = { runPodSandbox: [], createContainer: [], startContainer: [], stopRemoveContainer: [] } as Record<Phase, number[]>;
-    const t0 = process.hrtime.bigint();
-    const cpods = await Promise.all(Array.from({ length: n }, (_, i) => onePod(cz, base, i + n, con)));
-    const wall = ms(t0);
-    await Promise.all(cpods.map((p) => teardown(cz, p, con)));
-    out.concurrent = { ...Object.fromEntries(Object.entries(con).map(([k, v]) => [k, summary(v)])), podsPerSecond: Math.round((n / wall) * 1000 * 10) / 10 };
-    out.daemonRssMiB = Math.round((rssKiB(process.pid) / 1024) * 10) / 10;
-  } finally {
-    for (const s of cz.containers()) if (s.kind === 'sandbox') await cz.remove(topLevel(s.id), ctx).catch(() => undefined);
-    cz.close();
-    await new Cgroups().remove(cgroupParent).catch(() => undefined);
-    rmSync(base, { recursive: true, force: true });
+    return await fn();
+  } catch (err) {
+    r.errors[name] = describeErr(err);
+    note(`${name} failed: ${r.errors[name]}`);
+    return undefined;
   }
-  process.stdout.write(JSON.stringify(out, null, 2) + '\n');
+}
+
+/** Memory after helpers of removed pods have exited (they go asynchronously). */
+async function settledMemory(target: Target): Promise<MemoryMiB> {
+  let last = -1;
+  for (let i = 0; i < 50; i++) {
+    const n = target.runtimePids().length;
+    if (n === last) break;
+    last = n;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return toMiB(memoryOf(target.runtimePids()));
+}
+
+async function sequentialPhase(o: WorkloadOptions, p: Params, r: TargetResult, target: Target): Promise<void> {
+  const s = newSamples();
+  const pods: BenchPod[] = [];
+  const errors: string[] = [];
+  for (let i = 0; i < p.pods; i++) {
+    try {
+      pods.push(await startPod(o, i, s));
+    } catch (err) {
+      errors.push(describeErr(err));
+    }
+  }
+  r.withPods = toMiB(memoryOf(target.runtimePids()));
+  for (const pod of pods) {
+    try {
+      await stopPod(o, pod, s);
+    } catch (err) {
+      errors.push(describeErr(err));
+    }
+  }
+  r.sequential = summarizeSamples(s, errors.length, errors);
+}
+
+async function concurrentPhase(o: WorkloadOptions, p: Params, r: TargetResult): Promise<void> {
+  const s = newSamples();
+  const t0 = process.hrtime.bigint();
+  const started = await pool(
+    Array.from({ length: p.pods }, (_, i) => i),
+    p.clients,
+    (i) => startPod(o, i, s),
+  );
+  const wallMs = Number(process.hrtime.bigint() - t0) / 1e6;
+  const stopped = await pool(started.results, p.clients, (pod) => stopPod(o, pod, s));
+  const errors = [...started.errors, ...stopped.errors];
+  r.concurrent = {
+    ...summarizeSamples(s, errors.length, errors),
+    wallMs: Math.round(wallMs),
+    podsPerSecond: Math.round((started.results.length / (wallMs / 1000)) * 10) / 10,
+  };
+}
+
+async function benchTarget(name: TargetName, p: Params, refs: { registry: TestRegistry; busybox: string; pause: string }): Promise<TargetResult> {
+  const r: TargetResult = { errors: {} };
+  note(`${name}: starting`);
+  const target = await step(r, 'start', () => startTarget(name, { registry: refs.registry, pauseRef: refs.pause }));
+  if (!target) return r;
+  try {
+    r.idleAtStart = toMiB(memoryOf(target.runtimePids()));
+    if (!(await step(r, 'pullImage', () => pullImage(target.cri, refs.busybox)))) return r;
+    const o = (prefix: string): WorkloadOptions => ({ cri: target.cri, image: refs.busybox, scratch: target.scratch, prefix });
+    // Warm-up: first-use costs (image unpack caches, code paths) are not the steady state.
+    await step(r, 'warmup', async () => {
+      const s = newSamples();
+      for (let i = 0; i < 3; i++) await stopPod(o('warmup'), await startPod(o('warmup'), i, s), s);
+    });
+    r.idle = await settledMemory(target);
+    note(`${name}: ${p.pods} pods sequentially`);
+    await step(r, 'sequential', () => sequentialPhase(o('seq'), p, r, target));
+    if (r.idle && r.withPods && p.pods > 0) {
+      r.perPod = {
+        rssMiB: Math.round(((r.withPods.rssMiB - r.idle.rssMiB) / p.pods) * 100) / 100,
+        pssMiB: Math.round(((r.withPods.pssMiB - r.idle.pssMiB) / p.pods) * 100) / 100,
+      };
+    }
+    note(`${name}: ${p.pods} pods by ${p.clients} concurrent clients`);
+    await step(r, 'concurrent', () => concurrentPhase(o('con'), p, r));
+  } finally {
+    await step(r, 'stop', () => target.stop());
+  }
+  return r;
+}
+
+function parseArgs(argv: readonly string[]): Params {
+  const only = argv[2];
+  const targets: TargetName[] = only === 'mesos-cri' || only === 'containerd' ? [only] : ['containerd', 'mesos-cri'];
+  return { pods: Number(argv[0] ?? 50), clients: Number(argv[1] ?? 10), targets };
+}
+
+async function main(): Promise<number> {
+  const p = parseArgs(process.argv.slice(2));
+  const results: Partial<Record<TargetName, TargetResult>> = {};
+  const registry = await startRegistry();
+  try {
+    const busybox = (await pushBusybox(registry, 'bench/busybox:1')).ref;
+    const pause = await pushPause(registry);
+    for (const name of p.targets) results[name] = await benchTarget(name, p, { registry, busybox, pause });
+  } finally {
+    await registry.stop();
+  }
+  let cni: CniBenchResult | { error: string };
+  try {
+    note('CNI attach/detach');
+    cni = await benchCniAttachDetach();
+  } catch (err) {
+    cni = { error: describeErr(err) };
+  }
+
+  const ours = results['mesos-cri'];
+  const ref = results.containerd;
+  const lat = (r: TargetResult | undefined, phase: 'sequential' | 'concurrent', rpc: keyof PhaseResult['latencyMs']): number | undefined =>
+    r?.[phase]?.latencyMs[rpc]?.median;
+  const podStart = ours?.sequential?.podStartMedianMs;
+  const refPodStart = ref?.sequential?.podStartMedianMs;
+  const doc = {
+    bench: 'lifecycle',
+    host: { cpus: cpus().length, kernel: release(), node: process.version },
+    params: { pods: p.pods, clients: p.clients, targets: p.targets },
+    results,
+    cni,
+    // `ours / containerd`: below 1 is better, except pods/s.
+    ratios: {
+      podStartMedian: ratio(podStart, refPodStart),
+      runPodSandboxMedian: ratio(lat(ours, 'sequential', 'runPodSandbox'), lat(ref, 'sequential', 'runPodSandbox')),
+      createContainerMedian: ratio(lat(ours, 'sequential', 'createContainer'), lat(ref, 'sequential', 'createContainer')),
+      startContainerMedian: ratio(lat(ours, 'sequential', 'startContainer'), lat(ref, 'sequential', 'startContainer')),
+      stopRemoveContainerMedian: ratio(lat(ours, 'sequential', 'stopRemoveContainer'), lat(ref, 'sequential', 'stopRemoveContainer')),
+      concurrentPodsPerSecond: ratio(ours?.concurrent?.podsPerSecond, ref?.concurrent?.podsPerSecond),
+      memoryPerPodPss: ratio(ours?.perPod?.pssMiB, ref?.perPod?.pssMiB),
+      memoryPerPodRss: ratio(ours?.perPod?.rssMiB, ref?.perPod?.rssMiB),
+    },
+    targets: {
+      podStartMedianAtMost0_6xContainerd: podStart === undefined || refPodStart === undefined ? undefined : podStart <= 0.6 * refPodStart,
+      memoryPerPodAtMostQuarterOfContainerd:
+        ours?.perPod === undefined || ref?.perPod === undefined ? undefined : ours.perPod.rssMiB <= 0.25 * ref.perPod.rssMiB,
+      daemonIdleRssUnder80MiB: ours?.idle === undefined ? undefined : ours.idle.rssMiB < 80,
+      concurrentNoFailure: ours?.concurrent === undefined ? undefined : ours.concurrent.failures === 0,
+      concurrentAtLeast2xContainerdPodsPerSecond:
+        ours?.concurrent === undefined || ref?.concurrent === undefined ? undefined : ours.concurrent.podsPerSecond >= 2 * ref.concurrent.podsPerSecond,
+    },
+  };
+  process.stdout.write(JSON.stringify(doc, null, 2) + '\n');
+  // The reference's own failures are reported, not fatal (containerd 1.6 sometimes
+  // refuses RemoveContainer right after StopContainer under load).
+  const failed =
+    Object.values(results).some((r) => r && Object.keys(r.errors).length > 0) ||
+    (ours?.sequential?.failures ?? 0) > 0 ||
+    (ours?.concurrent?.failures ?? 0) > 0;
+  return failed || 'error' in cni ? 1 : 0;
 }
 
 main().then(
-  () => process.exit(0),
+  (code) => process.exit(code),
   (err: unknown) => {
-    process.stderr.write(`bench failed: ${String(err)}\n`);
+    process.stderr.write(`bench failed: ${describeErr(err)}\n`);
     process.exit(1);
   },
 );

@@ -2,7 +2,9 @@ import { execFileSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
-export const ROOT = resolve(__dirname, '..', '..');
+/** The checkout root, also when this file runs compiled from `dist/e2e/support`. */
+const up2 = resolve(__dirname, '..', '..');
+export const ROOT = up2.endsWith('/dist') ? resolve(up2, '..') : up2;
 export const MAIN_JS = join(ROOT, 'dist', 'src', 'main.js');
 
 function newest(dir: string): number {

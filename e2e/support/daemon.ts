@@ -80,13 +80,21 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
   const deadline = Date.now() + 30_000;
   const { runtime, image } = connectCri(socket);
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`daemon exited ${child.exitCode}: ${out}`);
+    if (child.exitCode !== null) {
+      if (!opts.dirs) rmSync(base, { recursive: true, force: true });
+      throw new Error(`daemon exited ${child.exitCode}: ${out}`);
+    }
     try {
       await runtime.call('Version', {}, 2000);
       break;
     } catch (err) {
       if (Date.now() > deadline) {
         child.kill('SIGKILL');
+        await waitExit(child);
+        if (!opts.dirs) {
+          unmountUnder(base);
+          rmSync(base, { recursive: true, force: true });
+        }
         throw new Error(`daemon did not become ready: ${String(err)}\n${out}`);
       }
       await new Promise((r) => setTimeout(r, 100));

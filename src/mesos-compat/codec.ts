@@ -31,7 +31,7 @@ export function decode(value: unknown): unknown {
   return value;
 }
 
-export const saveRecord = (path: string, value: unknown): Promise<void> => checkpoint(path, encode(value));
+export const saveRecord = (path: string, value: unknown, opts: { sync?: boolean } = {}): Promise<void> => checkpoint(path, encode(value), opts);
 
 export async function loadRecord<T>(path: string): Promise<T | undefined> {
   const raw = await readCheckpoint<unknown>(path);

@@ -6,6 +6,8 @@ import { CriError, findCriError } from '../common/errors';
 import { Rollback } from '../common/rollback';
 import type { ContainerConfig } from './config';
 import type { Core } from './core';
+import { log } from '../common/log';
+import { stopwatch } from './stopwatch';
 import { containerDir } from './paths';
 import { containerName } from './registrar';
 import { infraAlive } from './sandbox-lifecycle';
@@ -40,6 +42,7 @@ export async function launchContainer(core: Core, id: string, sandboxId: string,
     targetPid = target.pid;
   }
   const name = containerName(config, sb.config);
+  const lap = stopwatch();
   await using rollback = new Rollback();
   core.names.reserve(name, id);
   rollback.add('release container name', async () => core.names.release(name, id));
@@ -57,7 +60,7 @@ export async function launchContainer(core: Core, id: string, sandboxId: string,
   };
   const dir = containerDir(core.roots, sandboxId, id);
   await mkdir(dir, { recursive: true, mode: 0o711 });
-  await core.saveContainer(rec);
+  await core.saveContainer(rec, { durable: false });
   core.containers.set(id, rec);
   rollback.add('forget container', async () => {
     core.containers.delete(id);
@@ -67,7 +70,9 @@ export async function launchContainer(core: Core, id: string, sandboxId: string,
     await rm(dir, { recursive: true, force: true });
   });
 
+  lap('checkpoint');
   const { rootfs, image } = await deps.provisioner.provision(provisionerId(rec), config.image, ctx);
+  lap('provision');
   rec.rootfs = rootfs;
   rec.image = { ref: config.image, id: image.id, repoDigest: image.repoDigests[0] ?? '', config: image.config };
   rec.phase = 'preparing';
@@ -90,7 +95,9 @@ export async function launchContainer(core: Core, id: string, sandboxId: string,
   await writeFile(join(bundle, 'config.json'), JSON.stringify(spec));
   if (logPath) await mkdir(dirname(logPath), { recursive: true });
   rec.phase = 'isolating';
-  await core.saveContainer(rec);
+  lap('spec');
+  await core.saveContainer(rec, { durable: false });
+  lap('checkpoint');
 
   try {
     const { pid } = await deps.monitor.create(
@@ -101,9 +108,12 @@ export async function launchContainer(core: Core, id: string, sandboxId: string,
   } catch (err) {
     throw findCriError(err) ?? new CriError('Internal', `failed to create container ${id}`, { cause: err });
   }
+  lap('monitor');
   rec.phase = 'created';
   await core.saveContainer(rec);
+  lap('checkpoint');
   rollback.commit();
+  if (log.trace('lifecycle')) log.info({ containerId: id, ms: lap.totals() }, 'container launch timings');
   core.emit('created', id, sandboxId);
 }
 

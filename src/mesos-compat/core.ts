@@ -71,10 +71,10 @@ export class Core {
    * Checkpoints in call order per file: each write serializes the record as
    * it is now, and a queue keeps an older snapshot from landing last.
    */
-  #queue(path: string, value: unknown): Promise<void> {
+  #queue(path: string, value: unknown, sync: boolean): Promise<void> {
     const snapshot = structuredClone(value);
     const prev = this.#writes.get(path) ?? Promise.resolve();
-    const next = prev.catch(() => undefined).then(() => saveRecord(path, snapshot));
+    const next = prev.catch(() => undefined).then(() => saveRecord(path, snapshot, { sync }));
     this.#writes.set(path, next);
     void next.finally(() => {
       if (this.#writes.get(path) === next) this.#writes.delete(path);
@@ -82,12 +82,18 @@ export class Core {
     return next;
   }
 
-  saveSandbox(rec: SandboxRecord): Promise<void> {
-    return this.#queue(sandboxCheckpoint(this.roots, rec.id), rec);
+  /**
+   * `durable: false` skips the fsyncs, for checkpoints of half-made phases:
+   * losing one to a host crash changes nothing, as `recover` treats a
+   * missing or stale half-made checkpoint alike (and a host crash takes the
+   * containers with it). A daemon crash loses nothing: the page cache stays.
+   */
+  saveSandbox(rec: SandboxRecord, opts: { durable?: boolean } = {}): Promise<void> {
+    return this.#queue(sandboxCheckpoint(this.roots, rec.id), rec, opts.durable ?? true);
   }
 
-  saveContainer(rec: ContainerRecord): Promise<void> {
-    return this.#queue(containerCheckpoint(this.roots, rec.sandboxId, rec.id), rec);
+  saveContainer(rec: ContainerRecord, opts: { durable?: boolean } = {}): Promise<void> {
+    return this.#queue(containerCheckpoint(this.roots, rec.sandboxId, rec.id), rec, opts.durable ?? true);
   }
 
   loadSandbox(id: string): Promise<SandboxRecord | undefined> {

@@ -62,7 +62,11 @@ class FakeMonitor implements Monitor {
 
 class FakeProvisioner implements RootfsProvisioner {
   readonly live = new Set<string>();
-  async recover(): Promise<void> {}
+  readonly destroyed: string[] = [];
+  known: string[] = [];
+  async recover(known: readonly ContainerId[]): Promise<void> {
+    this.known = known.map(idString);
+  }
   async provision(id: ContainerId, image: string) {
     if (image !== 'img') throw new CriError('NotFound', `image "${image}" not found`);
     this.live.add(idString(id));
@@ -70,6 +74,7 @@ class FakeProvisioner implements RootfsProvisioner {
     return { rootfs: '/rootfs', image: { id: 'sha256:abc', repoTags: [], repoDigests: ['img@sha256:def'], config } };
   }
   async destroy(id: ContainerId): Promise<boolean> {
+    this.destroyed.push(idString(id));
     return this.live.delete(idString(id));
   }
   async pruneImages(): Promise<void> {}
@@ -210,7 +215,13 @@ describe('MesosContainerizer (fakes)', () => {
     await cz2.recover(ctx);
     expect(cz2.status(nested(topLevel('s'), 'c1'))).toMatchObject({ state: 'running' });
     expect(cz2.status(topLevel('s'))).toMatchObject({ state: 'ready' });
+    // The provisioner keeps nested rootfses only under known parents: sandboxes are listed too.
+    expect(prov.known.sort()).toEqual(['s', 's.c1']);
     await expect(cz2.launch(topLevel('t'), { kind: 'sandbox', config: sandbox('s') }, ctx)).rejects.toMatchObject({ code: 'AlreadyExists' });
+    // Removing the sandbox removes the provisioner's per-sandbox state too.
+    monitor.exits.set('c1', { code: 0, at: BigInt(Date.now()) * 1_000_000n, oomKilled: false });
+    expect(await cz2.remove(topLevel('s'), ctx)).toBe(true);
+    expect(prov.destroyed).toContain('s');
     cz2.close();
   });
 });

@@ -12,6 +12,7 @@ import type { EventListener } from './events';
 import { execSync } from './exec-sync';
 import { buildResources } from './oci/resources';
 import { sandboxDir } from './paths';
+import { stopwatch } from './stopwatch';
 import { recover } from './recover';
 import { sandboxName } from './registrar';
 import { cleanupSandbox, infraAlive, launchSandbox } from './sandbox-lifecycle';
@@ -199,12 +200,12 @@ export class MesosContainerizer implements Containerizer {
     for (const c of [...core.containers.values()].filter((x) => x.sandboxId === sb.id)) {
       await core.containerLock(c.id, () => stopContainer(core, c, { timeoutSeconds: 0 }, ctx));
     }
+    // A stopped sandbox was cleaned up before it was marked stopped.
+    if (sb.phase === 'stopped') return;
     await cleanupSandbox(core, sb, ctx);
-    if (sb.phase !== 'stopped') {
-      sb.phase = 'stopped';
-      await core.saveSandbox(sb);
-      core.emit('stopped', sb.id, sb.id);
-    }
+    sb.phase = 'stopped';
+    await core.saveSandbox(sb);
+    core.emit('stopped', sb.id, sb.id);
   }
 
   async remove(id: ContainerId, ctx: Ctx): Promise<boolean> {
@@ -223,12 +224,21 @@ export class MesosContainerizer implements Containerizer {
     return core.sandboxLock(id.value, async () => {
       const sb = core.sandboxes.get(id.value);
       if (!sb) return false;
+      const lap = stopwatch();
       await this.#stopSandbox(sb, ctx);
+      lap('stop');
       for (const c of [...core.containers.values()].filter((x) => x.sandboxId === sb.id)) {
         await core.containerLock(c.id, () => removeContainer(core, c, ctx));
       }
+      lap('containers');
+      // The provisioner keeps a per-sandbox dir above its containers' rootfses.
+      await core.deps.provisioner.destroy(id, ctx);
+      lap('rootfs');
       if (sb.ownsPodCgroup) await core.deps.cgroups.remove(sb.podCgroup);
+      lap('cgroups');
       await rm(sandboxDir(core.roots, sb.id), { recursive: true, force: true });
+      lap('files');
+      if (log.trace('lifecycle')) log.info({ sandboxId: sb.id, ms: lap.totals() }, 'sandbox remove timings');
       core.names.release(sandboxName(sb.config), sb.id);
       core.sandboxes.delete(sb.id);
       core.emit('deleted', sb.id, sb.id);

@@ -1,4 +1,6 @@
-import { readdir, rm } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { topLevel } from '../common/container-id';
 import type { Ctx } from '../common/ctx';
 import { isErrno } from '../common/fsutil';
 import { log } from '../common/log';
@@ -28,6 +30,33 @@ async function load<T>(what: string, fn: () => Promise<T | undefined>): Promise<
   }
 }
 
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * A container's monitor may still be running `runtime create` when the
+ * daemon that launched it died: wait (bounded) until the runtime reports the
+ * container made or the monitor is gone, so the delete that follows finds
+ * whatever the create left rather than racing it.
+ */
+async function settleMonitor(core: Core, c: ContainerRecord, ctx: Ctx, ms: number): Promise<void> {
+  const pidFile = join(core.bundleOf(c), 'conmon-pidfile');
+  for (const deadline = Date.now() + ms; Date.now() < deadline; ) {
+    const st = await core.deps.runtime.state(c.id, ctx).catch(() => undefined);
+    if (st && st.status !== 'creating') return;
+    const pid = Number.parseInt(await readFile(pidFile, 'utf8').catch(() => ''), 10);
+    if (!(pid > 0) || !alive(pid)) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  log.warn({ containerId: c.id }, 'the monitor of a half-created container did not settle');
+}
+
 /**
  * Mesos recovery, in its order: the launcher (checkpoints, the runtime's
  * view, monitors' exit files; orphans destroyed), then the isolators
@@ -41,6 +70,8 @@ export async function recover(core: Core, ctx: Ctx): Promise<void> {
   for (const sid of await list(sandboxesDir(core.roots))) {
     const sb = await load(`sandbox ${sid}`, () => core.loadSandbox(sid));
     if (!sb) {
+      // Killed between creating the dir and the first checkpoint.
+      log.info({ sandboxId: sid }, 'cleaning up a half-created sandbox without a checkpoint');
       await deps.runtime.delete(sid, ctx).catch(() => false);
       await rm(sandboxDir(core.roots, sid), { recursive: true, force: true });
       continue;
@@ -48,7 +79,9 @@ export async function recover(core: Core, ctx: Ctx): Promise<void> {
     for (const cid of await list(containersDir(core.roots, sid))) {
       const c = await load(`container ${cid}`, () => core.loadContainer(sid, cid));
       if (!c) {
+        log.info({ containerId: cid }, 'cleaning up a half-created container without a checkpoint');
         await deps.runtime.delete(cid, ctx).catch(() => false);
+        await core.removeMonitorFiles(cid);
         await rm(containerDir(core.roots, sid, cid), { recursive: true, force: true });
         continue;
       }
@@ -62,6 +95,7 @@ export async function recover(core: Core, ctx: Ctx): Promise<void> {
   // Half-made containers: the client never got their ids.
   for (const c of halfContainers) {
     log.info({ containerId: c.id, phase: c.phase }, 'cleaning up a half-created container');
+    if (c.phase === 'isolating') await settleMonitor(core, c, ctx, 10_000);
     await deps.runtime.delete(c.id, ctx).catch(() => false);
     await deps.provisioner.destroy(provisionerId(c), ctx).catch((err: unknown) => log.warn({ err, containerId: c.id }, 'failed to destroy rootfs'));
     await core.removeMonitorFiles(c.id);
@@ -70,6 +104,7 @@ export async function recover(core: Core, ctx: Ctx): Promise<void> {
   for (const sb of halfSandboxes) {
     log.info({ sandboxId: sb.id }, 'cleaning up a half-created sandbox');
     await cleanupSandbox(core, sb, ctx);
+    await deps.provisioner.destroy(topLevel(sb.id), ctx).catch((err: unknown) => log.warn({ err, sandboxId: sb.id }, 'failed to destroy rootfses'));
     if (sb.ownsPodCgroup) await deps.cgroups.remove(sb.podCgroup).catch(() => undefined);
     await rm(sandboxDir(core.roots, sb.id), { recursive: true, force: true });
   }
@@ -104,5 +139,7 @@ export async function recover(core: Core, ctx: Ctx): Promise<void> {
   }
 
   await deps.network.recover(new Set([...core.sandboxes.values()].filter((s) => s.phase === 'running' && !s.hostNetwork).map((s) => s.id)), ctx);
-  await deps.provisioner.recover([...core.containers.values()].map(provisionerId), ctx);
+  // Sandboxes are listed too: a provisioner keeps a nested rootfs only
+  // under a known parent (Mesos passes every known container, parents included).
+  await deps.provisioner.recover([...[...core.sandboxes.keys()].map((id) => topLevel(id)), ...[...core.containers.values()].map(provisionerId)], ctx);
 }

@@ -16,7 +16,7 @@ export interface ProvisionedImage {
  * `src/provisioner`'s `Provisioner` satisfies it structurally.
  */
 export interface RootfsProvisioner {
-  /** Destroys rootfses of containers not in `knownContainerIds`. */
+  /** Destroys rootfses of containers not in `knownContainerIds` (which lists parents too: sandboxes). */
   recover(knownContainerIds: readonly ContainerId[], ctx: Ctx): Promise<unknown>;
   /** The image must already be pulled: `CriError('NotFound')` otherwise. */
   provision(containerId: ContainerId, image: string, ctx: Ctx): Promise<{ rootfs: string; image: ProvisionedImage }>;

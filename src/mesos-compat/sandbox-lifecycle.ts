@@ -6,6 +6,8 @@ import { CriError, findCriError } from '../common/errors';
 import { Rollback } from '../common/rollback';
 import type { SandboxConfig } from './config';
 import type { Core } from './core';
+import { log } from '../common/log';
+import { stopwatch } from './stopwatch';
 import { sandboxBundle, sandboxDir, sandboxFilesDir, shmDir } from './paths';
 import { sandboxName } from './registrar';
 import type { SandboxRecord } from './state';
@@ -27,6 +29,7 @@ export const infraCgroupOf = (sb: Pick<SandboxRecord, 'podCgroup' | 'id'>): stri
 export async function launchSandbox(core: Core, id: string, config: SandboxConfig, ctx: Ctx): Promise<void> {
   const { deps } = core;
   const name = sandboxName(config);
+  const lap = stopwatch();
   await using rollback = new Rollback();
   core.names.reserve(name, id);
   rollback.add('release sandbox name', async () => core.names.release(name, id));
@@ -47,7 +50,7 @@ export async function launchSandbox(core: Core, id: string, config: SandboxConfi
   const dir = sandboxDir(core.roots, id);
   await mkdir(dir, { recursive: true, mode: 0o711 });
   // Checkpoint before acting, so a crash mid-launch leaves a trace `recover` cleans.
-  await core.saveSandbox(rec);
+  await core.saveSandbox(rec, { durable: false });
   core.sandboxes.set(id, rec);
   rollback.add('forget sandbox', async () => {
     await cleanupSandbox(core, rec, cleanupCtx());
@@ -55,6 +58,7 @@ export async function launchSandbox(core: Core, id: string, config: SandboxConfi
     await rm(dir, { recursive: true, force: true });
   });
 
+  lap('checkpoint');
   if (!hostNetwork) {
     const net = await deps.network.attach(
       {
@@ -70,18 +74,21 @@ export async function launchSandbox(core: Core, id: string, config: SandboxConfi
     );
     rec.netnsPath = net.netnsPath;
     rec.ips = [...net.ips];
-    await core.saveSandbox(rec);
+    await core.saveSandbox(rec, { durable: false });
   }
 
+  lap('network');
   const written = await deps.writeFiles(sandboxFilesDir(core.roots, id), {
     hostname: config.hostname,
     ...(config.dns ? { dns: config.dns } : {}),
     ips: rec.ips,
     hostNetwork,
   });
+  lap('files');
   const shm = shmDir(core.roots, id);
   await deps.shm.prepare(shm, ctx);
   rec.files = { ...written, shm };
+  lap('shm');
 
   const bundle = sandboxBundle(core.roots, id);
   const rootfs = join(bundle, 'rootfs');
@@ -98,15 +105,19 @@ export async function launchSandbox(core: Core, id: string, config: SandboxConfi
   });
   await writeFile(join(bundle, 'config.json'), JSON.stringify(spec));
   const pidFile = join(bundle, 'pidfile');
+  lap('spec');
   try {
     await deps.runtime.run(id, bundle, { pidFile }, ctx);
   } catch (err) {
     throw findCriError(err) ?? new CriError('Internal', `failed to start the infra process of sandbox ${id}`, { cause: err });
   }
   rec.infraPid = Number.parseInt(await readFile(pidFile, 'utf8'), 10);
+  lap('runtime');
   rec.phase = 'running';
   await core.saveSandbox(rec);
+  lap('checkpoint');
   rollback.commit();
+  if (log.trace('lifecycle')) log.info({ sandboxId: id, ms: lap.totals() }, 'sandbox launch timings');
   // containerd reports a sandbox's lifecycle with its id as the container id.
   core.emit('created', id, id);
   core.emit('started', id, id);
@@ -118,9 +129,28 @@ export async function launchSandbox(core: Core, id: string, config: SandboxConfi
  */
 export async function cleanupSandbox(core: Core, rec: SandboxRecord, ctx: Ctx): Promise<void> {
   const { deps } = core;
+  const lap = stopwatch();
+  if (infraAlive(rec) && (await deps.runtime.kill(rec.id, 'SIGKILL', ctx))) {
+    // `delete --force` of a running container checks for its exit in 100 ms
+    // steps; killing first and watching the pid ourselves saves most of that.
+    await waitInfraGone(core, rec, ctx, 5000);
+  }
   await deps.runtime.delete(rec.id, ctx);
+  lap('runtime');
   if (!rec.hostNetwork) await deps.network.detach(rec.id, ctx);
+  lap('network');
   await deps.shm.cleanup(shmDir(core.roots, rec.id), ctx);
+  lap('shm');
+  if (log.trace('lifecycle')) log.info({ sandboxId: rec.id, ms: lap.totals() }, 'sandbox cleanup timings');
+}
+
+async function waitInfraGone(core: Core, rec: SandboxRecord, ctx: Ctx, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (let i = 0, step = 1; infraAlive(rec) && Date.now() < deadline; i++, step = Math.min(step * 2, 50)) {
+    // A pid that lingers (or that we cannot see die): the runtime's view decides.
+    if (i >= 3 && (await core.deps.runtime.state(rec.id, ctx))?.status !== 'running') return;
+    await new Promise((r) => setTimeout(r, step));
+  }
 }
 
 /**

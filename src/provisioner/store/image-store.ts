@@ -1,6 +1,5 @@
 import { mkdir } from 'node:fs/promises';
 import type { Ctx } from '../../common/ctx';
-import { CriError } from '../../common/errors';
 import { log } from '../../common/log';
 import { storeDir } from '../paths';
 import { formatReference, parseReference } from '../reference';
@@ -16,13 +15,24 @@ import { pullImage, type PullDeps } from './pull';
 import { RegistryClient } from './registry-client';
 import type { Fetch } from './registry-auth';
 
+const FS_INFO_TTL_MS = 5_000;
+
+export interface FsInfo {
+  /** The store directory (containerd reports its snapshotter root). */
+  mountpoint: string;
+  usedBytes: bigint;
+  inodesUsed: bigint;
+  /** Nanoseconds since the epoch when measured. */
+  timestamp: bigint;
+}
+
 /** What the CRI ImageService needs (see `provisioner.ts` for the contract). */
 export interface ImageStore {
   pull(ref: string, opts: { auth?: AuthConfig }, ctx: Ctx): Promise<ImageRecord>;
   resolve(refOrId: string): Promise<ImageRecord | undefined>;
   list(filter?: { ref?: string }): Promise<ImageRecord[]>;
   remove(refOrId: string, ctx: Ctx): Promise<boolean>;
-  fsInfo(): Promise<{ mountpoint: string; usedBytes: bigint; inodesUsed: bigint; timestamp: bigint }>;
+  fsInfo(): Promise<FsInfo>;
 }
 
 export interface DockerStoreOptions {
@@ -45,6 +55,9 @@ export class DockerStore implements ImageStore {
   readonly blobs: BlobStore;
   readonly #pullDeps: PullDeps;
   readonly #pulls = new Inflight<StoredImage>();
+  /** Bumped by every change to the store's content, to invalidate the cached `fsInfo`. */
+  #generation = 0;
+  #fsInfo: { info: FsInfo; at: number; generation: number } | undefined;
 
   constructor(private readonly opts: DockerStoreOptions) {
     this.index = new ImageIndex(opts.workDir);
@@ -76,7 +89,7 @@ export class DockerStore implements ImageStore {
     // Concurrent pulls of one reference share one pull (and its outcome).
     const stored = await this.#pulls.run(`${name} ${JSON.stringify(opts.auth ?? {})}`, () =>
       this.opts.lock.read(async () => {
-        const image = await pullImage(this.#pullDeps, parsed, opts.auth, ctx);
+        const image = await pullImage(this.#pullDeps, parsed, opts.auth, ctx).finally(() => this.#generation++);
         return this.index.put(image, parsed.digest === undefined ? name : undefined);
       }),
     );
@@ -136,6 +149,7 @@ export class DockerStore implements ImageStore {
     }
     let layers = 0;
     let blobs = 0;
+    this.#generation++;
     for (const d of await this.layers.list()) {
       ctx.signal.throwIfAborted();
       if (!wantLayers.has(d)) {
@@ -163,17 +177,24 @@ export class DockerStore implements ImageStore {
   /** Loads an OCI layout or docker archive (see `archive.ts`). */
   async importArchive(file: string, ctx: Ctx): Promise<ImageRecord[]> {
     // Shared like a pull, so a prune cannot take layers before their image is recorded.
-    return this.opts.lock.read(() => importArchive(this, this.opts.workDir, file, ctx));
+    return this.opts.lock.read(() => importArchive(this, this.opts.workDir, file, ctx).finally(() => this.#generation++));
   }
 
-  async fsInfo(): Promise<{ mountpoint: string; usedBytes: bigint; inodesUsed: bigint; timestamp: bigint }> {
+  /**
+   * Walks the store like `du`. kubelet asks every few seconds; a result is
+   * reused for `FS_INFO_TTL_MS` unless a pull or removal changed the store.
+   */
+  async fsInfo(): Promise<FsInfo> {
+    const now = Date.now();
+    if (this.#fsInfo && this.#fsInfo.generation === this.#generation && now - this.#fsInfo.at < FS_INFO_TTL_MS) return this.#fsInfo.info;
+    const generation = this.#generation;
     const dir = storeDir(this.opts.workDir);
     const u = await diskUsage(dir);
-    return { mountpoint: dir, usedBytes: u.bytes, inodesUsed: u.inodes, timestamp: BigInt(Date.now()) * 1_000_000n };
+    const info: FsInfo = { mountpoint: dir, usedBytes: u.bytes, inodesUsed: u.inodes, timestamp: BigInt(now) * 1_000_000n };
+    this.#fsInfo = { info, at: now, generation };
+    return info;
   }
 }
-
-export const notFoundImage = (ref: string): CriError => new CriError('NotFound', `failed to find image "${ref}"`);
 
 /** The archive importer of a store, when it has one. */
 export function archiveImporter(store: ImageStore): ((file: string, ctx: Ctx) => Promise<ImageRecord[]>) | undefined {

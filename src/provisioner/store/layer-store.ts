@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { finished, pipeline } from 'node:stream/promises';
 import { checkpoint, readCheckpoint } from '../../common/checkpoint';
 import type { Ctx } from '../../common/ctx';
 import { CriError } from '../../common/errors';
@@ -51,7 +51,7 @@ export class LayerStore {
 
   /** Downloads (through `open`), verifies and extracts one layer unless it is already present. */
   async add(
-    desc: { digest: string; mediaType: string; size: number },
+    desc: { digest: string; mediaType: string; size: number; diffId?: string },
     open: (ctx: Ctx) => Promise<Readable>,
     progress: LayerProgress,
     ctx: Ctx,
@@ -78,10 +78,18 @@ export class LayerStore {
         },
       });
       const source = createReadStream(blob, { highWaterMark: 1 << 20 });
-      const info = await unpackLayer(decompress(source.pipe(counter), compression), join(staging, 'rootfs'), ctx).catch((err: unknown) => {
+      // The uncompressed stream must hash to the config's diff id (containerd checks it too).
+      const tarDigest = new DigestingStream();
+      const info = await unpackLayer(decompress(source.pipe(counter), compression).pipe(tarDigest), join(staging, 'rootfs'), ctx).catch((err: unknown) => {
         source.destroy();
         throw new CriError('InvalidArgument', `failed to unpack layer ${desc.digest}`, { cause: err });
       });
+      if (desc.diffId !== undefined) {
+        // The extractor ends only after its input did, so the hash has seen every byte.
+        await finished(tarDigest);
+        const diffId = tarDigest.digest();
+        if (diffId !== desc.diffId) throw mismatch(`uncompressed layer ${desc.digest}`, desc.diffId, diffId);
+      }
       await rm(blob, { force: true });
       const meta: LayerMeta = { digest: desc.digest, mediaType: desc.mediaType, size: digester.bytes, whiteouts: info.whiteouts, opaques: info.opaques };
       await checkpoint(join(staging, 'layer.json'), meta);
@@ -126,15 +134,6 @@ export class LayerStore {
     await rm(stagingDir(this.workDir), { recursive: true, force: true });
     for (const d of await this.list()) {
       if (!(await this.has(d))) await rm(layerDir(this.workDir, d), { recursive: true, force: true });
-    }
-  }
-
-  async exists(digest: string): Promise<boolean> {
-    try {
-      await stat(this.rootfs(digest));
-      return true;
-    } catch {
-      return false;
     }
   }
 }

@@ -46,12 +46,13 @@ export async function pullImage(deps: PullDeps, ref: ImageReference, auth: AuthC
   throw new CriError('Internal', `failed to pull ${formatReference(ref)}: no endpoint`);
 }
 
-async function readBlob(deps: PullDeps, s: RepoSession, digest: string, ctx: Ctx): Promise<Buffer> {
+async function readBlob(deps: PullDeps, s: RepoSession, digest: string, progress: PullProgress, ctx: Ctx): Promise<Buffer> {
   const stream = await deps.client.blob(s, digest, ctx);
   const chunks: Buffer[] = [];
   let n = 0;
   for await (const c of stream) {
     n += (c as Buffer).length;
+    progress.add((c as Buffer).length, 0);
     if (n > MAX_CONFIG) {
       stream.destroy();
       throw new CriError('InvalidArgument', `failed to fetch config ${digest}: larger than ${MAX_CONFIG} bytes`);
@@ -63,7 +64,31 @@ async function readBlob(deps: PullDeps, s: RepoSession, digest: string, ctx: Ctx
   return data;
 }
 
-async function pullFrom(deps: PullDeps, endpoint: Endpoint, ref: ImageReference, auth: AuthConfig | undefined, ctx: Ctx): Promise<StoredImage> {
+async function pullFrom(deps: PullDeps, endpoint: Endpoint, ref: ImageReference, auth: AuthConfig | undefined, outer: Ctx): Promise<StoredImage> {
+  const name = formatReference(ref);
+  let total = 0;
+  const progress = new PullProgress(name, () => total, { stallMs: deps.stallMs, logMs: deps.logMs });
+  const ctx: Ctx = { signal: AbortSignal.any([outer.signal, progress.signal]) };
+  try {
+    return await pullWith(deps, endpoint, ref, auth, progress, (n) => (total = n), ctx);
+  } catch (err) {
+    // Report the stall rather than the abort it caused.
+    if (progress.signal.aborted && !outer.signal.aborted) throw progress.signal.reason as Error;
+    throw err;
+  } finally {
+    progress.stop();
+  }
+}
+
+async function pullWith(
+  deps: PullDeps,
+  endpoint: Endpoint,
+  ref: ImageReference,
+  auth: AuthConfig | undefined,
+  progress: PullProgress,
+  setTotal: (n: number) => void,
+  ctx: Ctx,
+): Promise<StoredImage> {
   const name = formatReference(ref);
   const s: RepoSession = { endpoint, repo: ref.path, auth };
   const top = await deps.client.manifest(s, ref.digest ?? ref.tag ?? 'latest', ctx);
@@ -84,13 +109,15 @@ async function pullFrom(deps: PullDeps, endpoint: Endpoint, ref: ImageReference,
     manifestDigests.push(desc.digest);
   }
   const manifest = doc.manifest;
-  const configBytes = await readBlob(deps, s, manifest.config.digest, ctx);
+  progress.add(1, 0);
+  const configBytes = await readBlob(deps, s, manifest.config.digest, progress, ctx);
   const parsed = parseConfig(configBytes, `config of ${name}`);
   if (parsed.diffIds.length !== manifest.layers.length)
     throw new CriError('InvalidArgument', `failed to pull ${name}: ${manifest.layers.length} layers but ${parsed.diffIds.length} diff ids`);
   blobs.push([manifest.config.digest, configBytes]);
 
-  await fetchLayers(deps, s, name, manifest.layers, ctx);
+  const withDiffIds = manifest.layers.map((l, i) => ({ ...l, diffId: parsed.diffIds[i]! }));
+  await fetchLayers(deps, s, name, withDiffIds, progress, setTotal, ctx);
   for (const [d, b] of blobs) await deps.blobs.put(d, b);
   return {
     id: manifest.config.digest,
@@ -104,31 +131,30 @@ async function pullFrom(deps: PullDeps, endpoint: Endpoint, ref: ImageReference,
   };
 }
 
-async function fetchLayers(deps: PullDeps, s: RepoSession, name: string, layers: readonly LayerDescriptor[], ctx: Ctx): Promise<void> {
-  const missing: LayerDescriptor[] = [];
+async function fetchLayers(
+  deps: PullDeps,
+  s: RepoSession,
+  name: string,
+  layers: ReadonlyArray<LayerDescriptor & { diffId: string }>,
+  progress: PullProgress,
+  setTotal: (n: number) => void,
+  ctx: Ctx,
+): Promise<void> {
+  const missing: Array<LayerDescriptor & { diffId: string }> = [];
   for (const l of layers) if (!(await deps.layers.has(l.digest)) && !missing.some((m) => m.digest === l.digest)) missing.push(l);
   if (missing.length === 0) return;
-  const total = missing.reduce((n, l) => n + l.size, 0);
-  const progress = new PullProgress(name, () => total, { stallMs: deps.stallMs, logMs: deps.logMs });
-  const pullCtx: Ctx = { signal: AbortSignal.any([ctx.signal, progress.signal]) };
+  setTotal(missing.reduce((n, l) => n + l.size, 0));
   const sem = new Semaphore(deps.maxConcurrentDownloads);
   const started = Date.now();
-  try {
-    const results = await Promise.allSettled(
-      missing.map((l) =>
-        sem.run(() =>
-          // Concurrent pulls that need the same layer share one download.
-          deps.layerInflight.run(l.digest, () => deps.layers.add(l, (c) => deps.client.blob(s, l.digest, c), progress.add, pullCtx)),
-        ),
+  const results = await Promise.allSettled(
+    missing.map((l) =>
+      sem.run(() =>
+        // Concurrent pulls that need the same layer share one download.
+        deps.layerInflight.run(l.digest, () => deps.layers.add(l, (c) => deps.client.blob(s, l.digest, c), progress.add, ctx)),
       ),
-    );
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed) {
-      if (progress.signal.aborted) throw progress.signal.reason as Error;
-      throw failed.reason as Error;
-    }
-  } finally {
-    progress.stop();
-  }
+    ),
+  );
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason as Error;
   log.info({ image: name, layers: missing.length, bytes: progress.downloaded, ms: Date.now() - started }, 'pulled layers');
 }

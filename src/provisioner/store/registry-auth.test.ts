@@ -44,3 +44,12 @@ describe('TokenCache', () => {
     await expect(cache.token({ scheme: 'bearer', params: { realm: 'http://127.0.0.1:1/t' } }, 's', undefined, background())).rejects.toMatchObject({ code: 'Unauthenticated' });
   });
 });
+
+describe('parseChallenges with several challenges', () => {
+  it('splits challenges and keeps commas inside quotes', () => {
+    expect(parseChallenges('Basic realm="a, b", Bearer realm="https://t/x",service=reg')).toEqual([
+      { scheme: 'basic', params: { realm: 'a, b' } },
+      { scheme: 'bearer', params: { realm: 'https://t/x', service: 'reg' } },
+    ]);
+  });
+});

@@ -13,20 +13,21 @@ export interface Challenge {
   readonly params: Readonly<Record<string, string>>;
 }
 
-/** Parses `Bearer realm="…",service="…", Basic realm="…"` (RFC 7235, quoted or token values). */
+/** Parses `Bearer realm="…",service="…", Basic realm="…"` (RFC 7235: quoted or token values). */
 export function parseChallenges(header: string | null): Challenge[] {
   if (!header) return [];
   const out: Challenge[] = [];
-  const re = /\s*([A-Za-z][\w-]*)(?:\s+|$)((?:\s*,?\s*[\w-]+=(?:"(?:[^"\\]|\\.)*"|[^,\s]*))*)/y;
+  // Either `key=value` (value quoted or a token) or a bare token that starts a new challenge.
+  const re = /\s*,?\s*(?:([\w-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))|([\w-]+))/y;
+  let cur: { scheme: string; params: Record<string, string> } | undefined;
   let m: RegExpExecArray | null;
-  while (re.lastIndex < header.length && (m = re.exec(header)) !== null) {
-    const params: Record<string, string> = {};
-    const pre = /([\w-]+)=(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))/g;
-    let p: RegExpExecArray | null;
-    while ((p = pre.exec(m[2] ?? '')) !== null) params[p[1]!.toLowerCase()] = p[2] !== undefined ? p[2].replace(/\\(.)/g, '$1') : (p[3] ?? '');
-    out.push({ scheme: m[1]!.toLowerCase(), params });
-    header.slice(re.lastIndex).match(/^\s*,/) && (re.lastIndex += header.slice(re.lastIndex).indexOf(',') + 1);
-    if (m[0] === '') break;
+  while (re.lastIndex < header.length && (m = re.exec(header)) !== null && m[0] !== '') {
+    if (m[4] !== undefined) {
+      cur = { scheme: m[4].toLowerCase(), params: {} };
+      out.push(cur);
+    } else if (cur && m[1] !== undefined) {
+      cur.params[m[1].toLowerCase()] = m[2] !== undefined ? m[2].replace(/\\(.)/g, '$1') : (m[3] ?? '');
+    }
   }
   return out;
 }

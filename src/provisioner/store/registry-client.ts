@@ -88,6 +88,7 @@ export class RegistryClient {
   /** Fetches a manifest or index by tag or digest; body limited to 4 MiB. */
   async manifest(s: RepoSession, reference: string, ctx: Ctx): Promise<{ body: Buffer; mediaType: string }> {
     const res = await this.get(s, `manifests/${reference}`, { accept: MANIFEST_ACCEPT }, ctx);
+    await denied(res, s, `${s.repo}:${reference}`);
     if (res.status === 404) {
       await res.body?.cancel();
       throw new CriError('NotFound', `failed to resolve ${s.repo}:${reference} at ${s.endpoint.base}: manifest unknown`);
@@ -109,6 +110,7 @@ export class RegistryClient {
   /** Opens a blob as a stream; the caller verifies its digest. */
   async blob(s: RepoSession, digest: string, ctx: Ctx): Promise<Readable> {
     const res = await this.get(s, `blobs/${digest}`, {}, ctx);
+    await denied(res, s, `${s.repo}@${digest}`);
     if (res.status === 404) {
       await res.body?.cancel();
       throw new CriError('NotFound', `failed to fetch blob ${digest} of ${s.repo} from ${s.endpoint.base}: blob unknown`);
@@ -121,8 +123,15 @@ export class RegistryClient {
   }
 }
 
+/** A 403 means the credentials were accepted but grant no pull access. */
+async function denied(res: Response, s: RepoSession, what: string): Promise<void> {
+  if (res.status !== 403) return;
+  await res.body?.cancel();
+  throw new CriError('PermissionDenied', `failed to pull ${what} from ${s.endpoint.base}: access denied (HTTP 403)`);
+}
+
 /** Whether a failure at a mirror should fall through to the next endpoint. */
 export function fallsThrough(err: unknown): boolean {
   const code = findCriError(err)?.code;
-  return code === 'Unavailable' || code === 'NotFound' || code === 'Unauthenticated';
+  return code === 'Unavailable' || code === 'NotFound' || code === 'Unauthenticated' || code === 'PermissionDenied' || code === 'DeadlineExceeded';
 }

@@ -72,9 +72,11 @@ export function containerSecurity(sc: LinuxContainerSecurityContext__Output | nu
       drop: sc?.capabilities?.drop_capabilities ?? [],
       addAmbient: sc?.capabilities?.add_ambient_capabilities ?? [],
     },
-    // kubelet always sends both lists for non-privileged containers; an
-    // absent context means "runtime defaults".
-    ...(sc ? { maskedPaths: sc.masked_paths, readonlyPaths: sc.readonly_paths } : {}),
+    // Proto3 cannot tell an empty list from an absent one, so an empty list
+    // means "runtime defaults" (as in containerd); kubelet sends the full
+    // lists for non-privileged containers.
+    ...(sc && sc.masked_paths.length > 0 ? { maskedPaths: sc.masked_paths } : {}),
+    ...(sc && sc.readonly_paths.length > 0 ? { readonlyPaths: sc.readonly_paths } : {}),
     seccomp: seccomp(sc?.seccomp, sc?.seccomp_profile_path ?? '', f),
   };
 }

@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import type { LinuxContainerSecurityContext__Output } from '../../../cri/generated/runtime/v1/LinuxContainerSecurityContext';
+import { containerSecurity, int64 } from './security';
+
+/** A security context as the generated loader hands it over (`--defaults`: every list present). */
+function sc(over: Partial<LinuxContainerSecurityContext__Output> = {}): LinuxContainerSecurityContext__Output {
+  return {
+    capabilities: null,
+    privileged: false,
+    namespace_options: null,
+    selinux_options: null,
+    run_as_user: null,
+    run_as_group: null,
+    run_as_username: '',
+    readonly_rootfs: false,
+    supplemental_groups: [],
+    apparmor_profile: '',
+    seccomp_profile_path: '',
+    no_new_privs: false,
+    masked_paths: [],
+    readonly_paths: [],
+    seccomp: null,
+    apparmor: null,
+    ...over,
+  } as LinuxContainerSecurityContext__Output;
+}
+
+describe('containerSecurity', () => {
+  it('leaves masked and read-only paths to the runtime defaults when the lists are empty (proto3 cannot say "none")', () => {
+    const out = containerSecurity(sc());
+    expect(out.maskedPaths).toBeUndefined();
+    expect(out.readonlyPaths).toBeUndefined();
+    expect(containerSecurity(null).maskedPaths).toBeUndefined();
+  });
+
+  it("takes the client's lists when given", () => {
+    const out = containerSecurity(sc({ masked_paths: ['/proc/uptime'], readonly_paths: ['/proc/fs'] }));
+    expect(out.maskedPaths).toEqual(['/proc/uptime']);
+    expect(out.readonlyPaths).toEqual(['/proc/fs']);
+  });
+
+  it('parses int64 fields and names the field in errors', () => {
+    expect(containerSecurity(sc({ run_as_user: { value: '1000' } })).runAsUser).toBe(1000n);
+    expect(() => int64('12x', 'linux.resources.memory_limit_in_bytes')).toThrow(/memory_limit_in_bytes/);
+  });
+});
