@@ -35,6 +35,10 @@ describe('a pod through the daemon socket', () => {
       sandbox_config: sandboxConfig,
     });
     await d.runtime.call('StartContainer', { container_id });
+    const streamed = await d.runtime.stream<{ containers: Array<{ id: string }> }>('StreamContainers', { filter: { pod_sandbox_id } });
+    expect(streamed.flatMap((m) => m.containers.map((c) => c.id))).toEqual([container_id]);
+    const pods = await d.runtime.stream<{ pod_sandboxes: Array<{ id: string }> }>('StreamPodSandboxes', {});
+    expect(pods.flatMap((m) => m.pod_sandboxes.map((p) => p.id))).toEqual([pod_sandbox_id]);
     let st: { status: { state: string; exit_code: number; reason: string } } | undefined;
     for (let i = 0; i < 100; i++) {
       st = await d.runtime.call('ContainerStatus', { container_id });

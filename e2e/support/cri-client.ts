@@ -22,6 +22,19 @@ export class CriClient<C extends Client> {
     );
   }
 
+  /** Collects every message of a server-streaming RPC until EOF. */
+  stream<R = Record<string, unknown>>(rpc: string, req: object = {}, timeoutMs = 60_000): Promise<R[]> {
+    const fn = (this.raw as unknown as Record<string, (req: object, md: Metadata, opts: { deadline: Date }) => NodeJS.EventEmitter>)[rpc];
+    if (!fn) throw new Error(`no rpc ${rpc}`);
+    return new Promise((resolve, reject) => {
+      const out: R[] = [];
+      const call = fn.call(this.raw, req, new Metadata(), { deadline: new Date(Date.now() + timeoutMs) });
+      call.on('data', (m: R) => out.push(m));
+      call.on('error', reject);
+      call.on('end', () => resolve(out));
+    });
+  }
+
   close(): void {
     this.raw.close();
   }

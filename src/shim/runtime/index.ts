@@ -21,12 +21,19 @@ import { StatsCollector } from './stats';
 import { status } from './status';
 import { stopContainer } from './stop-container';
 import { stopPodSandbox } from './stop-pod-sandbox';
+import { streamOf } from './stream-lists';
 import { updateContainerResources } from './update-container-resources';
 import { version } from './version';
 
 /** The RuntimeService table: one file per RPC; RPCs not listed answer UNIMPLEMENTED. */
 export function runtimeHandlers(deps: ShimDeps): RuntimeImpl {
   const stats = new StatsCollector(deps, new CpuRates());
+  const lists = {
+    sandboxes: listPodSandbox(deps),
+    containers: listContainers(deps),
+    containerStats: listContainerStats(deps, stats),
+    sandboxStats: listPodSandboxStats(deps, stats),
+  };
   return {
     Version: version(deps),
     Status: status(deps),
@@ -35,13 +42,13 @@ export function runtimeHandlers(deps: ShimDeps): RuntimeImpl {
     StopPodSandbox: stopPodSandbox(deps),
     RemovePodSandbox: removePodSandbox(deps),
     PodSandboxStatus: podSandboxStatusHandler(deps),
-    ListPodSandbox: listPodSandbox(deps),
+    ListPodSandbox: lists.sandboxes,
     CreateContainer: createContainer(deps),
     StartContainer: startContainer(deps),
     StopContainer: stopContainer(deps),
     RemoveContainer: removeContainer(deps),
     ContainerStatus: containerStatusHandler(deps),
-    ListContainers: listContainers(deps),
+    ListContainers: lists.containers,
     UpdateContainerResources: updateContainerResources(deps),
     ReopenContainerLog: reopenContainerLog(deps),
     ExecSync: execSync(deps),
@@ -49,9 +56,13 @@ export function runtimeHandlers(deps: ShimDeps): RuntimeImpl {
     Attach: attachUrl(deps),
     PortForward: portForwardUrl(deps),
     ContainerStats: containerStatsHandler(deps, stats),
-    ListContainerStats: listContainerStats(deps, stats),
+    ListContainerStats: lists.containerStats,
     PodSandboxStats: podSandboxStatsHandler(deps, stats),
-    ListPodSandboxStats: listPodSandboxStats(deps, stats),
+    ListPodSandboxStats: lists.sandboxStats,
     GetContainerEvents: getContainerEvents(deps),
+    StreamPodSandboxes: streamOf(lists.sandboxes, (r) => r.items, (pod_sandboxes) => ({ pod_sandboxes })),
+    StreamContainers: streamOf(lists.containers, (r) => r.containers, (containers) => ({ containers })),
+    StreamContainerStats: streamOf(lists.containerStats, (r) => r.stats, (container_stats) => ({ container_stats })),
+    StreamPodSandboxStats: streamOf(lists.sandboxStats, (r) => r.stats, (pod_sandbox_stats) => ({ pod_sandbox_stats })),
   };
 }
