@@ -9,14 +9,18 @@ import { dirname, join } from 'node:path';
  */
 export const CHECKPOINT_VERSION = 1;
 
-export async function checkpoint(path: string, value: unknown, opts: { sync?: boolean } = {}): Promise<void> {
+/**
+ * Writes `data` to `path` atomically: temp file in the same directory, fsync,
+ * rename, fsync of the directory (the fsyncs only with `sync`, default on).
+ */
+export async function writeAtomic(path: string, data: string | Buffer, opts: { sync?: boolean; mode?: number } = {}): Promise<void> {
   const sync = opts.sync ?? true;
   const dir = dirname(path);
   await mkdir(dir, { recursive: true });
   const tmp = join(dir, `.${randomBytes(6).toString('hex')}.tmp`);
-  const file = await open(tmp, 'wx', 0o600);
+  const file = await open(tmp, 'wx', opts.mode ?? 0o600);
   try {
-    await file.writeFile(JSON.stringify({ version: CHECKPOINT_VERSION, value }));
+    await file.writeFile(data);
     if (sync) await file.sync();
   } finally {
     await file.close();
@@ -25,7 +29,7 @@ export async function checkpoint(path: string, value: unknown, opts: { sync?: bo
     await rename(tmp, path);
   } catch (err) {
     await rm(tmp, { force: true });
-    throw new Error(`failed to checkpoint ${path}`, { cause: err });
+    throw new Error(`failed to write ${path}`, { cause: err });
   }
   if (sync) {
     const d = await open(dir, 'r');
@@ -34,6 +38,14 @@ export async function checkpoint(path: string, value: unknown, opts: { sync?: bo
     } finally {
       await d.close();
     }
+  }
+}
+
+export async function checkpoint(path: string, value: unknown, opts: { sync?: boolean } = {}): Promise<void> {
+  try {
+    await writeAtomic(path, JSON.stringify({ version: CHECKPOINT_VERSION, value }), opts);
+  } catch (err) {
+    throw new Error(`failed to checkpoint ${path}`, { cause: err });
   }
 }
 

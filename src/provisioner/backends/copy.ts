@@ -2,13 +2,13 @@ import {
   chmodSync, constants as C, copyFileSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, readdirSync, readlinkSync,
   rmSync, symlinkSync, utimesSync, type Stats,
 } from 'node:fs';
-import { mkdir, rm, stat } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Ctx } from '../../common/ctx';
-import { isErrno } from '../../common/fsutil';
 import { applyFixups, type Fixup } from '../unpack/fixups';
 import { DirResolver } from '../unpack/resolve';
 import type { Backend, LayerRef } from './backend';
+import { destroyBackendDir } from './mounts';
 
 /**
  * Mesos `CopyBackend`: every layer copied in order into one private rootfs,
@@ -58,15 +58,8 @@ export class CopyBackend implements Backend {
     return rootfs;
   }
 
-  async destroy(dir: string): Promise<boolean> {
-    try {
-      await stat(dir);
-    } catch (err) {
-      if (isErrno(err, 'ENOENT')) return false;
-      throw err;
-    }
-    await rm(dir, { recursive: true, force: true });
-    return true;
+  destroy(dir: string, ctx: Ctx): Promise<boolean> {
+    return destroyBackendDir(dir, ctx);
   }
 }
 

@@ -1,6 +1,7 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, rm, stat } from 'node:fs/promises';
 import type { Ctx } from '../../common/ctx';
 import { exec } from '../../common/exec';
+import { isErrno } from '../../common/fsutil';
 
 /** Mount points from `/proc/self/mountinfo` (field 5, with octal escapes decoded). */
 export async function mountPoints(): Promise<string[]> {
@@ -27,4 +28,20 @@ export async function unmountAll(path: string, ctx: Ctx): Promise<void> {
     const r = await exec('umount', [m], ctx, { check: false });
     if (r.code !== 0) await exec('umount', ['-l', m], ctx);
   }
+}
+
+/**
+ * The `destroy` of every backend: `false` when `dir` does not exist (Mesos
+ * `Backend::destroy`), else unmount whatever is below it and remove it.
+ */
+export async function destroyBackendDir(dir: string, ctx: Ctx): Promise<boolean> {
+  try {
+    await stat(dir);
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return false;
+    throw err;
+  }
+  await unmountAll(dir, ctx);
+  await rm(dir, { recursive: true, force: true });
+  return true;
 }

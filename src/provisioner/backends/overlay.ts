@@ -1,10 +1,10 @@
-import { mkdir, rm, stat, symlink } from 'node:fs/promises';
+import { mkdir, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Ctx } from '../../common/ctx';
 import { CriError } from '../../common/errors';
-import { isErrno } from '../../common/fsutil';
+
 import type { Backend, LayerRef } from './backend';
-import { mount, mountsUnder, unmountAll } from './mounts';
+import { destroyBackendDir, mount, mountsUnder } from './mounts';
 
 /**
  * Mesos `OverlayBackend`: the shared extracted layers are the lower dirs, a
@@ -38,16 +38,8 @@ export class OverlayBackend implements Backend {
     return rootfs;
   }
 
-  async destroy(dir: string, ctx: Ctx): Promise<boolean> {
-    try {
-      await stat(dir);
-    } catch (err) {
-      if (isErrno(err, 'ENOENT')) return false;
-      throw err;
-    }
-    await unmountAll(dir, ctx);
-    await rm(dir, { recursive: true, force: true });
-    return true;
+  destroy(dir: string, ctx: Ctx): Promise<boolean> {
+    return destroyBackendDir(dir, ctx);
   }
 }
 

@@ -1,6 +1,6 @@
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { checkpointBytes } from './atomic';
+import { writeAtomic } from '../../common/checkpoint';
 import { isErrno } from '../../common/fsutil';
 import { verifyDigest } from '../digest';
 import { blobPath, blobsDir } from '../paths';
@@ -15,7 +15,7 @@ export class BlobStore {
 
   async put(digest: string, data: Buffer): Promise<void> {
     verifyDigest(data, digest, `blob ${digest}`);
-    await checkpointBytes(blobPath(this.workDir, digest), data);
+    await writeAtomic(blobPath(this.workDir, digest), data, { mode: 0o644 });
   }
 
   async get(digest: string): Promise<Buffer | undefined> {
