@@ -1,18 +1,9 @@
 import type { ContainerConfig, SandboxConfig, SecurityContext } from '../../src/mesos-compat/config';
+import { securityContext } from '../../src/mesos-compat/oci/test-fixtures';
 
-export function security(over: Partial<SecurityContext> = {}): SecurityContext {
-  return {
-    privileged: false,
-    namespaces: { network: 'node', pid: 'container', ipc: 'pod', targetId: '' },
-    runAsUsername: '',
-    supplementalGroups: [],
-    readonlyRootfs: false,
-    noNewPrivs: false,
-    capabilities: { add: [], drop: [], addAmbient: [] },
-    seccomp: { kind: 'unconfined' },
-    ...over,
-  };
-}
+/** Host network by default: these tests run without a CNI config. */
+export const security = (over: Partial<SecurityContext> = {}): SecurityContext =>
+  securityContext({ namespaces: { network: 'node', pid: 'container', ipc: 'pod', targetId: '' }, ...over });
 
 export function sandboxConfig(name: string, logDirectory: string, over: Partial<SandboxConfig> = {}): SandboxConfig {
   return {

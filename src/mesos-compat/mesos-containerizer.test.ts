@@ -14,19 +14,12 @@ import type { ShmIsolator } from './isolators/shm';
 import { MesosContainerizer } from './mesos-containerizer';
 import type { ExitStatus, Monitor } from './monitor';
 import type { OciSpec } from './oci/types';
+import { securityContext } from './oci/test-fixtures';
 import type { RootfsProvisioner } from './rootfs-provisioner';
 
 const ctx = background();
-const sec = (network: 'node' | 'pod' = 'node'): SecurityContext => ({
-  privileged: false,
-  namespaces: { network, pid: 'container', ipc: 'pod', targetId: '' },
-  runAsUsername: '',
-  supplementalGroups: [],
-  readonlyRootfs: false,
-  noNewPrivs: false,
-  capabilities: { add: [], drop: [], addAmbient: [] },
-  seccomp: { kind: 'unconfined' },
-});
+const sec = (network: 'node' | 'pod' = 'node'): SecurityContext =>
+  securityContext({ namespaces: { network, pid: 'container', ipc: 'pod', targetId: '' } });
 const sandbox = (name: string, network: 'node' | 'pod' = 'node'): SandboxConfig => ({
   name, namespace: 'ns', uid: `u-${name}`, attempt: 0, hostname: name, logDirectory: '/logs', portMappings: [], labels: {}, annotations: {},
   cgroupParent: '/kubepods/pod1', sysctls: {}, security: sec(network), runtimeHandler: '',
