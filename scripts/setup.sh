@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
   runc crun conmon catatonit containernetworking-plugins iproute2 iptables util-linux
   socat zstd pigz tar python3 ca-certificates
+  # the native exec helper (native/): a C compiler and libseccomp
+  gcc libc6-dev libseccomp-dev pkg-config
   # tests and benchmarks: a real registry on loopback, images from busybox, a reference runtime
   docker-registry busybox-static skopeo umoci apache2-utils containerd
 )
@@ -35,5 +37,6 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
 fi
 
 npm run --silent gen
+npm run --silent build:native
 npm run --silent build
 echo "setup: done"

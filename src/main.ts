@@ -51,6 +51,7 @@ async function serve(config: Config, version: string): Promise<void> {
     runtime: config.runtime,
     conmon: config.conmon,
     infra: config.infra,
+    ...(config.execHelper ? { execHelper: config.execHelper } : {}),
     cgroupParent: config.cgroup.parent,
     restrictOomScoreAdj: config.restrictOomScoreAdj,
     provisioner,

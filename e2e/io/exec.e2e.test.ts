@@ -1,28 +1,38 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { background } from '../../src/common/ctx';
 import { isCriError } from '../../src/common/errors';
 import { execSession, type ExecSessionOptions } from '../../src/mesos-compat/io';
+import { ensureExecPlan } from '../../src/mesos-compat/io/exec-plan';
+import { defaultExecHelper } from '../../src/mesos-compat/io/native-exec';
 import { cgroupExists } from '../oci/harness';
 import { IoEnv, Sink, Sizes, until } from './fixtures';
 
-/** `execSession` against real runc: exit codes, stream separation, stdin, tty with resize, cancellation. */
+/**
+ * `execSession` through the native exec helper into a container run by
+ * real runc under conmon: exit codes, stream separation, stdin, tty with
+ * resize, cancellation.
+ */
 
-const usable = process.getuid?.() === 0 && existsSync('/bin/busybox') &&
-  (() => { try { execFileSync('runc', ['--version']); execFileSync('python3', ['--version']); return true; } catch { return false; } })();
+const usable = process.getuid?.() === 0 && existsSync('/bin/busybox') && existsSync(defaultExecHelper()) &&
+  (() => { try { execFileSync('runc', ['--version']); return true; } catch { return false; } })();
 
 describe.skipIf(!usable)('execSession on real runc', () => {
   let env: IoEnv;
   let id: string;
+  let plan: string;
   let work: string;
 
   beforeAll(async () => {
     env = await IoEnv.create();
-    id = await env.run('target', ['sleep', '1000']);
+    const ctr = await env.runUnderConmon('target', ['sleep', '1000'], { tty: false, stdin: false, stdinOnce: false });
+    id = ctr.id;
+    const pid = Number((await readFile(join(ctr.bundle, 'pidfile'), 'utf8')).trim());
+    plan = (await ensureExecPlan(ctr.bundle, pid))!;
     work = join(env.dir, 'work');
     await mkdir(work);
   });
@@ -32,13 +42,7 @@ describe.skipIf(!usable)('execSession on real runc', () => {
     if (env) expect(await cgroupExists(env.parent)).toBe(false);
   });
 
-  const opts = (args: readonly string[], workDir = work): ExecSessionOptions => ({
-    runtimePath: 'runc',
-    runtimeRoot: env.runtimeRoot,
-    containerId: id,
-    processSpec: { ...env.spec(id, args).process },
-    workDir,
-  });
+  const opts = (cmd: readonly string[]): ExecSessionOptions => ({ helper: defaultExecHelper(), plan, containerId: id, cmd });
 
   it('returns exit codes and keeps stdout and stderr apart', async () => {
     const out = new Sink();
@@ -65,28 +69,30 @@ describe.skipIf(!usable)('execSession on real runc', () => {
     expect(out.text).toBe(`hello\n${payload}<eof>\n`);
   });
 
-  it('rejects when the command cannot be started or the container is unknown', async () => {
+  it('rejects when the command cannot be started or the container process is gone', async () => {
     const err = await execSession(opts(['/no/such/binary']), { tty: false }, background()).catch((e: unknown) => e);
     expect(isCriError(err, 'Internal')).toBe(true);
     expect(String(err)).toMatch(/no such file/i);
-    const missing = await execSession({ ...opts(['true']), containerId: `${id}-missing` }, { tty: false }, background()).catch((e: unknown) => e);
-    expect(isCriError(missing, 'NotFound')).toBe(true);
+    // A plan whose process start time does not match: the pid was recycled.
+    const stale = join(work, 'stale.plan');
+    await writeFile(stale, (await readFile(plan, 'utf8')).replace(/^pid (\d+) \d+$/m, 'pid $1 1'));
+    const gone = await execSession({ ...opts(['true']), plan: stale }, { tty: false }, background()).catch((e: unknown) => e);
+    await rm(stale);
+    expect(isCriError(gone, 'FailedPrecondition')).toBe(true);
   });
 
-  it('runs on a tty: merged output, stdin, and resizes that stty sees', async () => {
-    // A work dir deeper than `sun_path` allows must still work for the console socket.
-    const deep = join(work, 'd'.repeat(120));
-    await mkdir(deep);
+  it('runs on a tty: merged output, stdin, TERM, and resizes that stty sees', async () => {
     const stdin = new PassThrough();
     const out = new Sink();
     const sizes = new Sizes();
     sizes.push(100, 30);
     // Each input line prints the terminal size; stderr goes to the terminal too.
-    const script = 'while read l; do [ "$l" = q ] && exit 4; echo "size=$(stty size)"; echo err-line >&2; done';
-    const done = execSession(opts(['sh', '-c', script], deep), { tty: true, stdin, stdout: out, resize: sizes }, background());
+    const script = 'echo "term=$TERM tty=$(tty)"; while read l; do [ "$l" = q ] && exit 4; echo "size=$(stty size)"; echo err-line >&2; done';
+    const done = execSession(opts(['sh', '-c', script]), { tty: true, stdin, stdout: out, resize: sizes }, background());
     stdin.write('a\n');
     await until(() => out.text.includes('size=30 100'), 15_000, 'the initial size');
     expect(out.text).toContain('err-line\r\n');
+    expect(out.text).toMatch(/term=xterm tty=\/dev\/pts\/\d+/);
     sizes.push(132, 43);
     await until(async () => {
       stdin.write('b\n');
@@ -96,8 +102,6 @@ describe.skipIf(!usable)('execSession on real runc', () => {
     stdin.write('q\n');
     expect(await done).toBe(4);
     sizes.end();
-    expect(await readdir(deep)).toEqual([]);
-    await rm(deep, { recursive: true });
   });
 
   for (const tty of [false, true]) {

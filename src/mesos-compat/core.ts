@@ -37,6 +37,8 @@ export interface ContainerizerDeps {
   readonly exec: Exec;
   /** Host path of the static infra binary (`catatonit`). */
   readonly infraPath: string;
+  /** The native exec helper (`native/mesos-cri-exec`). */
+  readonly execHelper: string;
   /** cgroup parent of pods that do not name one. */
   readonly cgroupParent: string;
   /** Lowest `oom_score_adj` the host lets us give (the daemon's own when restricted). */

@@ -7,6 +7,7 @@ import { ConmonMonitor } from './conmon';
 import { Cgroups } from './isolators/cgroups';
 import { NoNetwork, type NetworkIsolator } from './isolators/network';
 import { ShmIsolator } from './isolators/shm';
+import { defaultExecHelper } from './io/native-exec';
 import { MesosContainerizer } from './mesos-containerizer';
 import { buildContainerSpec } from './oci/container-spec';
 import { buildSandboxSpec } from './oci/sandbox-spec';
@@ -27,6 +28,8 @@ export interface ContainerizerOptions {
   readonly runtime: { readonly name: 'auto' | 'runc' | 'crun'; readonly path: string; readonly root: string };
   readonly conmon: string;
   readonly infra: string;
+  /** `native/mesos-cri-exec`; default: the one built in this checkout. */
+  readonly execHelper?: string;
   readonly cgroupParent: string;
   readonly restrictOomScoreAdj: boolean;
   readonly provisioner: RootfsProvisioner;
@@ -82,6 +85,7 @@ export function createContainerizer(opts: ContainerizerOptions): MesosContaineri
     clock: opts.clock ?? systemClock,
     exec,
     infraPath: opts.infra,
+    execHelper: opts.execHelper ?? defaultExecHelper(),
     cgroupParent: opts.cgroupParent,
     oomScoreAdjFloor: oomScoreAdjFloor(opts.restrictOomScoreAdj),
     writeFiles: (dir, o) =>

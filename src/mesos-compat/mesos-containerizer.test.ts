@@ -102,6 +102,7 @@ describe('MesosContainerizer (fakes)', () => {
       clock: { nowNanos: () => BigInt(Date.now()) * 1_000_000n, nowMs: () => Date.now() },
       exec: async () => ({ code: 0, signal: null, stdout: Buffer.alloc(0), stderr: Buffer.alloc(0) }),
       infraPath: '/catatonit',
+      execHelper: '/mesos-cri-exec',
       cgroupParent: '/mesos-cri',
       oomScoreAdjFloor: 0,
       writeFiles: async (dir) => ({ hostname: `${dir}/hostname`, hosts: `${dir}/hosts`, resolvConf: `${dir}/resolv.conf` }),

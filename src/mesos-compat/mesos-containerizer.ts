@@ -9,7 +9,7 @@ import { launchContainer, provisionerId, removeContainer, startContainer, stopCo
 import type { ContainerStatus, Containerizer, ExecSyncResult, LaunchInfo, LaunchResult, ResourceStatistics, SandboxStatus } from './containerizer';
 import { Core, type ContainerizerDeps } from './core';
 import type { EventListener } from './events';
-import { execSync } from './exec-sync';
+import { execPlanOf, execSync } from './exec-sync';
 import { buildResources } from './oci/resources';
 import { sandboxDir } from './paths';
 import { stopwatch } from './stopwatch';
@@ -277,6 +277,12 @@ export class MesosContainerizer implements Containerizer {
 
   async pruneImages(excludedImages: readonly string[], ctx: Ctx): Promise<void> {
     await this.#core.deps.provisioner.pruneImages(excludedImages, ctx);
+  }
+
+  /** For exec sessions: the native exec helper and the running container's exec plan. */
+  async execTarget(containerId: string): Promise<{ helper: string; plan: string }> {
+    const c = this.#core.container(containerId);
+    return { helper: this.#core.deps.execHelper, plan: await execPlanOf(this.#core, c) };
   }
 
   /** For runtimes built on top (streaming): the container's bundle and record. */

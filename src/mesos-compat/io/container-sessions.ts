@@ -1,5 +1,3 @@
-import { mkdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { Ctx } from '../../common/ctx';
 import { CriError } from '../../common/errors';
@@ -7,7 +5,6 @@ import { ConmonMonitor } from '../conmon';
 import type { ContainerStatus, SandboxStatus } from '../containerizer';
 import { chooseRuntime, type ContainerizerOptions } from '../index';
 import type { MesosContainerizer } from '../mesos-containerizer';
-import type { OciSpec } from '../oci/types';
 import { exitsDir, runtimeRoot, socketsDir } from '../paths';
 import { attachSession } from './attach-session';
 import { execSession } from './exec-session';
@@ -24,14 +21,12 @@ export class ContainerSessions {
   readonly #cz: MesosContainerizer;
   readonly #runtime: { path: string; root: string };
   readonly #monitor: Pick<ConmonMonitor, 'attachSocket' | 'controlFifo'>;
-  readonly #execDir: string;
 
   constructor(opts: ContainerizerOptions, containerizer: MesosContainerizer) {
     const roots = { workDir: opts.workDir, runDir: opts.runDir };
     const rt = chooseRuntime(opts.runtime);
     this.#runtime = { path: rt.path, root: opts.runtime.root || runtimeRoot(roots) };
     this.#monitor = new ConmonMonitor({ path: opts.conmon, runtime: this.#runtime, exitDir: exitsDir(roots), socketDir: socketsDir(roots) });
-    this.#execDir = join(opts.runDir, 'exec');
     this.#cz = containerizer;
   }
 
@@ -46,14 +41,8 @@ export class ContainerSessions {
 
   async exec(containerId: string, cmd: readonly string[], io: SessionIO, ctx: Ctx): Promise<number> {
     const st = this.#running(containerId);
-    const bundle = this.#cz.bundleOf(st.id);
-    const spec = JSON.parse(await readFile(join(bundle, 'config.json'), 'utf8')) as OciSpec;
-    await mkdir(this.#execDir, { recursive: true });
-    return execSession(
-      { runtimePath: this.#runtime.path, runtimeRoot: this.#runtime.root, containerId: st.id, processSpec: { ...spec.process, args: [...cmd] }, workDir: this.#execDir },
-      io,
-      ctx,
-    );
+    const { helper, plan } = await this.#cz.execTarget(st.id);
+    return execSession({ helper, plan, containerId: st.id, cmd }, io, ctx);
   }
 
   async attach(containerId: string, io: SessionIO, ctx: Ctx): Promise<void> {

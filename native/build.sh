@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Builds the native helpers into native/bin/ when their sources changed.
+# Needs gcc and libseccomp-dev (scripts/setup.sh installs them).
+set -euo pipefail
+cd "$(dirname "$0")"
+mkdir -p bin
+build() {
+  local out="bin/$1" src="$1.c"
+  shift
+  if [ -x "$out" ] && [ "$out" -nt "$src" ] && [ "$out" -nt build.sh ]; then return; fi
+  gcc -O2 -Wall -Wextra -Werror -D_FORTIFY_SOURCE=2 -fstack-protector-strong -o "$out.tmp" "$src" "$@"
+  mv "$out.tmp" "$out"
+}
+build mesos-cri-exec $(pkg-config --libs libseccomp)
