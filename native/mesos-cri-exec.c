@@ -28,6 +28,17 @@
  * Without -t, fds 0-2 are handed to the process as they are.
  * SIGTERM/SIGINT/SIGHUP to the helper kill the process group too, and the
  * process gets SIGKILL if the helper dies (parent-death signal).
+ *
+ *   mesos-cri-exec -d PLAN ARG...
+ *
+ * starts a pod's infra process instead (what `runc run -d` did, in a few
+ * ms): the plan's `shm` tmpfs is mounted, `join` namespaces (the pod's
+ * pinned netns) are entered and `unshare` ones created, the hostname and
+ * sysctls are set in them, and the `exe` binary (opened on the host) is
+ * started chrooted to `root` with the plan's credentials, capabilities and
+ * seccomp filter, as pid 1 of its new pid namespace when the plan unshares
+ * pid. The helper reports {"pid":N} on fd 4 once the process has exec'd,
+ * and exits 0 without waiting for it.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -44,6 +55,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -87,7 +99,24 @@ static struct {
   char *apparmor;
   int has_seccomp; uint32_t sc_default; char *sc_arches[8]; int nsc_arches;
   struct rule *rules; int nrules, caprules;
-} plan;
+  /* infra mode */
+  int unshare_flags;
+  struct { char *path; int type; int fd; } joins[4]; int njoins;
+  char *hostname;
+  char *sysctls[64][2]; int nsysctls;
+  char *root;
+  char *exe; int exe_fd;
+  char *shm;
+} plan = {.exe_fd = -1};
+
+static int ns_flag(const char *name) {
+  if (!strcmp(name, "ipc")) return CLONE_NEWIPC;
+  if (!strcmp(name, "uts")) return CLONE_NEWUTS;
+  if (!strcmp(name, "net")) return CLONE_NEWNET;
+  if (!strcmp(name, "pid")) return CLONE_NEWPID;
+  if (!strcmp(name, "cgroup")) return CLONE_NEWCGROUP;
+  return 0;
+}
 
 static int report_ok, ctl_ok;
 
@@ -246,13 +275,35 @@ static void parse_plan(const char *path) {
         r->args[i].value = num(f[5 + 4 * i]);
         r->args[i].value2 = num(f[6 + 4 * i]);
       }
+    } else if (!strcmp(key, "unshare")) {
+      int f = ns_flag(rest);
+      if (!f) die("cannot unshare namespace %s", rest);
+      plan.unshare_flags |= f;
+    } else if (!strcmp(key, "join")) {
+      if (split(rest, f, 2) != 2 || plan.njoins >= 4) die("bad join record in exec plan");
+      int t = ns_flag(f[0]);
+      if (!t) die("cannot join namespace %s", f[0]);
+      plan.joins[plan.njoins].type = t;
+      plan.joins[plan.njoins].fd = -1;
+      plan.joins[plan.njoins++].path = strdup(unescape(f[1]));
+    } else if (!strcmp(key, "hostname")) {
+      plan.hostname = strdup(unescape(rest));
+    } else if (!strcmp(key, "sysctl")) {
+      if (split(rest, f, 2) != 2 || plan.nsysctls >= 64) die("bad sysctl record in exec plan");
+      plan.sysctls[plan.nsysctls][0] = strdup(unescape(f[0]));
+      plan.sysctls[plan.nsysctls++][1] = strdup(unescape(f[1]));
+    } else if (!strcmp(key, "root")) {
+      plan.root = strdup(unescape(rest));
+    } else if (!strcmp(key, "exe")) {
+      plan.exe = strdup(unescape(rest));
+    } else if (!strcmp(key, "shm")) {
+      plan.shm = strdup(unescape(rest));
     } else if (*key) {
       die("unknown record \"%s\" in exec plan", key);
     }
   }
   free(line);
   fclose(in);
-  if (!plan.pid) die("exec plan names no container process");
 }
 
 /* ---- host side: find the container, open what must be opened before entering ---- */
@@ -309,6 +360,33 @@ static void enter_namespaces(void) {
       close(plan.ns[i].fd);
       plan.ns[i].fd = -1;
     }
+  }
+}
+
+/* The infra's side: shm, pinned namespaces, new ones, hostname and sysctls. */
+static void enter_new_namespaces(void) {
+  if (plan.shm && mount("shm", plan.shm, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k") < 0)
+    die("cannot mount the pod's shm at %s: %s", plan.shm, strerror(errno));
+  if (plan.exe) {
+    plan.exe_fd = open(plan.exe, O_PATH | O_CLOEXEC);
+    if (plan.exe_fd < 0) die("cannot open %s: %s", plan.exe, strerror(errno));
+  }
+  for (int i = 0; i < plan.njoins; i++) {
+    int fd = open(plan.joins[i].path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) die("cannot open namespace %s: %s", plan.joins[i].path, strerror(errno));
+    if (setns(fd, plan.joins[i].type) < 0) die("cannot join namespace %s: %s", plan.joins[i].path, strerror(errno));
+    close(fd);
+  }
+  if (plan.unshare_flags && unshare(plan.unshare_flags) < 0) die("cannot create the pod's namespaces: %s", strerror(errno));
+  if (plan.hostname && sethostname(plan.hostname, strlen(plan.hostname)) < 0) die("cannot set hostname %s: %s", plan.hostname, strerror(errno));
+  for (int i = 0; i < plan.nsysctls; i++) {
+    char path[PATH_MAX];
+    int n = snprintf(path, sizeof path, "/proc/sys/%s", plan.sysctls[i][0]);
+    for (char *p = path + 10; p < path + n; p++) if (*p == '.') *p = '/';
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || write(fd, plan.sysctls[i][1], strlen(plan.sysctls[i][1])) < 0)
+      die("cannot set sysctl %s to %s: %s", plan.sysctls[i][0], plan.sysctls[i][1], strerror(errno));
+    close(fd);
   }
 }
 
@@ -399,6 +477,8 @@ static void apply_caps(void) {
   }
 }
 
+static int detached;
+
 static void become(char **argv, int sync_r, const char *pts, int tty) {
   char c;
   /* wait until the parent has put us into the container's cgroups */
@@ -413,6 +493,11 @@ static void become(char **argv, int sync_r, const char *pts, int tty) {
     if (fchown(s, plan.uid, plan.gid) < 0) { /* best effort, as a shared devpts may refuse */ }
     for (int fd = 0; fd < 3; fd++) if (dup2(s, fd) < 0) child_fail("dup2: %s", strerror(errno));
     if (s > 2) close(s);
+  }
+  if (detached) {
+    /* like `runc run -d` with no stdio: nothing of the daemon's stays open in the infra */
+    int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+    for (int fd = 0; fd < 3 && nul >= 0; fd++) if (dup2(nul, fd) < 0) child_fail("dup2: %s", strerror(errno));
   }
   /* the daemon's control and report pipes are not the process's business */
   close(CTL_FD);
@@ -435,6 +520,7 @@ static void become(char **argv, int sync_r, const char *pts, int tty) {
     if (fd < 0 || dprintf(fd, "exec %s", plan.apparmor) < 0) child_fail("cannot set apparmor profile %s: %s", plan.apparmor, strerror(errno));
     close(fd);
   }
+  if (plan.root && (chroot(plan.root) < 0 || chdir("/") < 0)) child_fail("cannot change root to %s: %s", plan.root, strerror(errno));
   if (plan.cwd && *plan.cwd && chdir(plan.cwd) < 0) child_fail("cannot change to the working directory %s: %s", plan.cwd, strerror(errno));
   /* without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it while we still have it */
   if (plan.has_seccomp && !plan.nnp) load_seccomp();
@@ -446,7 +532,7 @@ static void become(char **argv, int sync_r, const char *pts, int tty) {
   prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
   if (plan.has_caps) apply_caps();
   /* the credentials changed, which clears the parent-death signal: set it now */
-  prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  if (!detached) prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   umask(plan.has_umask ? plan.umask : 022);
   if (plan.nnp && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) child_fail("no_new_privs: %s", strerror(errno));
   if (plan.has_seccomp && plan.nnp) load_seccomp();
@@ -461,6 +547,10 @@ static void become(char **argv, int sync_r, const char *pts, int tty) {
   }
   plan.env[plan.nenv] = NULL;
   environ = plan.env;
+  if (plan.exe_fd >= 0) {
+    fexecve(plan.exe_fd, argv, plan.env);
+    child_fail("exec: \"%s\": %s", plan.exe, strerror(errno));
+  }
   execvp(argv[0], argv);
   if (errno == ENOENT && !strchr(argv[0], '/'))
     child_fail("exec: \"%s\": executable file not found in $PATH", argv[0]);
@@ -580,6 +670,7 @@ static int supervise(pid_t child, int master) {
 int main(int argc, char **argv) {
   int tty = 0, a = 1;
   if (a < argc && !strcmp(argv[a], "-t")) { tty = 1; a++; }
+  else if (a < argc && !strcmp(argv[a], "-d")) { detached = 1; a++; }
   report_ok = fcntl(REPORT_FD, F_GETFD) >= 0;
   ctl_ok = fcntl(CTL_FD, F_GETFD) >= 0;
   /* keep fds 3 and 4 taken, so nothing of ours lands there and gets closed in the child */
@@ -588,8 +679,9 @@ int main(int argc, char **argv) {
     int nul = open("/dev/null", O_RDWR);
     if (nul >= 0 && nul != fd) { dup2(nul, fd); close(nul); }
   }
-  if (argc - a < 2) die("usage: mesos-cri-exec [-t] PLAN ARG...");
+  if (argc - a < 2) die("usage: mesos-cri-exec [-t|-d] PLAN ARG...");
   parse_plan(argv[a]);
+  if (!detached && !plan.pid) die("exec plan names no container process");
   char **cmd = argv + a + 1;
 
   /* block the signals we wait for; the child restores its mask before exec */
@@ -601,11 +693,16 @@ int main(int argc, char **argv) {
   sigaddset(&mask, SIGHUP);
   sigprocmask(SIG_BLOCK, &mask, NULL);
 
-  if (start_time(plan.pid) != plan.start) die("container process %d is gone", plan.pid);
-  open_namespaces();
-  open_cgroups();
-  if (start_time(plan.pid) != plan.start) die("container process %d is gone", plan.pid);
-  enter_namespaces();
+  if (detached) {
+    open_cgroups();
+    enter_new_namespaces();
+  } else {
+    if (start_time(plan.pid) != plan.start) die("container process %d is gone", plan.pid);
+    open_namespaces();
+    open_cgroups();
+    if (start_time(plan.pid) != plan.start) die("container process %d is gone", plan.pid);
+    enter_namespaces();
+  }
 
   int master = -1;
   char pts[64] = "";
@@ -648,6 +745,11 @@ int main(int argc, char **argv) {
     err[n] = 0;
     waitpid(child, NULL, 0);
     die("%s", err);
+  }
+  if (detached) {
+    if (report_ok) dprintf(REPORT_FD, "{\"pid\":%d}\n", child);
+    else printf("%d\n", child);
+    return 0;
   }
   int code = supervise(child, master);
   report_exit(code);

@@ -8,7 +8,7 @@
  * `package.json`, which works from both trees.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { connect } from './cri';
@@ -48,7 +48,12 @@ export async function startMesosCri(opts: { args?: readonly string[] } = {}): Pr
   ];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  const keep = (b: Buffer): void => void (out = (out + b.toString()).slice(-64_000));
+  // MESOS_CRI_BENCH_LOG=<file>: the daemon's whole log, e.g. with MESOS_CRI_TRACE=lifecycle for per-step timings.
+  const logFile = process.env.MESOS_CRI_BENCH_LOG;
+  const keep = (b: Buffer): void => {
+    out = (out + b.toString()).slice(-64_000);
+    if (logFile) appendFileSync(logFile, b);
+  };
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);
   const stop = async (): Promise<void> => {

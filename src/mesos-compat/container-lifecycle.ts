@@ -26,7 +26,7 @@ const stopSignalOf = (c: ContainerRecord): string => c.config.stopSignal || c.im
 export async function launchContainer(core: Core, id: string, sandboxId: string, config: ContainerConfig, ctx: Ctx): Promise<void> {
   const { deps } = core;
   const sb = core.sandbox(sandboxId);
-  if (sb.phase !== 'running' || !infraAlive(sb) || !sb.files || sb.infraPid === undefined) {
+  if (sb.phase !== 'running' || !infraAlive(core, sb) || !sb.files || sb.infraPid === undefined) {
     throw new CriError('FailedPrecondition', `failed to create container in pod sandbox ${sandboxId}: the sandbox is not ready`);
   }
   if (!config.image) throw new CriError('InvalidArgument', 'failed to create container: image is required');

@@ -7,6 +7,7 @@ import { log } from '../common/log';
 import { loadRecord, saveRecord } from './codec';
 import type { DnsConfig } from './config';
 import { EventBus, type ContainerEventType } from './events';
+import type { InfraLauncher } from './infra';
 import type { Cgroups } from './isolators/cgroups';
 import type { NetworkIsolator } from './isolators/network';
 import type { ShmIsolator } from './isolators/shm';
@@ -32,6 +33,8 @@ export interface ContainerizerDeps {
   readonly provisioner: RootfsProvisioner;
   readonly network: NetworkIsolator;
   readonly cgroups: Cgroups;
+  /** Starts and kills pods' infra processes. */
+  readonly infra: InfraLauncher;
   readonly shm: ShmIsolator;
   readonly clock: Clock;
   readonly exec: Exec;

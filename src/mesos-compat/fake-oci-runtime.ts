@@ -1,6 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { CriError } from '../common/errors';
 import type { OciResources } from './oci/types';
+import type { InfraLauncher, InfraPlanInput, InfraProcess } from './infra';
 import type { OciRuntime, OciState } from './oci-runtime';
 
 type Op = 'run' | 'start' | 'state' | 'list' | 'kill' | 'delete' | 'update';
@@ -92,3 +93,33 @@ export class FakeOciRuntime implements OciRuntime {
   }
 }
 
+
+/**
+ * A hand-written `InfraLauncher` for unit tests: records calls, fails the
+ * next start on demand, and hands out pids nothing else uses (never
+ * signalled: `kill` only forgets them).
+ */
+export class FakeInfraLauncher implements InfraLauncher {
+  readonly calls: string[] = [];
+  failNext: Error | undefined;
+  readonly #live = new Set<number>();
+  #nextPid = 500_000;
+
+  async start(input: InfraPlanInput): Promise<InfraProcess> {
+    this.calls.push(`start ${input.bundle}`);
+    const err = this.failNext;
+    this.failNext = undefined;
+    if (err) throw err;
+    const pid = this.#nextPid++;
+    this.#live.add(pid);
+    return { pid, startTime: '1' };
+  }
+
+  alive(p: InfraProcess): boolean {
+    return this.#live.has(p.pid);
+  }
+
+  async kill(p: InfraProcess): Promise<void> {
+    if (this.#live.delete(p.pid)) this.calls.push(`kill ${p.pid}`);
+  }
+}

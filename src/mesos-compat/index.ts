@@ -4,6 +4,7 @@ import { systemClock, type Clock } from '../common/clock';
 import { exec as defaultExec, type Exec } from '../common/exec';
 import { writeSandboxFiles } from '../cni/files';
 import { ConmonMonitor } from './conmon';
+import { NativeInfraLauncher } from './infra';
 import { Cgroups } from './isolators/cgroups';
 import { NoNetwork, type NetworkIsolator } from './isolators/network';
 import { ShmIsolator } from './isolators/shm';
@@ -81,6 +82,7 @@ export function createContainerizer(opts: ContainerizerOptions): MesosContaineri
     provisioner: opts.provisioner,
     network: opts.network ?? new NoNetwork(),
     cgroups: new Cgroups(),
+    infra: new NativeInfraLauncher(opts.execHelper ?? defaultExecHelper()),
     shm: new ShmIsolator(exec),
     clock: opts.clock ?? systemClock,
     exec,

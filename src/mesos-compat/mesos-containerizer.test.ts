@@ -7,7 +7,7 @@ import { background } from '../common/ctx';
 import { CriError } from '../common/errors';
 import type { ContainerConfig, SandboxConfig, SecurityContext } from './config';
 import type { ContainerizerDeps } from './core';
-import { FakeOciRuntime } from './fake-oci-runtime';
+import { FakeInfraLauncher, FakeOciRuntime } from './fake-oci-runtime';
 import type { Cgroups } from './isolators/cgroups';
 import { NoNetwork, type NetworkIsolator } from './isolators/network';
 import type { ShmIsolator } from './isolators/shm';
@@ -79,6 +79,7 @@ class FakeProvisioner implements RootfsProvisioner {
 describe('MesosContainerizer (fakes)', () => {
   let base: string;
   let runtime: FakeOciRuntime;
+  let infra: FakeInfraLauncher;
   let monitor: FakeMonitor;
   let prov: FakeProvisioner;
   let specFail: Error | undefined;
@@ -97,7 +98,8 @@ describe('MesosContainerizer (fakes)', () => {
       },
       provisioner: prov,
       network,
-      cgroups: { usage: async () => ({ timestampNs: 1n }), remove: async () => undefined } as unknown as Cgroups,
+      cgroups: { usage: async () => ({ timestampNs: 1n }), remove: async () => undefined, create: async () => [], killAll: async () => undefined } as unknown as Cgroups,
+      infra,
       shm: { prepare: async () => undefined, cleanup: async () => undefined } as unknown as ShmIsolator,
       clock: { nowNanos: () => BigInt(Date.now()) * 1_000_000n, nowMs: () => Date.now() },
       exec: async () => ({ code: 0, signal: null, stdout: Buffer.alloc(0), stderr: Buffer.alloc(0) }),
@@ -114,6 +116,7 @@ describe('MesosContainerizer (fakes)', () => {
   beforeEach(async () => {
     base = mkdtempSync(join(tmpdir(), 'cz-unit-'));
     runtime = new FakeOciRuntime();
+    infra = new FakeInfraLauncher();
     monitor = new FakeMonitor(runtime);
     prov = new FakeProvisioner();
     specFail = undefined;
@@ -129,7 +132,7 @@ describe('MesosContainerizer (fakes)', () => {
     await cz.launch(topLevel('a'), { kind: 'sandbox', config: sandbox('p') }, ctx);
     expect(await cz.launch(topLevel('a'), { kind: 'sandbox', config: sandbox('p') }, ctx)).toBe('already-launched');
     await expect(cz.launch(topLevel('b'), { kind: 'sandbox', config: sandbox('p') }, ctx)).rejects.toMatchObject({ code: 'AlreadyExists' });
-    expect(runtime.calls.filter((c) => c.startsWith('run'))).toEqual(['run a']);
+    expect(infra.calls).toEqual([`start ${join(base, 'lib', 'containerizer', 'sandboxes', 'a', 'bundle')}`]);
   });
 
   it('fails a pod network sandbox without CNI with FailedPrecondition and leaves nothing behind', async () => {
@@ -141,7 +144,7 @@ describe('MesosContainerizer (fakes)', () => {
   });
 
   it('rolls back the sandbox when the runtime fails to run the infra process', async () => {
-    runtime.failNext.set('run', new Error('boom'));
+    infra.failNext = new Error('boom');
     await expect(cz.launch(topLevel('r'), { kind: 'sandbox', config: sandbox('r') }, ctx)).rejects.toThrow(/infra/);
     expect(cz.containers()).toEqual([]);
     expect(existsSync(join(base, 'lib', 'containerizer', 'sandboxes', 'r'))).toBe(false);

@@ -20,12 +20,12 @@ import type { ContainerRecord, SandboxRecord } from './state';
 
 const isSandbox = (id: ContainerId): boolean => id.parent === undefined;
 
-function sandboxStatus(sb: SandboxRecord): SandboxStatus {
+function sandboxStatus(core: Core, sb: SandboxRecord): SandboxStatus {
   return {
     kind: 'sandbox',
     id: sb.id,
     config: sb.config,
-    state: sb.phase === 'running' && infraAlive(sb) ? 'ready' : 'notready',
+    state: sb.phase === 'running' && infraAlive(core, sb) ? 'ready' : 'notready',
     createdAt: sb.createdAt,
     hostNetwork: sb.hostNetwork,
     ips: sb.ips,
@@ -157,7 +157,7 @@ export class MesosContainerizer implements Containerizer {
   }
 
   status(id: ContainerId): SandboxStatus | ContainerStatus {
-    return isSandbox(id) ? sandboxStatus(this.#core.sandbox(id.value)) : containerStatus(this.#core.container(id.value));
+    return isSandbox(id) ? sandboxStatus(this.#core, this.#core.sandbox(id.value)) : containerStatus(this.#core.container(id.value));
   }
 
   async wait(id: ContainerId, ctx: Ctx): Promise<ContainerStatus> {
@@ -247,7 +247,7 @@ export class MesosContainerizer implements Containerizer {
   }
 
   containers(): Array<SandboxStatus | ContainerStatus> {
-    return [...[...this.#core.sandboxes.values()].map(sandboxStatus), ...[...this.#core.containers.values()].map(containerStatus)];
+    return [...[...this.#core.sandboxes.values()].map((sb) => sandboxStatus(this.#core, sb)), ...[...this.#core.containers.values()].map(containerStatus)];
   }
 
   lookup(id: string): ContainerId | undefined {

@@ -1,5 +1,4 @@
-import { readFileSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { cleanupCtx, type Ctx } from '../common/ctx';
 import { CriError, findCriError } from '../common/errors';
@@ -7,6 +6,7 @@ import { Rollback } from '../common/rollback';
 import type { SandboxConfig } from './config';
 import type { Core } from './core';
 import { log } from '../common/log';
+import type { InfraProcess } from './infra';
 import { stopwatch } from './stopwatch';
 import { sandboxBundle, sandboxDir, sandboxFilesDir, shmDir } from './paths';
 import { sandboxName } from './registrar';
@@ -22,9 +22,10 @@ export const infraCgroupOf = (sb: Pick<SandboxRecord, 'podCgroup' | 'id'>): stri
 
 /**
  * RunPodSandbox as a top-level launch: network (CNI isolator), pod files,
- * shm, then the infra process (`runtime run --detach`, no monitor: it has no
- * output worth keeping, and this saves a conmon per pod). Every step is
- * undone in reverse when a later one fails.
+ * then the infra process with the pod's shm, namespaces and cgroup
+ * (`infra.ts`: the native helper, no OCI runtime and no monitor: it has no
+ * output worth keeping). Every step is undone in reverse when a later one
+ * fails.
  */
 export async function launchSandbox(core: Core, id: string, config: SandboxConfig, ctx: Ctx): Promise<void> {
   const { deps } = core;
@@ -86,9 +87,8 @@ export async function launchSandbox(core: Core, id: string, config: SandboxConfi
   });
   lap('files');
   const shm = shmDir(core.roots, id);
-  await deps.shm.prepare(shm, ctx);
+  await mkdir(shm, { recursive: true, mode: 0o755 });
   rec.files = { ...written, shm };
-  lap('shm');
 
   const bundle = sandboxBundle(core.roots, id);
   const rootfs = join(bundle, 'rootfs');
@@ -104,15 +104,16 @@ export async function launchSandbox(core: Core, id: string, config: SandboxConfi
     oomScoreAdjFloor: deps.oomScoreAdjFloor,
   });
   await writeFile(join(bundle, 'config.json'), JSON.stringify(spec));
-  const pidFile = join(bundle, 'pidfile');
+  const cgroupDirs = await deps.cgroups.create(infraCgroupOf(rec));
   lap('spec');
   try {
-    await deps.runtime.run(id, bundle, { pidFile }, ctx);
+    const infra = await deps.infra.start({ spec, bundle, exe: deps.infraPath, root: rootfs, shm, cgroupDirs }, ctx);
+    rec.infraPid = infra.pid;
+    if (infra.startTime) rec.infraStart = infra.startTime;
   } catch (err) {
     throw findCriError(err) ?? new CriError('Internal', `failed to start the infra process of sandbox ${id}`, { cause: err });
   }
-  rec.infraPid = Number.parseInt(await readFile(pidFile, 'utf8'), 10);
-  lap('runtime');
+  lap('infra');
   rec.phase = 'running';
   await core.saveSandbox(rec);
   lap('checkpoint');
@@ -130,13 +131,13 @@ export async function launchSandbox(core: Core, id: string, config: SandboxConfi
 export async function cleanupSandbox(core: Core, rec: SandboxRecord, ctx: Ctx): Promise<void> {
   const { deps } = core;
   const lap = stopwatch();
-  if (infraAlive(rec) && (await deps.runtime.kill(rec.id, 'SIGKILL', ctx))) {
-    // `delete --force` of a running container checks for its exit in 100 ms
-    // steps; killing first and watching the pid ourselves saves most of that.
-    await waitInfraGone(core, rec, ctx, 5000);
-  }
-  await deps.runtime.delete(rec.id, ctx);
-  lap('runtime');
+  if (rec.infraPid) await deps.infra.kill(infraOf(rec));
+  // Whatever else is in the infra cgroup: an infra process started by a
+  // daemon that died before it could record the pid.
+  const infraCgroup = infraCgroupOf(rec);
+  await deps.cgroups.killAll(infraCgroup);
+  await deps.cgroups.remove(infraCgroup);
+  lap('infra');
   if (!rec.hostNetwork) await deps.network.detach(rec.id, ctx);
   lap('network');
   await deps.shm.cleanup(shmDir(core.roots, rec.id), ctx);
@@ -144,26 +145,9 @@ export async function cleanupSandbox(core: Core, rec: SandboxRecord, ctx: Ctx): 
   if (log.trace('lifecycle')) log.info({ sandboxId: rec.id, ms: lap.totals() }, 'sandbox cleanup timings');
 }
 
-async function waitInfraGone(core: Core, rec: SandboxRecord, ctx: Ctx, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (let i = 0, step = 1; infraAlive(rec) && Date.now() < deadline; i++, step = Math.min(step * 2, 50)) {
-    // A pid that lingers (or that we cannot see die): the runtime's view decides.
-    if (i >= 3 && (await core.deps.runtime.state(rec.id, ctx))?.status !== 'running') return;
-    await new Promise((r) => setTimeout(r, step));
-  }
-}
+const infraOf = (rec: SandboxRecord): InfraProcess => ({ pid: rec.infraPid ?? 0, ...(rec.infraStart !== undefined ? { startTime: rec.infraStart } : {}) });
 
-/**
- * Whether the infra process is alive. Reads `/proc/<pid>/stat` rather than
- * signalling: an exited infra may linger as a zombie when pid 1 does not reap.
- */
-export function infraAlive(rec: SandboxRecord): boolean {
-  if (!rec.infraPid) return false;
-  try {
-    const stat = readFileSync(`/proc/${rec.infraPid}/stat`, 'utf8');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    return false;
-  }
+/** Whether the sandbox's infra process is alive (and is still the one we started). */
+export function infraAlive(core: Core, rec: SandboxRecord): boolean {
+  return rec.infraPid !== undefined && core.deps.infra.alive(infraOf(rec));
 }

@@ -46,6 +46,8 @@ export interface SandboxRecord {
   ips: string[];
   files?: SandboxFiles;
   infraPid?: number;
+  /** `/proc/<pid>/stat` start time of `infraPid`, so a recycled pid is never taken for it. */
+  infraStart?: string;
 }
 
 export interface ImageInfo {

@@ -49,7 +49,7 @@ const u64 = (v: number | bigint): string => {
   const b = typeof v === 'bigint' ? v : BigInt(Math.trunc(v));
   return String(b < 0n ? 0n : b > U64_MAX ? U64_MAX : b);
 };
-const escape = (s: string): string => s.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
+export const escape = (s: string): string => s.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
 
 function capMask(names: readonly string[] | undefined): string {
   let mask = 0n;
@@ -60,7 +60,7 @@ function capMask(names: readonly string[] | undefined): string {
   return `0x${mask.toString(16)}`;
 }
 
-function seccompLines(sc: OciSeccomp): string[] {
+export function seccompLines(sc: OciSeccomp): string[] {
   const action = (name: string, errnoRet: number | undefined, where: string): number => {
     const fn = SCMP_ACT[name];
     if (!fn) throw new CriError('FailedPrecondition', `failed to prepare exec: seccomp action ${name} (${where}) is not supported for exec`);
@@ -80,7 +80,7 @@ function seccompLines(sc: OciSeccomp): string[] {
   return lines;
 }
 
-function processLines(p: OciProcess): string[] {
+export function processLines(p: OciProcess): string[] {
   const lines: string[] = [];
   lines.push(`cwd ${escape(p.cwd || '/')}`);
   for (const e of p.env ?? []) lines.push(`env ${escape(e)}`);

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
-import { readdir, readFile, rmdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { isErrno } from '../../common/fsutil';
 
 /** CPU and memory of one cgroup, as CRI `CpuUsage`/`MemoryUsage` want them. */
@@ -92,6 +92,49 @@ export class Cgroups {
       if (e.isDirectory()) out.push(join(this.#root, e.name, path));
     }
     return out;
+  }
+
+  /**
+   * Creates `path` in every hierarchy and returns its directories (what
+   * `runc` does for `cgroupsPath`). On v1, a new cpuset cgroup starts with
+   * no CPUs and no memory nodes, which refuses every task: each new level
+   * gets its parent's, as runc and the kernel's `clone_children` do.
+   */
+  async create(path: string): Promise<string[]> {
+    const dirs = await this.dirs(path);
+    for (const dir of dirs) {
+      const cpuset = !this.v2 && dir.startsWith(join(this.#root, 'cpuset') + '/');
+      if (!cpuset) {
+        await mkdir(dir, { recursive: true });
+        continue;
+      }
+      const levels: string[] = [];
+      for (let d = dir; d !== join(this.#root, 'cpuset'); d = dirname(d)) levels.unshift(d);
+      for (const level of levels) {
+        await mkdir(level).catch((err: unknown) => {
+          if (!isErrno(err, 'EEXIST')) throw err;
+        });
+        for (const f of ['cpuset.cpus', 'cpuset.mems']) {
+          if ((await readFile(join(level, f), 'utf8')).trim() !== '') continue;
+          await writeFile(join(level, f), await readFile(join(dirname(level), f), 'utf8'));
+        }
+      }
+    }
+    return dirs;
+  }
+
+  /** SIGKILLs every process left in `path`'s cgroups (an infra process the daemon lost track of). */
+  async killAll(path: string): Promise<void> {
+    for (const dir of await this.dirs(path)) {
+      const procs = await readFile(join(dir, 'cgroup.procs'), 'utf8').catch(() => '');
+      for (const pid of procs.split('\n').filter(Boolean)) {
+        try {
+          process.kill(Number(pid), 'SIGKILL');
+        } catch {
+          // Already gone.
+        }
+      }
+    }
   }
 
   /** Removes an (empty) cgroup everywhere; idempotent. Children are removed first. */

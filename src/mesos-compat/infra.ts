@@ -1,0 +1,137 @@
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { writeAtomic } from '../common/checkpoint';
+import type { Ctx } from '../common/ctx';
+import { CriError } from '../common/errors';
+import { escape, processLines, processStartTime, seccompLines } from './io/exec-plan';
+import type { OciSpec } from './oci/types';
+
+/**
+ * The pod's infra process without an OCI runtime: `native/mesos-cri-exec -d`
+ * does in a few milliseconds what `runc run -d` did in 30-45 (two Go
+ * processes and a re-exec). The sandbox's OCI spec stays the single
+ * description of the infra process; this turns it into the helper's plan:
+ * the pod's /dev/shm, its namespaces (the pinned netns joined, the others
+ * created), hostname and sysctls, the pod cgroup, and `catatonit -P` run
+ * chrooted to an empty read-only directory with the spec's user,
+ * capabilities, no_new_privs, oom_score_adj and seccomp filter. There is no
+ * mount namespace: the process sees nothing but its empty root, needs no
+ * /proc, /dev or /sys, and the pod's containers join only its IPC, UTS,
+ * network and PID namespaces.
+ */
+export interface InfraPlanInput {
+  readonly spec: OciSpec;
+  /** The sandbox bundle; the plan is written there. */
+  readonly bundle: string;
+  /** Host path of the static infra binary. */
+  readonly exe: string;
+  /** The empty directory the process is chrooted to. */
+  readonly root: string;
+  /** Where the pod's /dev/shm tmpfs is mounted. */
+  readonly shm: string;
+  /** The infra cgroup's directory in every hierarchy (created beforehand). */
+  readonly cgroupDirs: readonly string[];
+}
+
+const NS: Record<string, string | undefined> = { pid: 'pid', network: 'net', ipc: 'ipc', uts: 'uts' };
+
+export function infraPlanText(i: InfraPlanInput): string {
+  const lines = [`shm ${escape(i.shm)}`, `exe ${escape(i.exe)}`, `root ${escape(i.root)}`];
+  for (const ns of i.spec.linux.namespaces) {
+    const name = NS[ns.type];
+    // `mount` is left out on purpose (see above); `user` and `cgroup` are never asked for.
+    if (!name) continue;
+    lines.push(ns.path ? `join ${name} ${escape(ns.path)}` : `unshare ${name}`);
+  }
+  if (i.spec.hostname) lines.push(`hostname ${escape(i.spec.hostname)}`);
+  for (const [k, v] of Object.entries(i.spec.linux.sysctl ?? {})) lines.push(`sysctl ${escape(k)} ${escape(v)}`);
+  for (const dir of i.cgroupDirs) lines.push(`cgroup ${escape(dir)}`);
+  lines.push(...processLines({ ...i.spec.process, cwd: '/' }));
+  if (i.spec.linux.seccomp) lines.push(...seccompLines(i.spec.linux.seccomp));
+  return lines.join('\n') + '\n';
+}
+
+/** A running infra process; `startTime` (`/proc/<pid>/stat` field 22) tells a recycled pid apart. */
+export interface InfraProcess {
+  readonly pid: number;
+  readonly startTime?: string;
+}
+
+/** Starts, watches and kills pods' infra processes (the launcher's part for top-level containers). */
+export interface InfraLauncher {
+  /** Resolves once the process runs; rejects with a CriError saying why it could not start. */
+  start(input: InfraPlanInput, ctx: Ctx): Promise<InfraProcess>;
+  /** Reads `/proc` rather than signalling: a dead infra may linger as a zombie when pid 1 does not reap. */
+  alive(p: InfraProcess): boolean;
+  /** SIGKILL, then wait (bounded) until it is gone. Idempotent. */
+  kill(p: InfraProcess): Promise<void>;
+}
+
+export class NativeInfraLauncher implements InfraLauncher {
+  constructor(private readonly helper: string) {}
+
+  async start(input: InfraPlanInput, ctx: Ctx): Promise<InfraProcess> {
+    const pid = await startInfra(this.helper, join(input.bundle, 'infra.plan'), input, ctx);
+    const startTime = await processStartTime(pid);
+    return startTime ? { pid, startTime } : { pid };
+  }
+
+  alive(p: InfraProcess): boolean {
+    try {
+      const stat = readFileSync(`/proc/${p.pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (p.startTime !== undefined && fields[19] !== p.startTime) return false;
+      return fields[0] !== 'Z' && fields[0] !== 'X';
+    } catch {
+      return false;
+    }
+  }
+
+  async kill(p: InfraProcess): Promise<void> {
+    if (!this.alive(p)) return;
+    try {
+      process.kill(p.pid, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+    const deadline = Date.now() + 5_000;
+    for (let step = 1; this.alive(p) && Date.now() < deadline; step = Math.min(step * 2, 50)) {
+      await new Promise((r) => setTimeout(r, step));
+    }
+  }
+}
+
+/**
+ * Writes the plan beside the bundle and starts the infra process; resolves
+ * with its pid once it has exec'd. The process is nobody's child: like
+ * `runc run -d`, the helper exits right away.
+ */
+async function startInfra(helper: string, planFile: string, input: InfraPlanInput, ctx: Ctx): Promise<number> {
+  await writeAtomic(planFile, infraPlanText(input), { sync: false });
+  const child = spawn(helper, ['-d', planFile, ...input.spec.process.args], { stdio: ['ignore', 'ignore', 'pipe', 'ignore', 'pipe'], signal: ctx.signal, killSignal: 'SIGKILL' });
+  const read = (s: Readable): Promise<string> =>
+    new Promise((resolve) => {
+      let buf = '';
+      s.on('data', (b: Buffer) => (buf += b.toString()));
+      s.on('error', () => undefined);
+      s.once('close', () => resolve(buf));
+    });
+  const [report, stderr, code] = await Promise.all([
+    read(child.stdio[4] as Readable),
+    read(child.stderr!),
+    new Promise<number>((resolve, reject) => {
+      child.once('error', reject);
+      child.once('exit', (c, sig) => resolve(c ?? (sig ? 128 : -1)));
+    }),
+  ]);
+  let parsed: { pid?: number; error?: string } = {};
+  try {
+    parsed = JSON.parse(report.split('\n')[0] || '{}') as typeof parsed;
+  } catch {
+    // Reported below from stderr.
+  }
+  if (code === 0 && parsed.pid && parsed.pid > 0) return parsed.pid;
+  throw new CriError('Internal', `failed to start the infra process: ${parsed.error ?? (stderr.trim() || `exec helper exited ${code}`)}`);
+}
