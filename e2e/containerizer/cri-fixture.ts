@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, rmdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -249,11 +250,20 @@ export function cgroupsUnder(parent: string): string[] {
   return out;
 }
 
-/** Removes the (empty) test cgroup parent from every hierarchy; children first. */
+/**
+ * Removes the test cgroup parent from every hierarchy; children first. What
+ * still runs in it (a test that failed before stopping its pods) is killed
+ * first: everything under the test's own parent is the test's.
+ */
 export function removeCgroupTree(parent: string): void {
   const rm = (dir: string): void => {
     if (!existsSync(dir)) return;
     for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) rm(join(dir, e.name));
+    const procs = existsSync(join(dir, 'cgroup.procs')) ? readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean) : [];
+    if (procs.length > 0) {
+      killPids(procs.map(Number));
+      for (let i = 0; i < 50 && readFileSync(join(dir, 'cgroup.procs'), 'utf8').trim() !== ''; i++) spawnSync('sleep', ['0.02']);
+    }
     try {
       rmdirSync(dir);
     } catch {

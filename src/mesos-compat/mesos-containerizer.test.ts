@@ -100,7 +100,7 @@ describe('MesosContainerizer (fakes)', () => {
       network,
       cgroups: { usage: async () => ({ timestampNs: 1n }), remove: async () => undefined, create: async () => [], killAll: async () => undefined } as unknown as Cgroups,
       infra,
-      shm: { prepare: async () => undefined, cleanup: async () => undefined } as unknown as ShmIsolator,
+      shm: { cleanup: async () => undefined } as unknown as ShmIsolator,
       clock: { nowNanos: () => BigInt(Date.now()) * 1_000_000n, nowMs: () => Date.now() },
       exec: async () => ({ code: 0, signal: null, stdout: Buffer.alloc(0), stderr: Buffer.alloc(0) }),
       infraPath: '/catatonit',

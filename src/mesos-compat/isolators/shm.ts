@@ -1,4 +1,4 @@
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import type { Ctx } from '../../common/ctx';
 import type { Exec } from '../../common/exec';
 
@@ -11,16 +11,11 @@ export async function isMountPoint(path: string): Promise<boolean> {
 
 /**
  * The sandbox's /dev/shm (Mesos `namespaces/ipc` isolator's shm): one 64 MiB
- * tmpfs per pod, bound into every container of the pod.
+ * tmpfs per pod, bound into every container of the pod. The infra launcher
+ * mounts it (`infra.ts`, the plan's `shm`); this takes it down.
  */
 export class ShmIsolator {
   constructor(private readonly exec: Exec) {}
-
-  async prepare(dir: string, ctx: Ctx): Promise<void> {
-    await mkdir(dir, { recursive: true, mode: 0o755 });
-    if (await isMountPoint(dir)) return;
-    await this.exec('mount', ['-t', 'tmpfs', '-o', 'nosuid,nodev,noexec,mode=1777,size=65536k', 'shm', dir], ctx);
-  }
 
   /** Idempotent. */
   async cleanup(dir: string, ctx: Ctx): Promise<void> {
