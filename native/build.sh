@@ -12,3 +12,4 @@ build() {
   mv "$out.tmp" "$out"
 }
 build mesos-cri-exec $(pkg-config --libs libseccomp)
+build mesos-cri-spawn

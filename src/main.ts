@@ -9,6 +9,8 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CniNetworkIsolator } from './cni';
 import { background } from './common/ctx';
+import { useSpawnServer } from './common/exec';
+import { defaultSpawnServer } from './common/spawn-server';
 import { createContainerizer, type ContainerizerOptions } from './mesos-compat';
 import { ContainerSessions } from './mesos-compat/io';
 import { importImages } from './provisioner/import-images';
@@ -36,6 +38,11 @@ async function serve(config: Config, version: string): Promise<void> {
   setLogLevel(config.logLevel);
   await mkdir(config.workDir, { recursive: true, mode: 0o711 });
   await mkdir(config.runDir, { recursive: true, mode: 0o711 });
+  // Short commands (runc start/kill/delete, mount, umount) are forked by a
+  // small helper process: forking this one costs its event loop 3-4 ms each.
+  const spawner = defaultSpawnServer();
+  useSpawnServer(spawner);
+  if (!spawner) log.warn({}, 'native/bin/mesos-cri-spawn is not built (scripts/setup.sh builds it): commands are forked from the daemon');
 
   const network = new CniNetworkIsolator({
     confDir: config.cni.confDir,

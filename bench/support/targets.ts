@@ -49,7 +49,9 @@ async function containerdTarget(opts: TargetOptions): Promise<Target> {
 async function mesosCriTarget(): Promise<Target> {
   // A cgroup parent of our own, so cleanup can remove exactly what this run created.
   const cgroupName = `mcri-bench-${process.pid}`;
-  const d = await startMesosCri({ args: ['--cgroup-parent', `/${cgroupName}`, '--log-level', 'info'] });
+  // MESOS_CRI_BENCH_ARGS: extra daemon flags, e.g. `--runtime-path /path/to/a/runc/wrapper` to time the runtime.
+  const extra = (process.env.MESOS_CRI_BENCH_ARGS ?? '').split(' ').filter(Boolean);
+  const d = await startMesosCri({ args: ['--cgroup-parent', `/${cgroupName}`, '--log-level', 'info', ...extra] });
   const cri = connect(d.socket);
   const stop = async (): Promise<void> => {
     const left: string[] = [];

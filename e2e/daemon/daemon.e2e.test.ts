@@ -61,8 +61,11 @@ describe('mesos-cri daemon over its unix socket', () => {
     expect(r.stderr).toContain('another daemon is serving it');
   });
 
-  it('logs each call as a JSON line with level, rpc and duration', () => {
-    const lines = d.logs().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+  it('logs each call as a JSON line with level, rpc and duration', async () => {
+    // The line is written after the reply went out: give it a moment to arrive.
+    const parse = (): Array<Record<string, unknown>> => d.logs().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    for (let i = 0; i < 40 && !parse().some((l) => l.rpc === 'CheckpointContainer'); i++) await new Promise((r) => setTimeout(r, 50));
+    const lines = parse();
     const call = lines.find((l) => l.rpc === 'Version');
     expect(call).toMatchObject({ level: 'debug', rpc: 'Version' });
     expect(typeof call?.duration_ms).toBe('number');

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { readFile, rm } from 'node:fs/promises';
+import { readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Ctx } from '../common/ctx';
 import { CriError } from '../common/errors';
@@ -99,8 +99,14 @@ export class RuncRuntime implements OciRuntime {
   }
 
   async delete(id: string, ctx: Ctx): Promise<boolean> {
-    // `runc delete --force` of an unknown id exits 0 silently: ask first.
-    const existed = (await this.state(id, ctx)) !== undefined;
+    // `runc delete --force` of an unknown id exits 0 silently: look first.
+    // Both runc and crun keep a container's state in `<root>/<id>`; a stat
+    // is cheaper than a `runtime state` process.
+    const existed = await stat(join(this.root, id)).then(
+      () => true,
+      () => false,
+    );
+    if (!existed) return false;
     try {
       await this.#exec(this.path, this.#args('delete', '--force', id), ctx);
     } catch (err) {

@@ -1,0 +1,139 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { constants } from 'node:os';
+import { dirname, join } from 'node:path';
+import type { Ctx } from './ctx';
+import type { ExecOptions, ExecResult } from './exec';
+
+/**
+ * The client of `native/mesos-cri-spawn`, which forks short commands for
+ * the daemon (see its header for the wire format). `run` resolves like
+ * `child_process` would report the command: its exit, or an `Error` with
+ * the errno's `code` when it could not be started.
+ */
+export class SpawnServer {
+  readonly #path: string;
+  #child: ChildProcess | undefined;
+  #buf: Buffer = Buffer.alloc(0);
+  #nextId = 1;
+  readonly #pending = new Map<number, { resolve: (r: ExecResult) => void; reject: (e: Error) => void }>();
+
+  constructor(path: string) {
+    this.#path = path;
+  }
+
+  run(file: string, args: readonly string[], ctx: Ctx, opts: ExecOptions = {}): Promise<ExecResult> {
+    return new Promise((resolve, reject) => {
+      const child = this.#ensure();
+      const id = this.#nextId++;
+      const onAbort = (): void => {
+        child.stdin?.write(frame(id, 2, u32(id)));
+      };
+      this.#pending.set(id, {
+        resolve: (r) => {
+          ctx.signal.removeEventListener('abort', onAbort);
+          resolve(r);
+        },
+        reject: (e) => {
+          ctx.signal.removeEventListener('abort', onAbort);
+          reject(e);
+        },
+      });
+      this.#ref(true);
+      const env = opts.env ? Object.entries(opts.env).filter((e): e is [string, string] => e[1] !== undefined).map(([k, v]) => `${k}=${v}`) : undefined;
+      const body = Buffer.concat([
+        u32(args.length + 1),
+        ...[file, ...args].map(str),
+        env ? Buffer.concat([u32(env.length), ...env.map(str)]) : u32(0xffffffff),
+        str(opts.cwd ?? ''),
+        str(opts.input ?? ''),
+      ]);
+      child.stdin!.write(frame(id, 1, body));
+      ctx.signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  #ensure(): ChildProcess {
+    if (this.#child) return this.#child;
+    const child = spawn(this.#path, [], { stdio: ['pipe', 'pipe', 'inherit'] });
+    this.#child = child;
+    child.stdin!.on('error', () => undefined);
+    child.stdout!.on('data', (b: Buffer) => this.#onData(b));
+    const gone = (why: string): void => {
+      if (this.#child !== child) return;
+      this.#child = undefined;
+      this.#buf = Buffer.alloc(0);
+      for (const p of this.#pending.values()) p.reject(new Error(`failed to run a command: ${why}`));
+      this.#pending.clear();
+    };
+    child.once('error', (e) => gone(`${this.#path}: ${e.message}`));
+    child.once('exit', (code, signal) => gone(`${this.#path} exited ${code ?? signal}`));
+    return child;
+  }
+
+  /** The server only keeps the daemon's event loop alive while commands run. */
+  #ref(on: boolean): void {
+    const c = this.#child;
+    if (!c) return;
+    const socks = [c.stdin, c.stdout] as unknown as Array<{ ref?: () => void; unref?: () => void } | null>;
+    if (on) {
+      c.ref();
+      for (const s of socks) s?.ref?.();
+    } else {
+      c.unref();
+      for (const s of socks) s?.unref?.();
+    }
+  }
+
+  #onData(b: Buffer): void {
+    this.#buf = this.#buf.length ? Buffer.concat([this.#buf, b]) : b;
+    while (this.#buf.length >= 4) {
+      const len = this.#buf.readUInt32LE(0);
+      if (this.#buf.length < 4 + len) return;
+      const f = this.#buf.subarray(4, 4 + len);
+      this.#buf = this.#buf.subarray(4 + len);
+      const id = f.readUInt32LE(0);
+      const kind = f.readInt32LE(4);
+      const code = f.readInt32LE(8);
+      const outLen = f.readUInt32LE(12);
+      const stdout = Buffer.from(f.subarray(16, 16 + outLen));
+      const errLen = f.readUInt32LE(16 + outLen);
+      const stderr = Buffer.from(f.subarray(20 + outLen, 20 + outLen + errLen));
+      const p = this.#pending.get(id);
+      if (!p) continue;
+      this.#pending.delete(id);
+      if (this.#pending.size === 0) this.#ref(false);
+      if (kind === 2) {
+        const name = errnoName(code);
+        p.reject(Object.assign(new Error(`spawn failed: ${name}`), { code: name, errno: -code }));
+      } else {
+        p.resolve({ code: kind === 0 ? code : -1, signal: kind === 1 ? signalName(code) : null, stdout, stderr });
+      }
+    }
+  }
+}
+
+const u32 = (n: number): Buffer => {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(n >>> 0);
+  return b;
+};
+const str = (s: string | Buffer): Buffer => {
+  const b = typeof s === 'string' ? Buffer.from(s) : s;
+  return Buffer.concat([u32(b.length), b]);
+};
+const frame = (id: number, op: number, body: Buffer): Buffer => Buffer.concat([u32(4 + 1 + body.length), u32(id), Buffer.from([op]), body]);
+
+const ERRNO = new Map(Object.entries(constants.errno).map(([k, v]) => [v, k]));
+const errnoName = (n: number): string => ERRNO.get(n) ?? `errno ${n}`;
+const SIGNALS = new Map(Object.entries(constants.signals).map(([k, v]) => [v, k as NodeJS.Signals]));
+const signalName = (n: number): NodeJS.Signals => SIGNALS.get(n) ?? 'SIGKILL';
+
+/** `native/bin/mesos-cri-spawn` of this checkout, found from `src/` and `dist/src/`; undefined when not built. */
+export function defaultSpawnServer(from = __dirname): string | undefined {
+  for (let dir = from; dirname(dir) !== dir; dir = dirname(dir)) {
+    const p = join(dir, 'native', 'bin', 'mesos-cri-spawn');
+    if (existsSync(join(dir, 'package.json')) && existsSync(p)) return p;
+  }
+  return undefined;
+}
