@@ -44,7 +44,7 @@ export const SCHEMA: readonly Key[] = [
   { path: 'runtime.path', kind: 'string', flag: 'runtime-path', def: '', help: 'OCI runtime binary (empty: looked up in PATH)' },
   { path: 'runtime.root', kind: 'string', flag: 'runtime-root', def: '', help: 'OCI runtime state root (empty: <runDir>/<runtime>)' },
   { path: 'conmon', kind: 'string', flag: 'conmon', def: '/usr/bin/conmon', help: 'per-container monitor binary' },
-  { path: 'infra', kind: 'string', flag: 'infra', def: '/usr/bin/catatonit', help: 'static infra binary run as each sandbox\'s init (bind-mounted, no pause image)' },
+  { path: 'infra', kind: 'string', flag: 'infra', def: '/usr/bin/catatonit', help: 'static infra binary run as each sandbox\'s init (no pause image)' },
   { path: 'execHelper', kind: 'string', flag: 'exec-helper', def: '', help: 'native exec helper (empty: native/bin/mesos-cri-exec of this install)' },
   { path: 'cgroup.driver', kind: { enum: ['cgroupfs'] }, flag: 'cgroup-driver', def: 'cgroupfs', help: 'cgroup driver reported to kubelet' },
   { path: 'cgroup.parent', kind: 'string', flag: 'cgroup-parent', def: '/mesos-cri', help: 'cgroup parent of pods that do not name one' },

@@ -39,7 +39,10 @@ const INFRA_ID = 65535;
  * The OCI spec of a pod's infra process: `catatonit -P` (pause mode: no
  * child, reaps zombies, exits on SIGTERM/SIGINT) holding the pod's
  * namespaces. It runs from a read-only, nearly empty rootfs; the binary is
- * static, so a single bind mount is all it needs.
+ * static, so a single bind mount is all it needs. The daemon starts it with
+ * the native launcher (`infra.ts`), which takes the process, namespaces,
+ * hostname, sysctls and seccomp from here and chroots instead of mounting;
+ * the mounts are what an OCI runtime would need for the same process.
  */
 export function buildSandboxSpec(input: SandboxSpecInput): OciSpec {
   const { config } = input;
