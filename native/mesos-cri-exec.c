@@ -582,13 +582,19 @@ static void kill_group(pid_t child) {
   kill(child, SIGKILL);
 }
 
-static int supervise(pid_t child, int master) {
+/* The signals the helper waits for (blocked from the start, read through a signalfd). */
+static sigset_t waited_signals(void) {
   sigset_t mask;
   sigemptyset(&mask);
   sigaddset(&mask, SIGCHLD);
   sigaddset(&mask, SIGTERM);
   sigaddset(&mask, SIGINT);
   sigaddset(&mask, SIGHUP);
+  return mask;
+}
+
+static int supervise(pid_t child, int master) {
+  sigset_t mask = waited_signals();
   int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
   if (sfd < 0) { kill_group(child); die("signalfd: %s", strerror(errno)); }
   int ctl_open = ctl_ok;
@@ -685,12 +691,7 @@ int main(int argc, char **argv) {
   char **cmd = argv + a + 1;
 
   /* block the signals we wait for; the child restores its mask before exec */
-  sigset_t mask;
-  sigemptyset(&mask);
-  sigaddset(&mask, SIGCHLD);
-  sigaddset(&mask, SIGTERM);
-  sigaddset(&mask, SIGINT);
-  sigaddset(&mask, SIGHUP);
+  sigset_t mask = waited_signals();
   sigprocmask(SIG_BLOCK, &mask, NULL);
 
   if (detached) {
