@@ -5,6 +5,8 @@
  * `recover` has run), and shuts down gracefully on SIGTERM/SIGINT without
  * touching running containers.
  */
+// First: V8 flags that must be set before the other modules load (see there).
+import './shim/v8-flags';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CniNetworkIsolator } from './cni';

@@ -83,6 +83,18 @@ describe('the infra process through the daemon', () => {
     expect(mounts[0]).toMatch(/nosuid,nodev,noexec.* - tmpfs shm rw,.*size=65536k/);
   });
 
+  it('fails a pod whose infra cannot start with the reason, and leaves nothing behind', async () => {
+    const before = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes('/shm/')).length;
+    const err = await runPod(d, 'bad-sysctl', {
+      extra: { linux: { sysctls: { 'kernel.no_such_sysctl': '1' }, security_context: { namespace_options: { network: 'NODE', pid: 'POD', ipc: 'POD' } } } },
+    }).catch((e: unknown) => e as { details: string });
+    expect(err).toMatchObject({ details: expect.stringMatching(/kernel\.no_such_sysctl/) });
+    expect(readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes('/shm/')).length).toBe(before);
+    const pods = await d.runtime.call<{ items: Array<{ metadata: { name: string } }> }>('ListPodSandbox', {});
+    expect(pods.items.map((p) => p.metadata.name)).not.toContain('bad-sysctl');
+    expect(cgroupsUnder(cgroupParent).length).toBe(cgroupsUnder(cgroupParent).filter((c) => c.endsWith(pod.id)).length);
+  });
+
   it('is gone with its shm and cgroup once the pod is stopped, and a second stop is fine', async () => {
     const shmMounted = (): boolean => readFileSync('/proc/self/mountinfo', 'utf8').includes(`/shm/${pod.id} `);
     expect(shmMounted()).toBe(true);

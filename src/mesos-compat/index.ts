@@ -82,7 +82,7 @@ export function createContainerizer(opts: ContainerizerOptions): MesosContaineri
     provisioner: opts.provisioner,
     network: opts.network ?? new NoNetwork(),
     cgroups: new Cgroups(),
-    infra: new NativeInfraLauncher(opts.execHelper ?? defaultExecHelper()),
+    infra: new NativeInfraLauncher(opts.execHelper ?? defaultExecHelper(), exec),
     shm: new ShmIsolator(exec),
     clock: opts.clock ?? systemClock,
     exec,

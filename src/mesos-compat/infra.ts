@@ -1,9 +1,8 @@
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
 import { writeAtomic } from '../common/checkpoint';
 import type { Ctx } from '../common/ctx';
+import type { Exec } from '../common/exec';
 import { CriError } from '../common/errors';
 import { escape, processLines, processStartTime, seccompLines } from './io/exec-plan';
 import type { OciSpec } from './oci/types';
@@ -70,10 +69,13 @@ export interface InfraLauncher {
 }
 
 export class NativeInfraLauncher implements InfraLauncher {
-  constructor(private readonly helper: string) {}
+  constructor(
+    private readonly helper: string,
+    private readonly run: Exec,
+  ) {}
 
   async start(input: InfraPlanInput, ctx: Ctx): Promise<InfraProcess> {
-    const pid = await startInfra(this.helper, join(input.bundle, 'infra.plan'), input, ctx);
+    const pid = await startInfra(this.run, this.helper, join(input.bundle, 'infra.plan'), input, ctx);
     const startTime = await processStartTime(pid);
     return startTime ? { pid, startTime } : { pid };
   }
@@ -106,32 +108,15 @@ export class NativeInfraLauncher implements InfraLauncher {
 /**
  * Writes the plan beside the bundle and starts the infra process; resolves
  * with its pid once it has exec'd. The process is nobody's child: like
- * `runc run -d`, the helper exits right away.
+ * `runc run -d`, the helper exits right away. The helper prints the pid on
+ * stdout, or its reason on stderr; it runs through `exec` (the daemon's
+ * spawn server).
  */
-async function startInfra(helper: string, planFile: string, input: InfraPlanInput, ctx: Ctx): Promise<number> {
+async function startInfra(run: Exec, helper: string, planFile: string, input: InfraPlanInput, ctx: Ctx): Promise<number> {
   await writeAtomic(planFile, infraPlanText(input), { sync: false });
-  const child = spawn(helper, ['-d', planFile, ...input.spec.process.args], { stdio: ['ignore', 'ignore', 'pipe', 'ignore', 'pipe'], signal: ctx.signal, killSignal: 'SIGKILL' });
-  const read = (s: Readable): Promise<string> =>
-    new Promise((resolve) => {
-      let buf = '';
-      s.on('data', (b: Buffer) => (buf += b.toString()));
-      s.on('error', () => undefined);
-      s.once('close', () => resolve(buf));
-    });
-  const [report, stderr, code] = await Promise.all([
-    read(child.stdio[4] as Readable),
-    read(child.stderr!),
-    new Promise<number>((resolve, reject) => {
-      child.once('error', reject);
-      child.once('exit', (c, sig) => resolve(c ?? (sig ? 128 : -1)));
-    }),
-  ]);
-  let parsed: { pid?: number; error?: string } = {};
-  try {
-    parsed = JSON.parse(report.split('\n')[0] || '{}') as typeof parsed;
-  } catch {
-    // Reported below from stderr.
-  }
-  if (code === 0 && parsed.pid && parsed.pid > 0) return parsed.pid;
-  throw new CriError('Internal', `failed to start the infra process: ${parsed.error ?? (stderr.trim() || `exec helper exited ${code}`)}`);
+  const r = await run(helper, ['-d', planFile, ...input.spec.process.args], ctx, { check: false });
+  const pid = Number.parseInt(r.stdout.toString().trim(), 10);
+  if (r.code === 0 && pid > 0) return pid;
+  const why = r.stderr.toString().trim().replace(/^mesos-cri-exec: /, '') || `exec helper exited ${r.signal ?? r.code}`;
+  throw new CriError('Internal', `failed to start the infra process: ${why}`);
 }

@@ -55,6 +55,7 @@ export async function launchSandbox(core: Core, id: string, config: SandboxConfi
   core.sandboxes.set(id, rec);
   rollback.add('forget sandbox', async () => {
     await cleanupSandbox(core, rec, cleanupCtx());
+    if (rec.ownsPodCgroup) await deps.cgroups.remove(rec.podCgroup);
     core.sandboxes.delete(id);
     await rm(dir, { recursive: true, force: true });
   });

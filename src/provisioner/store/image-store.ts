@@ -13,7 +13,7 @@ import { LayerStore } from './layer-store';
 import { importArchive } from './archive';
 import { pullImage, type PullDeps } from './pull';
 import { RegistryClient } from './registry-client';
-import type { Fetch } from './registry-auth';
+import type { HttpClient } from './registry-http';
 
 const FS_INFO_TTL_MS = 5_000;
 
@@ -46,7 +46,8 @@ export interface DockerStoreOptions {
   readonly lock: RwLock;
   /** Layers used by provisioned containers, which removal must keep. */
   readonly layersInUse: () => ReadonlySet<string>;
-  readonly fetch?: Fetch;
+  /** Injected by tests; `node:http(s)` otherwise. */
+  readonly http?: HttpClient;
 }
 
 export class DockerStore implements ImageStore {
@@ -64,7 +65,7 @@ export class DockerStore implements ImageStore {
     this.layers = new LayerStore(opts.workDir);
     this.blobs = new BlobStore(opts.workDir);
     this.#pullDeps = {
-      client: new RegistryClient(opts.fetch),
+      client: new RegistryClient(opts.http),
       blobs: this.blobs,
       layers: this.layers,
       layerInflight: new Inflight<void>(),

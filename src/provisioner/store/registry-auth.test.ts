@@ -1,6 +1,10 @@
+import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { background } from '../../common/ctx';
-import { credentialsOf, parseChallenges, TokenCache, type Fetch } from './registry-auth';
+import { credentialsOf, parseChallenges, TokenCache } from './registry-auth';
+import type { HttpClient, HttpResponse } from './registry-http';
+
+const reply = (status: number, body: string): HttpResponse => ({ status, header: () => undefined, body: Readable.from([Buffer.from(body)]) });
 
 describe('parseChallenges', () => {
   it('parses bearer and basic challenges with quoted values', () => {
@@ -23,9 +27,9 @@ describe('TokenCache', () => {
   it('caches a token until it expires and sends basic credentials', async () => {
     let now = 1_000_000;
     const calls: string[] = [];
-    const fake: Fetch = async (input, init) => {
-      calls.push(`${String(input)} ${JSON.stringify(init?.headers)}`);
-      return new Response(JSON.stringify({ token: `t${calls.length}`, expires_in: 120 }), { status: 200 });
+    const fake: HttpClient = async (url, req) => {
+      calls.push(`${String(url)} ${JSON.stringify(req.headers)}`);
+      return reply(200, JSON.stringify({ token: `t${calls.length}`, expires_in: 120 }));
     };
     const cache = new TokenCache(fake, () => now);
     const ch = { scheme: 'bearer', params: { realm: 'http://127.0.0.1:1/token', service: 'reg' } };
@@ -39,7 +43,7 @@ describe('TokenCache', () => {
   });
 
   it('maps a rejected credential to Unauthenticated', async () => {
-    const fake: Fetch = async () => new Response('no', { status: 401 });
+    const fake: HttpClient = async () => reply(401, 'no');
     const cache = new TokenCache(fake);
     await expect(cache.token({ scheme: 'bearer', params: { realm: 'http://127.0.0.1:1/t' } }, 's', undefined, background())).rejects.toMatchObject({ code: 'Unauthenticated' });
   });

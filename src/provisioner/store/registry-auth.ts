@@ -1,6 +1,7 @@
 import { CriError } from '../../common/errors';
 import type { Ctx } from '../../common/ctx';
 import type { AuthConfig } from '../types';
+import { discard, isOk, readBody, type HttpClient, type HttpResponse } from './registry-http';
 
 /**
  * Registry authentication (distribution `docs/spec/auth/token.md`): parse
@@ -14,7 +15,7 @@ export interface Challenge {
 }
 
 /** Parses `Bearer realm="…",service="…", Basic realm="…"` (RFC 7235: quoted or token values). */
-export function parseChallenges(header: string | null): Challenge[] {
+export function parseChallenges(header: string | null | undefined): Challenge[] {
   if (!header) return [];
   const out: Challenge[] = [];
   // Either `key=value` (value quoted or a token) or a bare token that starts a new challenge.
@@ -52,7 +53,7 @@ export function credentialsOf(auth: AuthConfig | undefined): Credentials | undef
 
 export const basicHeader = (c: Credentials): string => `Basic ${Buffer.from(`${c.username}:${c.password}`).toString('base64')}`;
 
-export type Fetch = typeof fetch;
+const MAX_TOKEN_RESPONSE = 1 << 20;
 
 interface CachedToken {
   readonly token: string;
@@ -63,7 +64,7 @@ export class TokenCache {
   #tokens = new Map<string, CachedToken>();
 
   constructor(
-    private readonly fetchFn: Fetch,
+    private readonly http: HttpClient,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -91,32 +92,37 @@ export class TokenCache {
       throw new CriError('Unauthenticated', `failed to authenticate: bad token realm "${realm}"`, { cause: err });
     }
     const service = ch.params.service;
-    let res: Response;
+    let res: HttpResponse;
     try {
       if (auth?.identityToken) {
         // OAuth2 refresh-token grant (docker `auth.go` `fetchTokenWithOAuth`).
         const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: auth.identityToken, client_id: 'mesos-cri', scope });
         if (service) form.set('service', service);
-        res = await this.fetchFn(url, { method: 'POST', body: form, signal: ctx.signal, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+        res = await this.http(url, { method: 'POST', body: form.toString(), signal: ctx.signal, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
       } else {
         if (service) url.searchParams.set('service', service);
         url.searchParams.set('scope', scope);
         const creds = credentialsOf(auth);
-        res = await this.fetchFn(url, { signal: ctx.signal, headers: creds ? { authorization: basicHeader(creds) } : {} });
+        res = await this.http(url, { signal: ctx.signal, headers: creds ? { authorization: basicHeader(creds) } : {} });
       }
     } catch (err) {
       ctx.signal.throwIfAborted();
       throw new CriError('Unavailable', `failed to reach token server ${url.origin}`, { cause: err });
     }
     if (res.status === 401 || res.status === 403) {
-      await res.body?.cancel();
+      discard(res);
       throw new CriError('Unauthenticated', `failed to authenticate at ${url.origin}${url.pathname}: credentials rejected (HTTP ${res.status})`);
     }
-    if (!res.ok) {
-      await res.body?.cancel();
+    if (!isOk(res)) {
+      discard(res);
       throw new CriError('Unavailable', `failed to fetch token from ${url.origin}${url.pathname}: HTTP ${res.status}`);
     }
-    const body = (await res.json()) as { token?: string; access_token?: string; expires_in?: number; issued_at?: string };
+    const body = JSON.parse((await readBody(res, MAX_TOKEN_RESPONSE, `token from ${url.origin}${url.pathname}`)).toString()) as {
+      token?: string;
+      access_token?: string;
+      expires_in?: number;
+      issued_at?: string;
+    };
     const token = body.token ?? body.access_token;
     if (!token) throw new CriError('Unauthenticated', `failed to authenticate at ${url.origin}: no token in response`);
     const issued = body.issued_at ? Date.parse(body.issued_at) : NaN;

@@ -1,11 +1,11 @@
-import { Readable } from 'node:stream';
-import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import type { Readable } from 'node:stream';
 import type { Ctx } from '../../common/ctx';
 import { CriError, findCriError } from '../../common/errors';
 import type { AuthConfig } from '../types';
 import type { Endpoint } from './endpoints';
 import { MANIFEST_ACCEPT } from './media-types';
-import { basicHeader, credentialsOf, parseChallenges, TokenCache, type Challenge, type Fetch } from './registry-auth';
+import { basicHeader, credentialsOf, parseChallenges, TokenCache, type Challenge } from './registry-auth';
+import { discard, isOk, nodeHttp, readBody, type HttpClient, type HttpRequest, type HttpResponse } from './registry-http';
 
 /**
  * An OCI distribution client for one endpoint and repository
@@ -25,13 +25,13 @@ export class RegistryClient {
   #challenges = new Map<string, Challenge | null>();
   readonly tokens: TokenCache;
 
-  constructor(private readonly fetchFn: Fetch = fetch) {
-    this.tokens = new TokenCache(fetchFn);
+  constructor(private readonly http: HttpClient = nodeHttp) {
+    this.tokens = new TokenCache(http);
   }
 
-  async #send(url: string, init: RequestInit, ctx: Ctx): Promise<Response> {
+  async #send(url: string, init: Omit<HttpRequest, 'signal'>, ctx: Ctx): Promise<HttpResponse> {
     try {
-      return await this.fetchFn(url, { ...init, signal: ctx.signal, redirect: 'follow' });
+      return await this.http(new URL(url), { ...init, signal: ctx.signal });
     } catch (err) {
       ctx.signal.throwIfAborted();
       throw new CriError('Unavailable', `failed to reach registry endpoint ${new URL(url).origin}`, { cause: err });
@@ -43,13 +43,13 @@ export class RegistryClient {
     const known = this.#challenges.get(endpoint.base);
     if (known !== undefined) return known;
     const res = await this.#send(`${endpoint.base}/v2/`, {}, ctx);
-    await res.body?.cancel();
+    discard(res);
     let ch: Challenge | null = null;
     if (res.status === 401) {
-      const all = parseChallenges(res.headers.get('www-authenticate'));
+      const all = parseChallenges(res.header('www-authenticate'));
       ch = all.find((c) => c.scheme === 'bearer') ?? all.find((c) => c.scheme === 'basic') ?? null;
-      if (!ch) throw new CriError('Unauthenticated', `failed to authenticate at ${endpoint.base}: unsupported challenge "${res.headers.get('www-authenticate') ?? ''}"`);
-    } else if (!res.ok) {
+      if (!ch) throw new CriError('Unauthenticated', `failed to authenticate at ${endpoint.base}: unsupported challenge "${res.header('www-authenticate') ?? ''}"`);
+    } else if (!isOk(res)) {
       throw new CriError('Unavailable', `failed to probe registry endpoint ${endpoint.base}: HTTP ${res.status}`);
     }
     this.#challenges.set(endpoint.base, ch);
@@ -67,15 +67,15 @@ export class RegistryClient {
   }
 
   /** An authenticated GET; retries once with a fresh challenge when a cached token is refused. */
-  async get(s: RepoSession, path: string, headers: Record<string, string>, ctx: Ctx): Promise<Response> {
+  async get(s: RepoSession, path: string, headers: Record<string, string>, ctx: Ctx): Promise<HttpResponse> {
     const url = `${s.endpoint.base}/v2/${s.repo}/${path}`;
     let ch = await this.probe(s.endpoint, ctx);
     for (let attempt = 0; ; attempt++) {
       const authorization = await this.#authorization(s, ch, ctx);
       const res = await this.#send(url, { headers: { ...headers, ...(authorization ? { authorization } : {}) } }, ctx);
       if (res.status !== 401) return res;
-      await res.body?.cancel();
-      const fresh = parseChallenges(res.headers.get('www-authenticate'));
+      discard(res);
+      const fresh = parseChallenges(res.header('www-authenticate'));
       const next = fresh.find((c) => c.scheme === 'bearer') ?? fresh.find((c) => c.scheme === 'basic') ?? null;
       if (ch) this.tokens.invalidate(TokenCache.key(ch, `repository:${s.repo}:pull`, s.auth));
       if (attempt > 0 || !next || s.auth?.registryToken)
@@ -88,45 +88,44 @@ export class RegistryClient {
   /** Fetches a manifest or index by tag or digest; body limited to 4 MiB. */
   async manifest(s: RepoSession, reference: string, ctx: Ctx): Promise<{ body: Buffer; mediaType: string }> {
     const res = await this.get(s, `manifests/${reference}`, { accept: MANIFEST_ACCEPT }, ctx);
-    await denied(res, s, `${s.repo}:${reference}`);
+    denied(res, s, `${s.repo}:${reference}`);
     if (res.status === 404) {
-      await res.body?.cancel();
+      discard(res);
       throw new CriError('NotFound', `failed to resolve ${s.repo}:${reference} at ${s.endpoint.base}: manifest unknown`);
     }
-    if (!res.ok) {
-      await res.body?.cancel();
+    if (!isOk(res)) {
+      discard(res);
       throw new CriError('Unavailable', `failed to fetch manifest ${s.repo}:${reference} from ${s.endpoint.base}: HTTP ${res.status}`);
     }
-    const length = Number(res.headers.get('content-length') ?? '0');
+    const length = Number(res.header('content-length') ?? '0');
     if (length > MAX_MANIFEST) {
-      await res.body?.cancel();
+      discard(res);
       throw new CriError('InvalidArgument', `failed to fetch manifest ${s.repo}:${reference}: ${length} bytes is too large`);
     }
-    const body = Buffer.from(await res.arrayBuffer());
-    if (body.length > MAX_MANIFEST) throw new CriError('InvalidArgument', `failed to fetch manifest ${s.repo}:${reference}: too large`);
-    return { body, mediaType: res.headers.get('content-type') ?? '' };
+    const body = await readBody(res, MAX_MANIFEST, `manifest ${s.repo}:${reference}`);
+    return { body, mediaType: res.header('content-type') ?? '' };
   }
 
   /** Opens a blob as a stream; the caller verifies its digest. */
   async blob(s: RepoSession, digest: string, ctx: Ctx): Promise<Readable> {
     const res = await this.get(s, `blobs/${digest}`, {}, ctx);
-    await denied(res, s, `${s.repo}@${digest}`);
+    denied(res, s, `${s.repo}@${digest}`);
     if (res.status === 404) {
-      await res.body?.cancel();
+      discard(res);
       throw new CriError('NotFound', `failed to fetch blob ${digest} of ${s.repo} from ${s.endpoint.base}: blob unknown`);
     }
-    if (!res.ok || !res.body) {
-      await res.body?.cancel();
+    if (!isOk(res)) {
+      discard(res);
       throw new CriError('Unavailable', `failed to fetch blob ${digest} of ${s.repo} from ${s.endpoint.base}: HTTP ${res.status}`);
     }
-    return Readable.fromWeb(res.body as WebReadableStream<Uint8Array>);
+    return res.body;
   }
 }
 
 /** A 403 means the credentials were accepted but grant no pull access. */
-async function denied(res: Response, s: RepoSession, what: string): Promise<void> {
+function denied(res: HttpResponse, s: RepoSession, what: string): void {
   if (res.status !== 403) return;
-  await res.body?.cancel();
+  discard(res);
   throw new CriError('PermissionDenied', `failed to pull ${what} from ${s.endpoint.base}: access denied (HTTP 403)`);
 }
 
