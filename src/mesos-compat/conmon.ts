@@ -103,6 +103,15 @@ export class ConmonMonitor implements Monitor {
     });
     try {
       await spawned;
+      if (req.ready) {
+        try {
+          await req.ready;
+        } catch (err) {
+          // Still waiting on the start pipe: it has run nothing yet.
+          child.kill('SIGKILL');
+          throw err;
+        }
+      }
       // conmon blocks on the start pipe until we let it go (CRI-O moves it
       // into a cgroup first; we leave it in the daemon's).
       startPipe.write('\0');

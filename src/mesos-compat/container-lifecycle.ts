@@ -29,6 +29,7 @@ export async function launchContainer(core: Core, id: string, sandboxId: string,
   if (sb.phase !== 'running' || !infraAlive(core, sb) || !sb.files || sb.infraPid === undefined) {
     throw new CriError('FailedPrecondition', `failed to create container in pod sandbox ${sandboxId}: the sandbox is not ready`);
   }
+  const sandbox = { id: sandboxId, config: sb.config, infraPid: sb.infraPid, files: sb.files, hostNetwork: sb.hostNetwork };
   if (!config.image) throw new CriError('InvalidArgument', 'failed to create container: image is required');
   if (config.logPath && !sb.config.logDirectory) {
     throw new CriError('InvalidArgument', 'failed to create container: log_path is set but the sandbox has no log_directory');
@@ -71,40 +72,49 @@ export async function launchContainer(core: Core, id: string, sandboxId: string,
   });
 
   lap('checkpoint');
-  const { rootfs, image } = await deps.provisioner.provision(provisionerId(rec), config.image, ctx);
-  lap('provision');
-  rec.rootfs = rootfs;
-  rec.image = { ref: config.image, id: image.id, repoDigest: image.repoDigests[0] ?? '', config: image.config };
-  rec.phase = 'preparing';
-
-  const spec = await deps.specs.container(
-    {
-      id,
-      config,
-      image: image.config,
-      rootfs,
-      sandbox: { id: sandboxId, config: sb.config, infraPid: sb.infraPid, files: sb.files, hostNetwork: sb.hostNetwork },
-      ...(targetPid !== undefined ? { targetPid } : {}),
-      cgroupsPath: rec.cgroupsPath,
-      oomScoreAdjFloor: deps.oomScoreAdjFloor,
-    },
-    ctx,
-  );
   const bundle = core.bundleOf(rec);
   await mkdir(bundle, { recursive: true });
-  await writeFile(join(bundle, 'config.json'), JSON.stringify(spec));
   if (logPath) await mkdir(dirname(logPath), { recursive: true });
-  rec.phase = 'isolating';
-  lap('spec');
-  await core.saveContainer(rec, { durable: false });
-  lap('checkpoint');
-
-  try {
-    const { pid } = await deps.monitor.create(
-      { id, bundle, persistDir: core.persistOf(rec), logPath, stdin: config.stdin, stdinOnce: config.stdinOnce, tty: config.tty },
+  // Provisioning and the spec go on while the monitor starts up; it runs
+  // `runtime create` once they are done (and is killed if they fail).
+  const prepared = (async (): Promise<void> => {
+    const { rootfs, image } = await deps.provisioner.provision(provisionerId(rec), config.image, ctx);
+    lap('provision');
+    rec.rootfs = rootfs;
+    rec.image = { ref: config.image, id: image.id, repoDigest: image.repoDigests[0] ?? '', config: image.config };
+    rec.phase = 'preparing';
+    const spec = await deps.specs.container(
+      {
+        id,
+        config,
+        image: image.config,
+        rootfs,
+        sandbox,
+        ...(targetPid !== undefined ? { targetPid } : {}),
+        cgroupsPath: rec.cgroupsPath,
+        oomScoreAdjFloor: deps.oomScoreAdjFloor,
+      },
       ctx,
     );
-    rec.pid = pid;
+    await writeFile(join(bundle, 'config.json'), JSON.stringify(spec));
+    rec.phase = 'isolating';
+    lap('spec');
+    await core.saveContainer(rec, { durable: false });
+    lap('checkpoint');
+  })();
+  const monitored = deps.monitor.create(
+    { id, bundle, persistDir: core.persistOf(rec), logPath, stdin: config.stdin, stdinOnce: config.stdinOnce, tty: config.tty, ready: prepared },
+    ctx,
+  );
+  monitored.catch(() => undefined);
+  try {
+    await prepared;
+  } catch (err) {
+    await monitored.catch(() => undefined);
+    throw err;
+  }
+  try {
+    rec.pid = (await monitored).pid;
   } catch (err) {
     throw findCriError(err) ?? new CriError('Internal', `failed to create container ${id}`, { cause: err });
   }
