@@ -8,7 +8,7 @@ import { CriError } from '../../common/errors';
  * followed, the body as a Node stream. On `node:http`/`node:https` rather
  * than the global `fetch`: undici (its JS, web streams and the llhttp
  * WebAssembly parser, whose optimizing compile alone peaks at ~30 MiB of
- * malloc) stays resident after the first pull and added ~10 MiB to the
+ * malloc) stays resident after the first pull and added 10-14 MiB to the
  * daemon's idle RSS, for nothing we use.
  */
 export interface HttpRequest {
@@ -59,7 +59,7 @@ function send(url: URL, method: string, headers: OutgoingHttpHeaders, body: stri
   return new Promise((resolve, reject) => {
     const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
     const req = request(url, { method, headers, signal }, resolve);
-    req.once('error', reject);
+    req.on('error', reject);
     req.end(body);
   });
 }
