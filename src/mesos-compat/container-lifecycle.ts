@@ -61,7 +61,7 @@ export async function launchContainer(core: Core, id: string, sandboxId: string,
   };
   const dir = containerDir(core.roots, sandboxId, id);
   await mkdir(dir, { recursive: true, mode: 0o711 });
-  await core.saveContainer(rec, { durable: false });
+  await core.saveContainer(rec);
   core.containers.set(id, rec);
   rollback.add('forget container', async () => {
     core.containers.delete(id);
@@ -99,7 +99,7 @@ export async function launchContainer(core: Core, id: string, sandboxId: string,
     await writeFile(join(bundle, 'config.json'), JSON.stringify(spec));
     rec.phase = 'isolating';
     lap('spec');
-    await core.saveContainer(rec, { durable: false });
+    await core.saveContainer(rec);
     lap('checkpoint');
   })();
   const monitored = deps.monitor.create(

@@ -51,7 +51,7 @@ export async function launchSandbox(core: Core, id: string, config: SandboxConfi
   const dir = sandboxDir(core.roots, id);
   await mkdir(dir, { recursive: true, mode: 0o711 });
   // Checkpoint before acting, so a crash mid-launch leaves a trace `recover` cleans.
-  await core.saveSandbox(rec, { durable: false });
+  await core.saveSandbox(rec);
   core.sandboxes.set(id, rec);
   rollback.add('forget sandbox', async () => {
     await cleanupSandbox(core, rec, cleanupCtx());
@@ -76,7 +76,7 @@ export async function launchSandbox(core: Core, id: string, config: SandboxConfi
     );
     rec.netnsPath = net.netnsPath;
     rec.ips = [...net.ips];
-    await core.saveSandbox(rec, { durable: false });
+    await core.saveSandbox(rec);
   }
 
   lap('network');

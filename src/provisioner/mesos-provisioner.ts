@@ -71,7 +71,8 @@ export class MesosProvisioner {
         const rootfs = join(dir, 'rootfs');
         const info: ProvisionedInfo = { backend: this.backend.name, imageId: stored.id, layers: stored.layers.map((l) => l.digest), rootfs };
         await mkdir(dir, { recursive: true });
-        await checkpoint(layersCheckpoint(this.workDir, id), info);
+        // Runtime state, like the containerizer's records: atomic, not fsynced (see `Core.saveSandbox`).
+        await checkpoint(layersCheckpoint(this.workDir, id), info, { sync: false });
         await this.backend.provision(layers, dir, ctx);
         this.#containers.set(idString(id), info);
         rollback.commit();
