@@ -12,7 +12,7 @@ export interface OciState {
 /**
  * The OCI runtime CLI (runc, crun) as the launcher uses it. Nested
  * containers are created by their monitor (conmon runs `runtime create`);
- * the daemon itself runs infra processes, starts, signals, updates and
+ * the daemon itself starts, signals, updates and
  * deletes. Every method tolerates what the runtime reports as missing where
  * noted, so teardown can be repeated.
  */
@@ -22,7 +22,11 @@ export interface OciRuntime {
   readonly path: string;
   /** The runtime's state root (`--root`). */
   readonly root: string;
-  /** `run --detach`: create and start with no stdio (the sandbox infra process). */
+  /**
+   * `run --detach`: create and start with no stdio. The containerizer no
+   * longer uses it (sandbox infra processes come from `infra.ts`); the
+   * runtime contract suite does, to get a running container without a monitor.
+   */
   run(id: string, bundle: string, opts: { pidFile: string }, ctx: Ctx): Promise<void>;
   start(id: string, ctx: Ctx): Promise<void>;
   /** `undefined` when the runtime does not know `id`. */

@@ -39,7 +39,7 @@ export class RuncRuntime implements OciRuntime {
   }
 
   async run(id: string, bundle: string, opts: { pidFile: string }, ctx: Ctx): Promise<void> {
-    // The detached infra process inherits runc's stdio; with pipes the
+    // The detached process inherits runc's stdio; with pipes the
     // container would hold them open forever, so all three are /dev/null and
     // runc's errors go to a log file instead.
     const logFile = join(bundle, 'runc.log');
