@@ -79,6 +79,9 @@ export class ConmonMonitor implements Monitor {
       '--persist-dir', req.persistDir,
       '--runtime-arg', `--root=${this.#opts.runtime.root}`,
       '--log-level', 'error',
+      // conmon otherwise calls sync(2) (every filesystem) when the container
+      // exits; kubelet reads the log through the page cache anyway.
+      '--no-sync-log',
     ];
     if (req.tty) args.push('-t');
     if (req.stdin) {
