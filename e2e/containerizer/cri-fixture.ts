@@ -273,6 +273,20 @@ export function removeCgroupTree(parent: string): void {
   for (const h of hierarchies()) rm(join(h, parent));
 }
 
+/**
+ * The end of a daemon test: every pod still there removed (RemovePodSandbox
+ * stops it first), the daemon stopped and its dirs gone, the test's cgroup
+ * parent removed (killing whatever a failed test left in it).
+ */
+export async function tearDown(d: Daemon | undefined, cgroupParent: string): Promise<void> {
+  if (d) {
+    const { items } = await d.runtime.call<{ items: Array<{ id: string }> }>('ListPodSandbox', {}).catch(() => ({ items: [] }));
+    for (const p of items) await d.runtime.call('RemovePodSandbox', { pod_sandbox_id: p.id }).catch(() => undefined);
+    await d.cleanup();
+  }
+  removeCgroupTree(cgroupParent);
+}
+
 /** Pinned netns files left in the daemon's run dir. */
 export function netnsPins(runDir: string): string[] {
   const dir = join(runDir, 'netns');

@@ -13,7 +13,7 @@ import {
   netnsPins,
   podConfig,
   processesOf,
-  removeCgroupTree,
+  tearDown,
   runPod,
   testCgroupParent,
   type Pod,
@@ -65,12 +65,7 @@ describe('names, bad input and cleanup after failures, through the daemon', () =
   });
 
   afterAll(async () => {
-    if (d) {
-      const { items } = await d.runtime.call<{ items: Array<{ id: string }> }>('ListPodSandbox', {}).catch(() => ({ items: [] }));
-      for (const p of items) await d.runtime.call('RemovePodSandbox', { pod_sandbox_id: p.id }).catch(() => undefined);
-      await d.cleanup();
-    }
-    removeCgroupTree(cgroupParent);
+    await tearDown(d, cgroupParent);
     await stopTestRegistry();
   });
 

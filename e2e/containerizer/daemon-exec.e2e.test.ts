@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureTestRegistry, pushBusybox, stopTestRegistry } from '../support/images';
 import { startDaemon, type Daemon } from '../support/daemon';
-import { createCtr, ctrConfig, execSync, removeCgroupTree, runPod, testCgroupParent, until, type Pod, type Wire } from './cri-fixture';
+import { createCtr, ctrConfig, execSync, tearDown, runPod, testCgroupParent, until, type Pod, type Wire } from './cri-fixture';
 
 /**
  * ExecSync runs through the native exec helper, not `runc exec`. These
@@ -41,13 +41,8 @@ describe('ExecSync through the native exec helper', () => {
   });
 
   afterAll(async () => {
-    if (pod) {
-      await d.runtime.call('StopPodSandbox', { pod_sandbox_id: pod.id }).catch(() => undefined);
-      await d.runtime.call('RemovePodSandbox', { pod_sandbox_id: pod.id }).catch(() => undefined);
-    }
-    await d?.cleanup();
+    await tearDown(d, cgroupParent);
     if (dir) rmSync(dir, { recursive: true, force: true });
-    removeCgroupTree(cgroupParent);
     await stopTestRegistry();
   });
 

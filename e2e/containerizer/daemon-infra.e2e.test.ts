@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureTestRegistry, pushBusybox, stopTestRegistry } from '../support/images';
 import { startDaemon, type Daemon } from '../support/daemon';
-import { cgroupsUnder, createCtr, ctrConfig, execSync, removeCgroupTree, runPod, testCgroupParent, until, type Pod } from './cri-fixture';
+import { cgroupsUnder, createCtr, ctrConfig, execSync, tearDown, runPod, testCgroupParent, until, type Pod } from './cri-fixture';
 
 /**
  * The pod's infra process is started by the native helper, not by runc.
@@ -48,8 +48,7 @@ describe('the infra process through the daemon', () => {
   });
 
   afterAll(async () => {
-    await d?.cleanup();
-    removeCgroupTree(cgroupParent);
+    await tearDown(d, cgroupParent);
     await stopTestRegistry();
   });
 

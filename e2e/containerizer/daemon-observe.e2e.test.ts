@@ -11,7 +11,7 @@ import {
   GRPC,
   logText,
   readCriLog,
-  removeCgroupTree,
+  tearDown,
   runPod,
   runToExit,
   testCgroupParent,
@@ -45,12 +45,7 @@ describe('observing pods and containers through the daemon', () => {
   });
 
   afterAll(async () => {
-    if (d) {
-      const { items } = await d.runtime.call<{ items: Array<{ id: string }> }>('ListPodSandbox', {}).catch(() => ({ items: [] }));
-      for (const p of items) await d.runtime.call('RemovePodSandbox', { pod_sandbox_id: p.id }).catch(() => undefined);
-      await d.cleanup();
-    }
-    removeCgroupTree(cgroupParent);
+    await tearDown(d, cgroupParent);
     await stopTestRegistry();
   });
 
