@@ -7,12 +7,13 @@
  */
 // First: V8 flags that must be set before the other modules load (see there).
 import './shim/v8-flags';
+import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CniNetworkIsolator } from './cni';
 import { background } from './common/ctx';
 import { useSpawnServer } from './common/exec';
-import { defaultSpawnServer } from './common/spawn-server';
+import { nativeBinary } from './common/native';
 import { createContainerizer, type ContainerizerOptions } from './mesos-compat';
 import { ContainerSessions } from './mesos-compat/io';
 import { importImages } from './provisioner/import-images';
@@ -42,9 +43,9 @@ async function serve(config: Config, version: string): Promise<void> {
   await mkdir(config.runDir, { recursive: true, mode: 0o711 });
   // Short commands (runc start/kill/delete, mount, umount) are forked by a
   // small helper process: forking this one costs its event loop 3-4 ms each.
-  const spawner = defaultSpawnServer();
-  useSpawnServer(spawner);
-  if (!spawner) log.warn({}, 'native/bin/mesos-cri-spawn is not built (scripts/setup.sh builds it): commands are forked from the daemon');
+  const spawner = nativeBinary('mesos-cri-spawn');
+  useSpawnServer(existsSync(spawner) ? spawner : undefined);
+  if (!existsSync(spawner)) log.warn({}, 'native/bin/mesos-cri-spawn is not built (scripts/setup.sh builds it): commands are forked from the daemon');
 
   const network = new CniNetworkIsolator({
     confDir: config.cni.confDir,

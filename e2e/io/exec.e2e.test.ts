@@ -8,7 +8,7 @@ import { background } from '../../src/common/ctx';
 import { isCriError } from '../../src/common/errors';
 import { execSession, type ExecSessionOptions } from '../../src/mesos-compat/io';
 import { ensureExecPlan } from '../../src/mesos-compat/io/exec-plan';
-import { defaultExecHelper } from '../../src/mesos-compat/io/native-exec';
+import { nativeBinary } from '../../src/common/native';
 import { cgroupExists } from '../oci/harness';
 import { IoEnv, Sink, Sizes, until } from './fixtures';
 
@@ -18,7 +18,7 @@ import { IoEnv, Sink, Sizes, until } from './fixtures';
  * resize, cancellation.
  */
 
-const usable = process.getuid?.() === 0 && existsSync('/bin/busybox') && existsSync(defaultExecHelper()) &&
+const usable = process.getuid?.() === 0 && existsSync('/bin/busybox') && existsSync(nativeBinary('mesos-cri-exec')) &&
   (() => { try { execFileSync('runc', ['--version']); return true; } catch { return false; } })();
 
 describe.skipIf(!usable)('execSession on real runc', () => {
@@ -42,7 +42,7 @@ describe.skipIf(!usable)('execSession on real runc', () => {
     if (env) expect(await cgroupExists(env.parent)).toBe(false);
   });
 
-  const opts = (cmd: readonly string[]): ExecSessionOptions => ({ helper: defaultExecHelper(), plan, containerId: id, cmd });
+  const opts = (cmd: readonly string[]): ExecSessionOptions => ({ helper: nativeBinary('mesos-cri-exec'), plan, containerId: id, cmd });
 
   it('returns exit codes and keeps stdout and stderr apart', async () => {
     const out = new Sink();

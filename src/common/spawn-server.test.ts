@@ -1,12 +1,13 @@
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { background } from './ctx';
-import { defaultSpawnServer, SpawnServer } from './spawn-server';
+import { nativeBinary } from './native';
+import { SpawnServer } from './spawn-server';
 
-const path = defaultSpawnServer();
+const path = nativeBinary('mesos-cri-spawn');
 
-describe.skipIf(!path || !existsSync(path))('SpawnServer (native/mesos-cri-spawn)', () => {
-  const s = new SpawnServer(path!);
+describe.skipIf(!existsSync(path))('SpawnServer (native/mesos-cri-spawn)', () => {
+  const s = new SpawnServer(path);
 
   it('runs commands concurrently with their exit codes, output, stdin, env and cwd', async () => {
     const big = 'x'.repeat(300_000);

@@ -1,7 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { constants } from 'node:os';
-import { dirname, join } from 'node:path';
 import type { Ctx } from './ctx';
 import type { ExecOptions, ExecResult } from './exec';
 
@@ -128,12 +126,3 @@ const ERRNO = new Map(Object.entries(constants.errno).map(([k, v]) => [v, k]));
 const errnoName = (n: number): string => ERRNO.get(n) ?? `errno ${n}`;
 const SIGNALS = new Map(Object.entries(constants.signals).map(([k, v]) => [v, k as NodeJS.Signals]));
 const signalName = (n: number): NodeJS.Signals => SIGNALS.get(n) ?? 'SIGKILL';
-
-/** `native/bin/mesos-cri-spawn` of this checkout, found from `src/` and `dist/src/`; undefined when not built. */
-export function defaultSpawnServer(from = __dirname): string | undefined {
-  for (let dir = from; dirname(dir) !== dir; dir = dirname(dir)) {
-    const p = join(dir, 'native', 'bin', 'mesos-cri-spawn');
-    if (existsSync(join(dir, 'package.json')) && existsSync(p)) return p;
-  }
-  return undefined;
-}

@@ -2,13 +2,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { systemClock, type Clock } from '../common/clock';
 import { exec as defaultExec, type Exec } from '../common/exec';
+import { nativeBinary } from '../common/native';
 import { writeSandboxFiles } from '../cni/files';
 import { ConmonMonitor } from './conmon';
 import { NativeInfraLauncher } from './infra';
 import { Cgroups } from './isolators/cgroups';
 import { NoNetwork, type NetworkIsolator } from './isolators/network';
 import { ShmIsolator } from './isolators/shm';
-import { defaultExecHelper } from './io/native-exec';
 import { MesosContainerizer } from './mesos-containerizer';
 import { buildContainerSpec } from './oci/container-spec';
 import { buildSandboxSpec } from './oci/sandbox-spec';
@@ -82,12 +82,12 @@ export function createContainerizer(opts: ContainerizerOptions): MesosContaineri
     provisioner: opts.provisioner,
     network: opts.network ?? new NoNetwork(),
     cgroups: new Cgroups(),
-    infra: new NativeInfraLauncher(opts.execHelper ?? defaultExecHelper(), exec),
+    infra: new NativeInfraLauncher(opts.execHelper ?? nativeBinary('mesos-cri-exec'), exec),
     shm: new ShmIsolator(exec),
     clock: opts.clock ?? systemClock,
     exec,
     infraPath: opts.infra,
-    execHelper: opts.execHelper ?? defaultExecHelper(),
+    execHelper: opts.execHelper ?? nativeBinary('mesos-cri-exec'),
     cgroupParent: opts.cgroupParent,
     oomScoreAdjFloor: oomScoreAdjFloor(opts.restrictOomScoreAdj),
     writeFiles: (dir, o) =>

@@ -1,10 +1,10 @@
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeAtomic } from '../common/checkpoint';
 import type { Ctx } from '../common/ctx';
 import type { Exec } from '../common/exec';
+import { procStat } from '../common/native';
 import { CriError } from '../common/errors';
-import { escape, processLines, processStartTime, seccompLines } from './io/exec-plan';
+import { escape, processLines, seccompLines } from './io/exec-plan';
 import type { OciSpec } from './oci/types';
 
 /**
@@ -76,19 +76,14 @@ export class NativeInfraLauncher implements InfraLauncher {
 
   async start(input: InfraPlanInput, ctx: Ctx): Promise<InfraProcess> {
     const pid = await startInfra(this.run, this.helper, join(input.bundle, 'infra.plan'), input, ctx);
-    const startTime = await processStartTime(pid);
+    const startTime = procStat(pid)?.startTime;
     return startTime ? { pid, startTime } : { pid };
   }
 
   alive(p: InfraProcess): boolean {
-    try {
-      const stat = readFileSync(`/proc/${p.pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (p.startTime !== undefined && fields[19] !== p.startTime) return false;
-      return fields[0] !== 'Z' && fields[0] !== 'X';
-    } catch {
-      return false;
-    }
+    const st = procStat(p.pid);
+    if (!st || (p.startTime !== undefined && st.startTime !== p.startTime)) return false;
+    return st.state !== 'Z' && st.state !== 'X';
   }
 
   async kill(p: InfraProcess): Promise<void> {

@@ -2,7 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeAtomic } from '../../common/checkpoint';
 import { CriError } from '../../common/errors';
-import { isErrno } from '../../common/fsutil';
+import { exists } from '../../common/fsutil';
+import { procStat } from '../../common/native';
 import { KNOWN_CAPABILITIES } from '../oci/capabilities';
 import type { OciNamespaceType, OciProcess, OciSeccomp, OciSpec } from '../oci/types';
 
@@ -154,26 +155,17 @@ export function cgroupDirs(procCgroup: string, mounts: readonly CgroupMount[]): 
   return dirs;
 }
 
-/** `/proc/<pid>/stat` field 22, or undefined when the process is gone. */
-export async function processStartTime(pid: number): Promise<string | undefined> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
-  if (!stat) return undefined;
-  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-}
-
 /**
- * The plan file of a running container, written on first use. `undefined`
- * when its init process is gone (the container exited meanwhile).
+ * The plan file of a running container, written on first use. A container's
+ * init process never changes, so a plan once written stays right; the
+ * helper itself refuses it once that process is gone (its start time is in
+ * the plan). `undefined` when the process is already gone at the first exec.
  */
 export async function ensureExecPlan(bundle: string, pid: number): Promise<string | undefined> {
   const file = join(bundle, 'exec.plan');
-  const startTime = await processStartTime(pid);
+  if (await exists(file)) return file;
+  const startTime = procStat(pid)?.startTime;
   if (!startTime) return undefined;
-  const existing = await readFile(file, 'utf8').catch((err: unknown) => {
-    if (isErrno(err, 'ENOENT')) return undefined;
-    throw err;
-  });
-  if (existing?.startsWith(`pid ${pid} ${startTime}\n`)) return file;
   const [specText, procCgroup, mountinfo] = await Promise.all([
     readFile(join(bundle, 'config.json'), 'utf8'),
     readFile(`/proc/${pid}/cgroup`, 'utf8'),

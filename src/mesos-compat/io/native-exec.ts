@@ -1,19 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { CriError } from '../../common/errors';
-
-/**
- * Where `native/build.sh` puts the exec helper: `<repo>/native/bin`, found
- * from this file in `src/` (tests) and in `dist/src/` (the daemon).
- */
-export function defaultExecHelper(from = __dirname): string {
-  for (let dir = from; dirname(dir) !== dir; dir = dirname(dir)) {
-    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'native'))) return join(dir, 'native', 'bin', 'mesos-cri-exec');
-  }
-  return join(from, 'mesos-cri-exec');
-}
 
 export interface NativeExecOptions {
   readonly helper: string;

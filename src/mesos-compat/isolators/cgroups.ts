@@ -84,14 +84,19 @@ export class Cgroups {
     };
   }
 
-  /** Directories of `path` in every hierarchy (one on v2). */
+  #hierarchies: Promise<string[]> | undefined;
+
+  /** Directories of `path` in every hierarchy (one on v2). The hierarchies are read once. */
   async dirs(path: string): Promise<string[]> {
     if (this.v2) return [join(this.#root, path)];
-    const out: string[] = [];
-    for (const e of await readdir(this.#root, { withFileTypes: true })) {
-      if (e.isDirectory()) out.push(join(this.#root, e.name, path));
-    }
-    return out;
+    this.#hierarchies ??= readdir(this.#root, { withFileTypes: true }).then(
+      (es) => es.filter((e) => e.isDirectory()).map((e) => join(this.#root, e.name)),
+      (err: unknown) => {
+        this.#hierarchies = undefined;
+        throw err;
+      },
+    );
+    return (await this.#hierarchies).map((h) => join(h, path));
   }
 
   /**
