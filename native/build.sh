@@ -12,4 +12,4 @@ build() {
   mv "$out.tmp" "$out"
 }
 build mesos-cri-exec $(pkg-config --libs libseccomp)
-build mesos-cri-spawn
+build mesos-cri-spawn -pthread

@@ -21,6 +21,7 @@ import { benchCniAttachDetach, type CniBenchResult } from '../cni/attach-detach'
 import { pushBusybox } from '../../e2e/support/images';
 import { startRegistry, type TestRegistry } from '../../e2e/support/registry';
 import { memoryOf, mib, pullImage, ratio } from '../support/cri';
+import { hostBusyCpuMs, processCpuMs } from '../support/host';
 import { pushPause } from '../support/pause-image';
 import { startTarget, type Target, type TargetName } from '../support/targets';
 import { newSamples, pool, startPod, stopPod, summarizeSamples, type BenchPod, type PhaseResult, type WorkloadOptions } from './workload';
@@ -39,7 +40,14 @@ interface MemoryMiB {
 
 interface TargetResult {
   sequential?: PhaseResult;
-  concurrent?: PhaseResult & { wallMs: number; podsPerSecond: number };
+  concurrent?: PhaseResult & {
+    wallMs: number;
+    podsPerSecond: number;
+    /** Busy CPU of the whole host (runtime, runc, the bench's client) per started pod. */
+    hostCpuMsPerPod: number;
+    /** CPU of the runtime's own processes (daemon, helpers, monitors or shims; not runc) per started pod. */
+    runtimeCpuMsPerPod: number;
+  };
   /** Runtime processes right after start, before any pull or pod. */
   idleAtStart?: MemoryMiB;
   /** Runtime processes (daemon + helpers) with no pod, after a pull and a warm-up (the target's "idle"). */
@@ -99,8 +107,10 @@ async function sequentialPhase(o: WorkloadOptions, p: Params, r: TargetResult, t
   r.sequential = summarizeSamples(s, errors.length, errors);
 }
 
-async function concurrentPhase(o: WorkloadOptions, p: Params, r: TargetResult): Promise<void> {
+async function concurrentPhase(o: WorkloadOptions, p: Params, r: TargetResult, target: Target): Promise<void> {
   const s = newSamples();
+  const runtime0 = processCpuMs(target.runtimePids());
+  const cpu0 = hostBusyCpuMs();
   const t0 = process.hrtime.bigint();
   const started = await pool(
     Array.from({ length: p.pods }, (_, i) => i),
@@ -108,12 +118,17 @@ async function concurrentPhase(o: WorkloadOptions, p: Params, r: TargetResult): 
     (i) => startPod(o, i, s),
   );
   const wallMs = Number(process.hrtime.bigint() - t0) / 1e6;
+  const cpuMs = hostBusyCpuMs() - cpu0;
+  let runtimeMs = 0;
+  for (const [pid, ms] of processCpuMs(target.runtimePids())) runtimeMs += ms - (runtime0.get(pid) ?? 0);
   const stopped = await pool(started.results, p.clients, (pod) => stopPod(o, pod, s));
   const errors = [...started.errors, ...stopped.errors];
   r.concurrent = {
     ...summarizeSamples(s, errors.length, errors),
     wallMs: Math.round(wallMs),
     podsPerSecond: Math.round((started.results.length / (wallMs / 1000)) * 10) / 10,
+    hostCpuMsPerPod: Math.round((cpuMs / Math.max(1, started.results.length)) * 10) / 10,
+    runtimeCpuMsPerPod: Math.round((runtimeMs / Math.max(1, started.results.length)) * 10) / 10,
   };
 }
 
@@ -141,7 +156,7 @@ async function benchTarget(name: TargetName, p: Params, refs: { registry: TestRe
       };
     }
     note(`${name}: ${p.pods} pods by ${p.clients} concurrent clients`);
-    await step(r, 'concurrent', () => concurrentPhase(o('con'), p, r));
+    await step(r, 'concurrent', () => concurrentPhase(o('con'), p, r, target));
   } finally {
     await step(r, 'stop', () => target.stop());
   }

@@ -28,6 +28,28 @@ export function processesMatching(needle: string): number[] {
   return out;
 }
 
+/** Busy CPU time of the whole host so far, in ms (from `/proc/stat`, all CPUs). */
+export function hostBusyCpuMs(): number {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = f;
+  return ((user + nice + system + irq + softirq + steal) * 1000) / 100; // USER_HZ is 100 on Linux
+}
+
+/** CPU (user + system, in ms) each of `pids` used so far; gone ones are left out. */
+export function processCpuMs(pids: readonly number[]): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.set(pid, ((Number(f[11]) + Number(f[12])) * 1000) / 100);
+    } catch {
+      // exited while we looked
+    }
+  }
+  return out;
+}
+
 export const alive = (pid: number): boolean => {
   try {
     // A zombie still answers signal 0; treat it as gone since it holds nothing.

@@ -1,7 +1,9 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+import { background } from '../../src/common/ctx';
+import { procStat } from '../../src/common/native';
 import { ociRuntimeContract } from '../../src/mesos-compat/oci-runtime.contract';
 import { RuncRuntime } from '../../src/mesos-compat/runc';
 import { tempBase } from './fixtures';
@@ -15,21 +17,49 @@ describe('RuncRuntime (real runc)', () => {
     }
     rmSync(base, { recursive: true, force: true });
   });
-  ociRuntimeContract(async () => ({
-    runtime,
-    bundle: async (id) => {
-      const b = join(base, id);
-      if (existsSync(join(b, 'config.json'))) return b;
-      mkdirSync(join(b, 'rootfs'), { recursive: true });
-      execFileSync('runc', ['spec', '-b', b]);
-      const spec = JSON.parse(readFileSync(join(b, 'config.json'), 'utf8'));
-      spec.process.terminal = false;
-      spec.process.args = ['/catatonit', '-P'];
-      spec.root = { path: join(b, 'rootfs'), readonly: true };
-      spec.mounts.push({ destination: '/catatonit', type: 'bind', source: '/usr/bin/catatonit', options: ['rbind', 'ro'] });
-      writeFileSync(join(b, 'rootfs', 'catatonit'), '');
-      writeFileSync(join(b, 'config.json'), JSON.stringify(spec));
-      return b;
-    },
-  }));
+  const bundle = async (id: string): Promise<string> => {
+    const b = join(base, id);
+    if (existsSync(join(b, 'config.json'))) return b;
+    mkdirSync(join(b, 'rootfs'), { recursive: true });
+    execFileSync('runc', ['spec', '-b', b]);
+    const spec = JSON.parse(readFileSync(join(b, 'config.json'), 'utf8'));
+    spec.process.terminal = false;
+    spec.process.args = ['/catatonit', '-P'];
+    spec.root = { path: join(b, 'rootfs'), readonly: true };
+    spec.mounts.push({ destination: '/catatonit', type: 'bind', source: '/usr/bin/catatonit', options: ['rbind', 'ro'] });
+    writeFileSync(join(b, 'rootfs', 'catatonit'), '');
+    writeFileSync(join(b, 'config.json'), JSON.stringify(spec));
+    return b;
+  };
+  ociRuntimeContract(async () => ({ runtime, bundle }));
+
+  const create = async (id: string): Promise<number> => {
+    const b = await bundle(id);
+    execFileSync('runc', ['--root', join(base, 'root'), 'create', '--bundle', b, '--pid-file', join(b, 'pid'), id], { stdio: 'ignore' });
+    return Number(readFileSync(join(b, 'pid'), 'utf8'));
+  };
+  const cmdline = (pid: number): string => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0]!;
+
+  it('starts a created container through its exec fifo, as `runc start` does, once', async () => {
+    const id = `fifo-${process.pid}-${Date.now()}`;
+    const pid = await create(id);
+    expect(cmdline(pid)).toMatch(/runc/);
+    expect((await runtime.state(id, background()))?.status).toBe('created');
+    await runtime.start(id, background());
+    expect(cmdline(pid)).toBe('/catatonit');
+    expect(existsSync(join(base, 'root', id, 'exec.fifo'))).toBe(false);
+    expect(await runtime.state(id, background())).toMatchObject({ status: 'running', pid });
+    // No fifo any more: `runc start` answers, and refuses.
+    await expect(runtime.start(id, background())).rejects.toThrow(/running|stopped|cannot start/i);
+  });
+
+  it('fails, rather than waits, to start a created container whose process died', async () => {
+    const id = `fifo-dead-${process.pid}-${Date.now()}`;
+    const pid = await create(id);
+    process.kill(pid, 'SIGKILL');
+    for (let i = 0; i < 100 && procStat(pid) && procStat(pid)!.state !== 'Z'; i++) await new Promise((r) => setTimeout(r, 10));
+    const t0 = Date.now();
+    await expect(runtime.start(id, background())).rejects.toMatchObject({ code: 'FailedPrecondition', message: expect.stringMatching(/already dead/) });
+    expect(Date.now() - t0).toBeLessThan(5_000);
+  });
 });

@@ -43,6 +43,9 @@ export function useSpawnServer(path: string | undefined): void {
   server = path ? new SpawnServer(path) : undefined;
 }
 
+/** The daemon's spawn server, for what it does without forking (mount, umount, warm); `undefined` outside the daemon. */
+export const spawnServer = (): SpawnServer | undefined => server;
+
 /** Runs a program to completion, collecting its output; aborting the ctx kills it. */
 export const exec: Exec = (file, args, ctx, opts = {}) => (server ? viaServer(server, file, args, ctx, opts) : direct(file, args, ctx, opts));
 

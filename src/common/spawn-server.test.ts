@@ -1,4 +1,6 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { background } from './ctx';
 import { nativeBinary } from './native';
@@ -37,5 +39,43 @@ describe.skipIf(!existsSync(path))('SpawnServer (native/mesos-cri-spawn)', () =>
     const r = await p;
     expect(r.signal).toBe('SIGKILL');
     expect(Date.now() - t0).toBeLessThan(5_000);
+  });
+
+  const root = process.getuid?.() === 0;
+
+  it.skipIf(!root)('mounts and unmounts with the system calls, rejecting with their errno', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'spawn-mount-'));
+    try {
+      await s.mount({ source: 'tmpfs', target: dir, fstype: 'tmpfs', data: 'size=1m,mode=700' }, background());
+      const line = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').find((l) => l.split(' ')[4] === dir);
+      expect(line).toMatch(/ - tmpfs tmpfs .*size=1024k/);
+      expect(statSync(dir).mode & 0o777).toBe(0o700);
+      await s.umount(dir, 0, background());
+      expect(readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(` ${dir} `);
+      await expect(s.umount(dir, 0, background())).rejects.toMatchObject({ code: 'EINVAL' });
+      await expect(s.mount({ source: 'tmpfs', target: join(dir, 'absent'), fstype: 'tmpfs' }, background())).rejects.toMatchObject({ code: 'ENOENT' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('writes "0" to the warm file every few ms for the time asked, then stops', async () => {
+    // A plain file stands in for cgroup.procs: each write appends a "0".
+    const dir = mkdtempSync(join(tmpdir(), 'spawn-warm-'));
+    const file = join(dir, 'procs');
+    writeFileSync(file, '');
+    try {
+      s.warm(file, 150);
+      await new Promise((r) => setTimeout(r, 400));
+      const written = readFileSync(file, 'utf8');
+      expect(written).toMatch(/^0+$/);
+      // every 3 ms for 150 ms is about 50 writes; a loaded machine does fewer
+      expect(written.length).toBeGreaterThan(10);
+      expect(written.length).toBeLessThan(80);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(readFileSync(file, 'utf8')).toBe(written);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

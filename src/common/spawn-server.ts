@@ -21,6 +21,37 @@ export class SpawnServer {
   }
 
   run(file: string, args: readonly string[], ctx: Ctx, opts: ExecOptions = {}): Promise<ExecResult> {
+    const env = opts.env ? Object.entries(opts.env).filter((e): e is [string, string] => e[1] !== undefined).map(([k, v]) => `${k}=${v}`) : undefined;
+    const body = Buffer.concat([
+      u32(args.length + 1),
+      ...[file, ...args].map(str),
+      env ? Buffer.concat([u32(env.length), ...env.map(str)]) : u32(0xffffffff),
+      str(opts.cwd ?? ''),
+      str(opts.input ?? ''),
+    ]);
+    return this.#request(1, body, ctx);
+  }
+
+  /** mount(2) done by the server; rejects with the errno's `code`. */
+  async mount(m: { source: string; target: string; fstype: string; flags?: number; data?: string }, ctx: Ctx): Promise<void> {
+    await this.#request(3, Buffer.concat([str(m.source), str(m.target), str(m.fstype), u32(m.flags ?? 0), str(m.data ?? '')]), ctx);
+  }
+
+  /** umount2(2) done by the server; rejects with the errno's `code`. */
+  async umount(target: string, flags: number, ctx: Ctx): Promise<void> {
+    await this.#request(4, Buffer.concat([str(target), u32(flags)]), ctx);
+  }
+
+  /**
+   * Keeps the kernel's cgroup migration lock warm for `ms` (see the
+   * server's header) by moving the server into its own cgroup through
+   * `procsFile` every few ms. Fire and forget.
+   */
+  warm(procsFile: string, ms: number): void {
+    this.#ensure().stdin!.write(frame(this.#nextId++, 5, Buffer.concat([str(procsFile), u32(ms)])));
+  }
+
+  #request(op: number, body: Buffer, ctx: Ctx): Promise<ExecResult> {
     return new Promise((resolve, reject) => {
       const child = this.#ensure();
       const id = this.#nextId++;
@@ -38,15 +69,7 @@ export class SpawnServer {
         },
       });
       this.#ref(true);
-      const env = opts.env ? Object.entries(opts.env).filter((e): e is [string, string] => e[1] !== undefined).map(([k, v]) => `${k}=${v}`) : undefined;
-      const body = Buffer.concat([
-        u32(args.length + 1),
-        ...[file, ...args].map(str),
-        env ? Buffer.concat([u32(env.length), ...env.map(str)]) : u32(0xffffffff),
-        str(opts.cwd ?? ''),
-        str(opts.input ?? ''),
-      ]);
-      child.stdin!.write(frame(id, 1, body));
+      child.stdin!.write(frame(id, op, body));
       ctx.signal.addEventListener('abort', onAbort, { once: true });
     });
   }
@@ -101,9 +124,9 @@ export class SpawnServer {
       if (!p) continue;
       this.#pending.delete(id);
       if (this.#pending.size === 0) this.#ref(false);
-      if (kind === 2) {
+      if (kind === 2 || kind === 3) {
         const name = errnoName(code);
-        p.reject(Object.assign(new Error(`spawn failed: ${name}`), { code: name, errno: -code }));
+        p.reject(Object.assign(new Error(`${kind === 2 ? 'spawn' : 'system call'} failed: ${name}`), { code: name, errno: -code }));
       } else {
         p.resolve({ code: kind === 0 ? code : -1, signal: kind === 1 ? signalName(code) : null, stdout, stderr });
       }

@@ -46,6 +46,8 @@ export async function launchContainer(core: Core, id: string, sandboxId: string,
   const lap = stopwatch();
   await using rollback = new Rollback();
   core.names.reserve(name, id);
+  // `runtime create` moves the container's init into its cgroups once the rootfs and spec are done.
+  deps.cgroups.warmMigrations();
   rollback.add('release container name', async () => core.names.release(name, id));
 
   const logPath = config.logPath ? (isAbsolute(config.logPath) ? config.logPath : join(sb.config.logDirectory, config.logPath)) : '';

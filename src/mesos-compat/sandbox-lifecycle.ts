@@ -33,6 +33,8 @@ export async function launchSandbox(core: Core, id: string, config: SandboxConfi
   const lap = stopwatch();
   await using rollback = new Rollback();
   core.names.reserve(name, id);
+  // The infra process is moved into the pod's cgroup once the files are done.
+  deps.cgroups.warmMigrations();
   rollback.add('release sandbox name', async () => core.names.release(name, id));
 
   const hostNetwork = config.security.namespaces.network === 'node';

@@ -1,6 +1,7 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { spawnServer } from '../../common/exec';
 import { isErrno } from '../../common/fsutil';
 
 /** CPU and memory of one cgroup, as CRI `CpuUsage`/`MemoryUsage` want them. */
@@ -128,6 +129,21 @@ export class Cgroups {
     return dirs;
   }
 
+  #ownProcs: string | null | undefined;
+
+  /**
+   * Keeps the kernel's cgroup migration lock warm for the next `ms` (see
+   * native/mesos-cri-spawn.c): a launch calls this first, so that the
+   * moves into cgroups it makes later (the infra helper's, runc's) do not
+   * each wait out an RCU grace period. Only with the daemon's spawn server.
+   */
+  warmMigrations(ms = 1000): void {
+    const server = spawnServer();
+    if (!server) return;
+    this.#ownProcs ??= ownProcsFile(this.#root, this.v2);
+    if (this.#ownProcs) server.warm(this.#ownProcs, ms);
+  }
+
   /** SIGKILLs every process left in `path`'s cgroups (an infra process the daemon lost track of). */
   async killAll(path: string): Promise<void> {
     for (const dir of await this.dirs(path)) {
@@ -177,4 +193,18 @@ async function rmTree(dir: string): Promise<void> {
       throw err;
     }
   }
+}
+
+/** The cgroup.procs file of this process's own cgroup in one mounted hierarchy; null when none is found. */
+function ownProcsFile(root: string, v2: boolean): string | null {
+  for (const line of readFileSync('/proc/self/cgroup', 'utf8').split('\n')) {
+    const m = /^\d+:([^:]*):(\/.*)$/.exec(line);
+    if (!m) continue;
+    const [, controllers, path] = m;
+    if (v2 !== (controllers === '')) continue;
+    const hierarchy = v2 ? root : join(root, controllers!.split(',')[0]!.replace(/^name=/, ''));
+    const file = join(hierarchy, path!, 'cgroup.procs');
+    if (existsSync(file)) return file;
+  }
+  return null;
 }

@@ -1,6 +1,7 @@
 import { readFile, rm, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { Ctx } from '../../common/ctx';
-import { exec } from '../../common/exec';
+import { exec, spawnServer } from '../../common/exec';
 import { isErrno } from '../../common/fsutil';
 
 /** Mount points from `/proc/self/mountinfo` (field 5, with octal escapes decoded). */
@@ -10,6 +11,21 @@ export async function mountPoints(): Promise<string[]> {
     .split('\n')
     .filter(Boolean)
     .map((l) => l.split(' ')[4]!.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8))));
+}
+
+/**
+ * Whether a filesystem other than its parent's is mounted on `path` (an
+ * overlay or tmpfs we mounted there): two stats instead of reading all of
+ * mountinfo, which is long on a busy node. Not for bind mounts.
+ */
+export async function hasOwnFilesystem(path: string): Promise<boolean> {
+  try {
+    const [own, parent] = await Promise.all([stat(path), stat(dirname(path))]);
+    return own.dev !== parent.dev;
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return false;
+    throw err;
+  }
 }
 
 /** Mount points at or under `path`, deepest first (for unmounting). */
@@ -22,9 +38,34 @@ export async function mount(args: readonly string[], ctx: Ctx): Promise<void> {
   await exec('mount', args, ctx);
 }
 
+/**
+ * Mounts a filesystem with options: mount(2) done by the daemon's spawn
+ * server (no mount(8) process and its libmount work), or mount(8) where
+ * there is no server.
+ */
+export async function mountFs(m: { source: string; target: string; fstype: string; data: string }, ctx: Ctx): Promise<void> {
+  const server = spawnServer();
+  if (!server) {
+    await exec('mount', ['-t', m.fstype, m.source, '-o', m.data, m.target], ctx);
+    return;
+  }
+  try {
+    await server.mount(m, ctx);
+  } catch (err) {
+    throw new Error(`mount -t ${m.fstype} at ${m.target} failed: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
+  }
+}
+
+const MNT_DETACH = 2;
+
 /** Unmounts everything at or under `path`; lazily when busy, so teardown never wedges. */
 export async function unmountAll(path: string, ctx: Ctx): Promise<void> {
+  const server = spawnServer();
   for (const m of await mountsUnder(path)) {
+    if (server) {
+      await server.umount(m, 0, ctx).catch(() => server.umount(m, MNT_DETACH, ctx));
+      continue;
+    }
     const r = await exec('umount', [m], ctx, { check: false });
     if (r.code !== 0) await exec('umount', ['-l', m], ctx);
   }

@@ -4,7 +4,7 @@ import type { Ctx } from '../../common/ctx';
 import { CriError } from '../../common/errors';
 
 import type { Backend, LayerRef } from './backend';
-import { destroyBackendDir, mount, mountsUnder } from './mounts';
+import { destroyBackendDir, hasOwnFilesystem, mountFs } from './mounts';
 
 /**
  * Mesos `OverlayBackend`: the shared extracted layers are the lower dirs, a
@@ -22,7 +22,7 @@ export class OverlayBackend implements Backend {
   async provision(layers: readonly LayerRef[], dir: string, ctx: Ctx): Promise<string> {
     if (layers.length === 0) throw new CriError('InvalidArgument', 'failed to provision rootfs: image has no layers');
     const rootfs = join(dir, 'rootfs');
-    if ((await mountsUnder(rootfs)).includes(rootfs)) return rootfs;
+    if (await hasOwnFilesystem(rootfs)) return rootfs;
     const links = join(dir, 'links');
     await rm(links, { recursive: true, force: true });
     for (const d of ['rootfs', 'upper', 'work', 'links']) await mkdir(join(dir, d), { recursive: true });
@@ -34,7 +34,7 @@ export class OverlayBackend implements Backend {
         ? `lowerdir=${lower.join(':')},upperdir=${join(dir, 'upper')},workdir=${join(dir, 'work')}`
         : `br=${join(dir, 'upper')}=rw:${lower.map((l) => `${l}=ro+wh`).join(':')},dio`;
     if (opts.length > 4000) throw new CriError('FailedPrecondition', `failed to provision rootfs: ${layers.length} layers exceed the mount option size`);
-    await mount(['-t', this.name, this.name, '-o', opts, rootfs], ctx);
+    await mountFs({ source: this.name, target: rootfs, fstype: this.name, data: opts }, ctx);
     return rootfs;
   }
 
