@@ -13,13 +13,20 @@
  *                ours), env strings; cwd string (empty: ours); input
  *                string (given to the command as stdin from a memfd;
  *                empty with no stdin: /dev/null)
- *   kill (op 2): u32 id of a running command: SIGKILL it
+ *   kill (op 2): u32 id of a running command: SIGKILL it (and, for a
+ *                monitor, stop waiting on its sync pipe)
  *   mount (op 3): source, target, fstype strings, u32 flags, data string:
  *                mount(2) itself, without forking mount(8)
  *   umount (op 4): target string, u32 flags: umount2(2)
  *   warm (op 5): path string (a cgroup.procs file), u32 ms: keep the
  *                kernel's cgroup migration lock warm for that long (below);
  *                no reply
+ *   monitor (op 6): a run (same body, no stdin) of a container monitor
+ *                that takes conmon's two extra pipes: fd 3, on which it
+ *                reports (one line), and fd 4, on which it waits for a
+ *                byte before it starts; it runs in a session of its own.
+ *                The reply's stdout string is what came on fd 3.
+ *   go (op 7):   u32 id of a monitor: write its start byte
  *
  * Reply to a run, once the command exited and closed its output, and to a
  * mount or umount once done:
@@ -64,8 +71,9 @@ struct child {
   uint32_t id;
   pid_t pid;
   int out, err;           /* -1 once closed */
+  int monitor, sync, start; /* monitors only: their fd 3 and fd 4, -1 once closed */
   int exited, status;
-  struct buf o, e;
+  struct buf o, e, s;
 };
 
 static struct child kids[MAX_CHILDREN];
@@ -142,7 +150,12 @@ static char *getstr(struct reader *r, size_t *len) {
   return s;
 }
 
-static void run(uint32_t id, struct reader *r) {
+static void close_fd(int *fd) {
+  if (*fd >= 0) close(*fd);
+  *fd = -1;
+}
+
+static void run(uint32_t id, struct reader *r, int monitor) {
   uint32_t argc = get32(r);
   if (r->bad || argc == 0 || argc > 65536) { reply(id, 2, EINVAL, NULL, NULL); return; }
   char **argv = calloc(argc + 1, sizeof *argv);
@@ -159,47 +172,76 @@ static void run(uint32_t id, struct reader *r) {
   char *input = getstr(r, &inlen);
   if (r->bad || nkids >= MAX_CHILDREN) { reply(id, 2, r->bad ? EINVAL : EAGAIN, NULL, NULL); goto out; }
 
-  int in = -1, out[2], err[2], ep[2];
+  int in = -1, out[2], err[2], ep[2], sp[2] = {-1, -1}, st[2] = {-1, -1};
   if (inlen > 0) {
     in = memfd_create("stdin", MFD_CLOEXEC);
     if (in < 0 || write(in, input, inlen) != (ssize_t)inlen || lseek(in, 0, SEEK_SET) < 0) { reply(id, 2, errno, NULL, NULL); goto out; }
   } else {
     in = open("/dev/null", O_RDONLY | O_CLOEXEC);
   }
-  if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 || pipe2(ep, O_CLOEXEC) < 0) { reply(id, 2, errno, NULL, NULL); goto out; }
+  if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 || pipe2(ep, O_CLOEXEC) < 0 ||
+      (monitor && (pipe2(sp, O_CLOEXEC) < 0 || pipe2(st, O_CLOEXEC) < 0))) {
+    int e = errno;
+    int *fds[] = {&out[0], &out[1], &err[0], &err[1], &ep[0], &ep[1], &sp[0], &sp[1], &st[0], &st[1]};
+    for (size_t i = 0; i < sizeof fds / sizeof *fds; i++) close_fd(fds[i]);
+    close(in);
+    reply(id, 2, e, NULL, NULL);
+    goto out;
+  }
   pid_t pid = fork();
-  if (pid < 0) { int e = errno; close(out[0]); close(out[1]); close(err[0]); close(err[1]); close(ep[0]); close(ep[1]); close(in); reply(id, 2, e, NULL, NULL); goto out; }
+  if (pid < 0) {
+    int e = errno;
+    int *fds[] = {&out[0], &out[1], &err[0], &err[1], &ep[0], &ep[1], &sp[0], &sp[1], &st[0], &st[1]};
+    for (size_t i = 0; i < sizeof fds / sizeof *fds; i++) close_fd(fds[i]);
+    close(in);
+    reply(id, 2, e, NULL, NULL);
+    goto out;
+  }
   if (pid == 0) {
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
+    /* out of the way of fds 0-4 first */
+    int epw = fcntl(ep[1], F_DUPFD_CLOEXEC, 10);
+    int syncw = monitor ? fcntl(sp[1], F_DUPFD_CLOEXEC, 10) : -1;
+    int startr = monitor ? fcntl(st[0], F_DUPFD_CLOEXEC, 10) : -1;
     dup2(in, 0);
     dup2(out[1], 1);
     dup2(err[1], 2);
-    if (cwdlen > 0 && chdir(cwd) < 0) { int e = errno; if (write(ep[1], &e, sizeof e) < 0) {} _exit(127); }
+    if (monitor) {
+      setsid();
+      dup2(syncw, 3);
+      dup2(startr, 4);
+    }
+    if (cwdlen > 0 && chdir(cwd) < 0) { int e = errno; if (write(epw, &e, sizeof e) < 0) {} _exit(127); }
     environ = envp;
     execvp(argv[0], argv);
     int e = errno;
-    if (write(ep[1], &e, sizeof e) < 0) { /* nothing more to do */ }
+    if (write(epw, &e, sizeof e) < 0) { /* nothing more to do */ }
     _exit(127);
   }
   close(in);
   close(out[1]);
   close(err[1]);
   close(ep[1]);
+  close_fd(&sp[1]);
+  close_fd(&st[0]);
   int e = 0;
   ssize_t got = read(ep[0], &e, sizeof e);
   close(ep[0]);
   if (got == sizeof e) {
     close(out[0]);
     close(err[0]);
+    close_fd(&sp[0]);
+    close_fd(&st[1]);
     waitpid(pid, NULL, 0);
     reply(id, 2, e, NULL, NULL);
     goto out;
   }
   fcntl(out[0], F_SETFL, O_NONBLOCK);
   fcntl(err[0], F_SETFL, O_NONBLOCK);
-  kids[nkids++] = (struct child){.id = id, .pid = pid, .out = out[0], .err = err[0]};
+  if (monitor) fcntl(sp[0], F_SETFL, O_NONBLOCK);
+  kids[nkids++] = (struct child){.id = id, .pid = pid, .out = out[0], .err = err[0], .monitor = monitor, .sync = sp[0], .start = st[1]};
 out:
   for (uint32_t i = 0; i < argc; i++) free(argv[i]);
   free(argv);
@@ -298,12 +340,14 @@ static void do_warm(struct reader *r) {
 
 static void finish_if_done(int i) {
   struct child *c = &kids[i];
-  if (!c->exited || c->out >= 0 || c->err >= 0) return;
+  if (c->exited) close_fd(&c->start); /* it can no longer be started */
+  if (!c->exited || c->out >= 0 || c->err >= 0 || c->sync >= 0) return;
   int kind = WIFSIGNALED(c->status) ? 1 : 0;
   int code = WIFSIGNALED(c->status) ? WTERMSIG(c->status) : WEXITSTATUS(c->status);
-  reply(c->id, kind, code, &c->o, &c->e);
+  reply(c->id, kind, code, c->monitor ? &c->s : &c->o, &c->e);
   free(c->o.p);
   free(c->e.p);
+  free(c->s.p);
   kids[i] = kids[--nkids];
 }
 
@@ -322,6 +366,12 @@ static void drain(int *fd, struct buf *b) {
   }
 }
 
+/* A monitor's report is one line: once it is in, stop listening. */
+static void drain_sync(struct child *c) {
+  drain(&c->sync, &c->s);
+  if (c->sync >= 0 && memchr(c->s.p, '\n', c->s.n)) close_fd(&c->sync);
+}
+
 int main(void) {
   sigset_t mask;
   sigemptyset(&mask);
@@ -335,14 +385,15 @@ int main(void) {
   struct buf in = {0};
   int open_in = 1;
   while (open_in || nkids > 0) {
-    struct pollfd pf[2 + 2 * MAX_CHILDREN];
-    int map[2 + 2 * MAX_CHILDREN];
+    struct pollfd pf[2 + 3 * MAX_CHILDREN];
+    int map[2 + 3 * MAX_CHILDREN];
     int n = 0;
     pf[n] = (struct pollfd){sfd, POLLIN, 0}; map[n++] = -1;
     if (open_in) { pf[n] = (struct pollfd){0, POLLIN, 0}; map[n++] = -2; }
     for (int i = 0; i < nkids; i++) {
-      if (kids[i].out >= 0) { pf[n] = (struct pollfd){kids[i].out, POLLIN, 0}; map[n++] = 2 * i; }
-      if (kids[i].err >= 0) { pf[n] = (struct pollfd){kids[i].err, POLLIN, 0}; map[n++] = 2 * i + 1; }
+      if (kids[i].out >= 0) { pf[n] = (struct pollfd){kids[i].out, POLLIN, 0}; map[n++] = 3 * i; }
+      if (kids[i].err >= 0) { pf[n] = (struct pollfd){kids[i].err, POLLIN, 0}; map[n++] = 3 * i + 1; }
+      if (kids[i].sync >= 0) { pf[n] = (struct pollfd){kids[i].sync, POLLIN, 0}; map[n++] = 3 * i + 2; }
     }
     if (poll(pf, n, -1) < 0) {
       if (errno == EINTR) continue;
@@ -352,9 +403,10 @@ int main(void) {
     /* output first, then exits, then new requests: indexes stay valid within a pass */
     for (int k = 0; k < n; k++) {
       if (map[k] < 0 || !pf[k].revents) continue;
-      struct child *c = &kids[map[k] / 2];
-      if (map[k] % 2 == 0) drain(&c->out, &c->o);
-      else drain(&c->err, &c->e);
+      struct child *c = &kids[map[k] / 3];
+      if (map[k] % 3 == 0) drain(&c->out, &c->o);
+      else if (map[k] % 3 == 1) drain(&c->err, &c->e);
+      else drain_sync(c);
     }
     if (pf[0].revents) {
       struct signalfd_siginfo si;
@@ -388,11 +440,22 @@ int main(void) {
         uint32_t op = r.n > 0 ? (uint8_t)*r.p : 0;
         r.p++;
         r.n--;
-        if (op == 1) {
-          run(id, &r);
-        } else if (op == 2) {
+        if (op == 1 || op == 6) {
+          run(id, &r, op == 6);
+        } else if (op == 2 || op == 7) {
           uint32_t target = get32(&r);
-          for (int i = 0; i < nkids; i++) if (kids[i].id == target && !kids[i].exited) kill(kids[i].pid, SIGKILL);
+          for (int i = 0; i < nkids; i++) {
+            struct child *c = &kids[i];
+            if (c->id != target) continue;
+            if (op == 2) {
+              if (!c->exited) kill(c->pid, SIGKILL);
+              close_fd(&c->sync);
+              close_fd(&c->start);
+            } else if (c->start >= 0) {
+              if (write(c->start, "", 1) < 0) { /* it died: its exit tells */ }
+              close_fd(&c->start);
+            }
+          }
         } else if (op == 3) {
           do_mount(id, &r);
         } else if (op == 4) {
@@ -404,6 +467,8 @@ int main(void) {
       }
       memmove(in.p, in.p + off, in.n - off);
       in.n -= off;
+      /* a kill may have let a monitor finish */
+      for (int i = nkids - 1; i >= 0; i--) finish_if_done(i);
     }
   }
   return 0;

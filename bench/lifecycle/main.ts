@@ -47,6 +47,8 @@ interface TargetResult {
     hostCpuMsPerPod: number;
     /** CPU of the runtime's own processes (daemon, helpers, monitors or shims; not runc) per started pod. */
     runtimeCpuMsPerPod: number;
+    /** CPU of this benchmark's own client per started pod (part of the host's). */
+    clientCpuMsPerPod: number;
   };
   /** Runtime processes right after start, before any pull or pod. */
   idleAtStart?: MemoryMiB;
@@ -111,6 +113,7 @@ async function concurrentPhase(o: WorkloadOptions, p: Params, r: TargetResult, t
   const s = newSamples();
   const runtime0 = processCpuMs(target.runtimePids());
   const cpu0 = hostBusyCpuMs();
+  const client0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   const started = await pool(
     Array.from({ length: p.pods }, (_, i) => i),
@@ -119,6 +122,7 @@ async function concurrentPhase(o: WorkloadOptions, p: Params, r: TargetResult, t
   );
   const wallMs = Number(process.hrtime.bigint() - t0) / 1e6;
   const cpuMs = hostBusyCpuMs() - cpu0;
+  const client = process.cpuUsage(client0);
   let runtimeMs = 0;
   for (const [pid, ms] of processCpuMs(target.runtimePids())) runtimeMs += ms - (runtime0.get(pid) ?? 0);
   const stopped = await pool(started.results, p.clients, (pod) => stopPod(o, pod, s));
@@ -129,6 +133,7 @@ async function concurrentPhase(o: WorkloadOptions, p: Params, r: TargetResult, t
     podsPerSecond: Math.round((started.results.length / (wallMs / 1000)) * 10) / 10,
     hostCpuMsPerPod: Math.round((cpuMs / Math.max(1, started.results.length)) * 10) / 10,
     runtimeCpuMsPerPod: Math.round((runtimeMs / Math.max(1, started.results.length)) * 10) / 10,
+    clientCpuMsPerPod: Math.round(((client.user + client.system) / 1000 / Math.max(1, started.results.length)) * 10) / 10,
   };
 }
 

@@ -38,6 +38,8 @@ export async function startMesosCri(opts: { args?: readonly string[] } = {}): Pr
   mkdirSync(join(base, 'cni'), { recursive: true });
   writeFileSync(join(base, 'none.yaml'), '');
   const args = [
+    // MESOS_CRI_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof": flags for node itself.
+    ...(process.env.MESOS_CRI_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean),
     mainJs,
     '--config', join(base, 'none.yaml'),
     '--socket', socket,

@@ -1,7 +1,7 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
+import { writeAtomic } from '../common/checkpoint';
 import { isErrno } from '../common/fsutil';
 import type { DnsConfig } from './types';
 
@@ -55,18 +55,6 @@ async function readOr(path: string, fallback: string): Promise<string> {
   }
 }
 
-/** Write-then-rename, so a container never bind-mounts a half-written file. */
-async function writeAtomic(path: string, text: string): Promise<void> {
-  const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
-  try {
-    await writeFile(tmp, text, { mode: 0o644 });
-    await rename(tmp, path);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw new Error(`failed to write ${path}`, { cause: err });
-  }
-}
-
 /**
  * Writes the sandbox's `hostname`, `hosts` and `resolv.conf` into `dir`;
  * the containerizer bind-mounts them into every container of the pod at
@@ -86,8 +74,13 @@ export async function writeSandboxFiles(dir: string, opts: SandboxFilesOptions):
   const name = opts.hostNetwork || !opts.hostname ? (opts.host?.hostname ?? osHostname()) : opts.hostname;
   const hosts = opts.hostNetwork ? await readOr(opts.host?.hosts ?? '/etc/hosts', hostsText(name, [])) : hostsText(name, opts.ips);
   const resolv = opts.dns ? resolvConfText(opts.dns) : await readOr(opts.host?.resolvConf ?? '/etc/resolv.conf', '');
-  await writeAtomic(paths.hostname, `${name}\n`);
-  await writeAtomic(paths.hosts, hosts);
-  await writeAtomic(paths.resolvConf, resolv);
+  // Write-then-rename, so a container never bind-mounts a half-written file.
+  for (const [path, text] of [
+    [paths.hostname, `${name}\n`],
+    [paths.hosts, hosts],
+    [paths.resolvConf, resolv],
+  ] as const) {
+    await writeAtomic(path, text, { sync: false, mode: 0o644 });
+  }
   return paths;
 }

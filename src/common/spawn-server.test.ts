@@ -78,4 +78,29 @@ describe.skipIf(!existsSync(path))('SpawnServer (native/mesos-cri-spawn)', () =>
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('runs a monitor with a start pipe on fd 4 and its report on fd 3, in its own session', async () => {
+    // Like conmon: wait for the start byte, fork a daemonized child that reports, exit.
+    const script = 'head -c1 <&4 | od -An -tx1 >&2; (sleep 0.1; echo "{\\"data\\": $(cut -d\" \" -f6 /proc/self/stat)}" >&3; echo never-read >&3) & exit 0';
+    const m = s.monitor('sh', ['-c', script], background());
+    let settled = false;
+    void m.done.then(() => (settled = true));
+    await new Promise((r) => setTimeout(r, 200));
+    expect(settled).toBe(false);
+    m.go();
+    const r = await m.done;
+    expect(r.code).toBe(0);
+    expect(r.stderr.toString().trim()).toBe('00');
+    const report = JSON.parse(r.stdout.toString().split('\n')[0]!) as { data: number };
+    expect(report.data).not.toBe(Number(readFileSync('/proc/self/stat', 'utf8').split(' ')[5]));
+  });
+
+  it('kills a monitor that was never let go, and reports it without a report', async () => {
+    const m = s.monitor('sh', ['-c', 'head -c1 <&4; echo started >&3'], background());
+    await new Promise((r) => setTimeout(r, 100));
+    m.kill();
+    const r = await m.done;
+    expect(r.signal).toBe('SIGKILL');
+    expect(r.stdout.toString()).toBe('');
+  });
 });

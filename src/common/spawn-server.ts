@@ -21,15 +21,34 @@ export class SpawnServer {
   }
 
   run(file: string, args: readonly string[], ctx: Ctx, opts: ExecOptions = {}): Promise<ExecResult> {
+    return this.#request(1, this.#runBody(file, args, opts), ctx);
+  }
+
+  #runBody(file: string, args: readonly string[], opts: ExecOptions): Buffer {
     const env = opts.env ? Object.entries(opts.env).filter((e): e is [string, string] => e[1] !== undefined).map(([k, v]) => `${k}=${v}`) : undefined;
-    const body = Buffer.concat([
+    return Buffer.concat([
       u32(args.length + 1),
       ...[file, ...args].map(str),
       env ? Buffer.concat([u32(env.length), ...env.map(str)]) : u32(0xffffffff),
       str(opts.cwd ?? ''),
       str(opts.input ?? ''),
     ]);
-    return this.#request(1, body, ctx);
+  }
+
+  /**
+   * Starts a container monitor with conmon's pipes (see the server's
+   * header): it waits on its start pipe until `go`; `done` resolves once
+   * the first process exited and the monitor reported on its sync pipe,
+   * with that report as `stdout`.
+   */
+  monitor(file: string, args: readonly string[], ctx: Ctx, opts: Pick<ExecOptions, 'env' | 'cwd'> = {}): { go(): void; kill(): void; done: Promise<ExecResult> } {
+    let id = 0;
+    const done = this.#request(6, this.#runBody(file, args, opts), ctx, (i) => (id = i));
+    return {
+      go: () => this.#child?.stdin!.write(frame(this.#nextId++, 7, u32(id))),
+      kill: () => this.#child?.stdin!.write(frame(id, 2, u32(id))),
+      done,
+    };
   }
 
   /** mount(2) done by the server; rejects with the errno's `code`. */
@@ -51,10 +70,11 @@ export class SpawnServer {
     this.#ensure().stdin!.write(frame(this.#nextId++, 5, Buffer.concat([str(procsFile), u32(ms)])));
   }
 
-  #request(op: number, body: Buffer, ctx: Ctx): Promise<ExecResult> {
+  #request(op: number, body: Buffer, ctx: Ctx, onId?: (id: number) => void): Promise<ExecResult> {
     return new Promise((resolve, reject) => {
       const child = this.#ensure();
       const id = this.#nextId++;
+      onId?.(id);
       const onAbort = (): void => {
         child.stdin?.write(frame(id, 2, u32(id)));
       };

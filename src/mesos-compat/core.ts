@@ -62,7 +62,6 @@ export class Core {
   readonly names = new Registrar();
   readonly mutex = new KeyedMutex();
   readonly events = new EventBus();
-  readonly #writes = new Map<string, Promise<void>>();
   /** Containers inside `runtime start`: their exit must be recorded after their start. */
   readonly starting = new Set<string>();
 
@@ -73,34 +72,22 @@ export class Core {
   }
 
   /**
-   * Checkpoints in call order per file: each write serializes the record as
-   * it is now, and a queue keeps an older snapshot from landing last.
-   */
-  #queue(path: string, value: unknown): Promise<void> {
-    const snapshot = structuredClone(value);
-    const prev = this.#writes.get(path) ?? Promise.resolve();
-    const next = prev.catch(() => undefined).then(() => saveRecord(path, snapshot, { sync: false }));
-    this.#writes.set(path, next);
-    void next.finally(() => {
-      if (this.#writes.get(path) === next) this.#writes.delete(path);
-    }).catch(() => undefined);
-    return next;
-  }
-
-  /**
    * Records are runtime state: written atomically (temp file + rename, so a
    * daemon killed mid-write leaves the old or the new record, and the page
    * cache keeps both across a daemon crash) but not fsynced. Only a host
    * crash could lose one, and a host crash takes the containers with it:
    * `recover` then finds their processes gone either way. The fsyncs cost
    * 5-10 ms each on the pod start path (ext4 commits its whole journal).
+   * Without them, the record is serialized and written before this
+   * returns (`writeAtomic`), so writes land in call order and a later
+   * change to `rec` cannot leak into an earlier write.
    */
   saveSandbox(rec: SandboxRecord): Promise<void> {
-    return this.#queue(sandboxCheckpoint(this.roots, rec.id), rec);
+    return saveRecord(sandboxCheckpoint(this.roots, rec.id), rec, { sync: false });
   }
 
   saveContainer(rec: ContainerRecord): Promise<void> {
-    return this.#queue(containerCheckpoint(this.roots, rec.sandboxId, rec.id), rec);
+    return saveRecord(containerCheckpoint(this.roots, rec.sandboxId, rec.id), rec, { sync: false });
   }
 
   loadSandbox(id: string): Promise<SandboxRecord | undefined> {
