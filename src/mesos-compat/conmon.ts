@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
-import { constants } from 'node:fs';
-import { mkdir, open, readFile, rm, stat } from 'node:fs/promises';
+import { constants, existsSync, readFileSync, statSync } from 'node:fs';
+import { mkdir, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Ctx } from '../common/ctx';
@@ -189,13 +189,14 @@ export class ConmonMonitor implements Monitor {
   }
 
   async exitStatus(req: { bundle: string; persistDir: string }): Promise<ExitStatus | undefined> {
+    // Asked after every start and while stopping: plain system calls, no
+    // ENOENT exception for the usual "not yet".
     const file = join(req.persistDir, 'exit');
+    const st = statSync(file, { bigint: true, throwIfNoEntry: false });
+    if (!st) return undefined;
     let text: string;
-    let at: bigint;
     try {
-      text = await readFile(file, 'utf8');
-      const st = await stat(file, { bigint: true });
-      at = st.ctimeNs;
+      text = readFileSync(file, 'utf8');
     } catch (err) {
       if (isErrno(err, 'ENOENT')) return undefined;
       throw err;
@@ -203,11 +204,8 @@ export class ConmonMonitor implements Monitor {
     // conmon writes the file in one write; an empty file is a write in flight.
     if (text.trim() === '') return undefined;
     const code = Number.parseInt(text.trim(), 10);
-    const oomKilled = await stat(join(req.bundle, 'oom')).then(
-      () => true,
-      () => false,
-    );
-    return { code: Number.isFinite(code) ? code : 255, at, oomKilled };
+    const oomKilled = existsSync(join(req.bundle, 'oom'));
+    return { code: Number.isFinite(code) ? code : 255, at: st.ctimeNs, oomKilled };
   }
 
   async reopenLog(bundle: string, ctx: Ctx): Promise<void> {

@@ -1,4 +1,5 @@
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { dirname, isAbsolute, join } from 'node:path';
 import { nested, topLevel, type ContainerId } from '../common/container-id';
 import { cleanupCtx, type Ctx } from '../common/ctx';
@@ -62,7 +63,7 @@ export async function launchContainer(core: Core, id: string, sandboxId: string,
     ...(config.resources ? { resources: config.resources } : {}),
   };
   const dir = containerDir(core.roots, sandboxId, id);
-  await mkdir(dir, { recursive: true, mode: 0o711 });
+  mkdirSync(dir, { recursive: true, mode: 0o711 });
   await core.saveContainer(rec);
   core.containers.set(id, rec);
   rollback.add('forget container', async () => {
@@ -75,8 +76,8 @@ export async function launchContainer(core: Core, id: string, sandboxId: string,
 
   lap('checkpoint');
   const bundle = core.bundleOf(rec);
-  await mkdir(bundle, { recursive: true });
-  if (logPath) await mkdir(dirname(logPath), { recursive: true });
+  mkdirSync(bundle, { recursive: true });
+  if (logPath) mkdirSync(dirname(logPath), { recursive: true });
   // Provisioning and the spec go on while the monitor starts up; it runs
   // `runtime create` once they are done (and is killed if they fail).
   const prepared = (async (): Promise<void> => {
@@ -98,7 +99,7 @@ export async function launchContainer(core: Core, id: string, sandboxId: string,
       },
       ctx,
     );
-    await writeFile(join(bundle, 'config.json'), JSON.stringify(spec));
+    writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec));
     rec.phase = 'isolating';
     lap('spec');
     await core.saveContainer(rec);

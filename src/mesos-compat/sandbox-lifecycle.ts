@@ -1,4 +1,5 @@
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { cleanupCtx, type Ctx } from '../common/ctx';
 import { CriError, findCriError } from '../common/errors';
@@ -51,7 +52,7 @@ export async function launchSandbox(core: Core, id: string, config: SandboxConfi
     ips: [],
   };
   const dir = sandboxDir(core.roots, id);
-  await mkdir(dir, { recursive: true, mode: 0o711 });
+  mkdirSync(dir, { recursive: true, mode: 0o711 });
   // Checkpoint before acting, so a crash mid-launch leaves a trace `recover` cleans.
   await core.saveSandbox(rec);
   core.sandboxes.set(id, rec);
@@ -90,12 +91,12 @@ export async function launchSandbox(core: Core, id: string, config: SandboxConfi
   });
   lap('files');
   const shm = shmDir(core.roots, id);
-  await mkdir(shm, { recursive: true, mode: 0o755 });
+  mkdirSync(shm, { recursive: true, mode: 0o755 });
   rec.files = { ...written, shm };
 
   const bundle = sandboxBundle(core.roots, id);
   const rootfs = join(bundle, 'rootfs');
-  await mkdir(rootfs, { recursive: true });
+  mkdirSync(rootfs, { recursive: true });
   const spec = deps.specs.sandbox({
     id,
     config,
@@ -106,7 +107,7 @@ export async function launchSandbox(core: Core, id: string, config: SandboxConfi
     cgroupsPath: infraCgroupOf(rec),
     oomScoreAdjFloor: deps.oomScoreAdjFloor,
   });
-  await writeFile(join(bundle, 'config.json'), JSON.stringify(spec));
+  writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec));
   const cgroupDirs = await deps.cgroups.create(infraCgroupOf(rec));
   lap('spec');
   try {

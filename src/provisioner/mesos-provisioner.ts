@@ -1,4 +1,5 @@
-import { mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { mkdirSync } from 'node:fs';
+import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { checkpoint, readCheckpoint } from '../common/checkpoint';
 import { idString, nested, topLevel, type ContainerId } from '../common/container-id';
@@ -70,7 +71,7 @@ export class MesosProvisioner {
         rollback.add('remove container dir', () => this.#remove(id, cleanupCtx()));
         const rootfs = join(dir, 'rootfs');
         const info: ProvisionedInfo = { backend: this.backend.name, imageId: stored.id, layers: stored.layers.map((l) => l.digest), rootfs };
-        await mkdir(dir, { recursive: true });
+        mkdirSync(dir, { recursive: true });
         // Runtime state, like the containerizer's records: atomic, not fsynced (see `Core.saveSandbox`).
         await checkpoint(layersCheckpoint(this.workDir, id), info, { sync: false });
         await this.backend.provision(layers, dir, ctx);

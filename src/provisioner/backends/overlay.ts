@@ -1,4 +1,4 @@
-import { mkdir, rm, symlink } from 'node:fs/promises';
+import { mkdirSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Ctx } from '../../common/ctx';
 import { CriError } from '../../common/errors';
@@ -23,10 +23,11 @@ export class OverlayBackend implements Backend {
     if (layers.length === 0) throw new CriError('InvalidArgument', 'failed to provision rootfs: image has no layers');
     const rootfs = join(dir, 'rootfs');
     if (await hasOwnFilesystem(rootfs)) return rootfs;
+    // Small local metadata calls, made directly rather than through libuv's pool.
     const links = join(dir, 'links');
-    await rm(links, { recursive: true, force: true });
-    for (const d of ['rootfs', 'upper', 'work', 'links']) await mkdir(join(dir, d), { recursive: true });
-    for (let i = 0; i < layers.length; i++) await symlink(layers[i]!.rootfs, join(links, String(i)));
+    rmSync(links, { recursive: true, force: true });
+    for (const d of ['rootfs', 'upper', 'work', 'links']) mkdirSync(join(dir, d), { recursive: true });
+    for (let i = 0; i < layers.length; i++) symlinkSync(layers[i]!.rootfs, join(links, String(i)));
     // overlayfs lists lower dirs top first.
     const lower = layers.map((_l, i) => join(links, String(i))).reverse();
     const opts =
