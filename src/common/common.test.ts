@@ -1,8 +1,8 @@
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { checkpoint, readCheckpoint } from './checkpoint';
+import { appendCheckpoint, checkpoint, readCheckpoint } from './checkpoint';
 import { CriError, describeError, findCriError } from './errors';
 import { KeyedMutex } from './keyed-mutex';
 import { Rollback } from './rollback';
@@ -19,6 +19,36 @@ describe('checkpoint', () => {
       expect(await readCheckpoint(join(dir, 'absent.json'))).toBeUndefined();
       writeFileSync(path, JSON.stringify({ version: 99, value: {} }));
       await expect(readCheckpoint(path)).rejects.toThrow(/unsupported version 99/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('appends states, reads the last whole one, survives a torn write and compacts', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ckpt-'));
+    try {
+      const path = join(dir, 'sub', 'record.json');
+      appendCheckpoint(path, { phase: 'created' });
+      appendCheckpoint(path, { phase: 'running' });
+      expect(await readCheckpoint(path)).toEqual({ phase: 'running' });
+      expect(readdirSync(join(dir, 'sub'))).toEqual(['record.json']);
+      // A daemon killed mid-write leaves half a line: the state before it wins,
+      // and the next state starts on a line of its own.
+      appendFileSync(path, '\n{"version":1,"value":{"phase":"exi');
+      expect(await readCheckpoint(path)).toEqual({ phase: 'running' });
+      appendCheckpoint(path, { phase: 'exited' });
+      expect(await readCheckpoint(path)).toEqual({ phase: 'exited' });
+      // A file written by `checkpoint` reads the same.
+      await checkpoint(path, { phase: 'old' });
+      appendCheckpoint(path, { phase: 'new' });
+      expect(await readCheckpoint(path)).toEqual({ phase: 'new' });
+      const big = 'x'.repeat(10_000);
+      for (let i = 0; i < 20; i++) appendCheckpoint(path, { i, big });
+      expect(statSync(path).size).toBeLessThan(64 * 1024);
+      expect(await readCheckpoint(path)).toEqual({ i: 19, big });
+      expect(readFileSync(path, 'utf8').split('\n').filter(Boolean).length).toBeLessThan(7);
+      writeFileSync(path, '{"version":1,"val');
+      await expect(readCheckpoint(path)).rejects.toThrow(/no whole state/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

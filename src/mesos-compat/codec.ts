@@ -1,4 +1,4 @@
-import { checkpoint, readCheckpoint } from '../common/checkpoint';
+import { appendCheckpoint, readCheckpoint } from '../common/checkpoint';
 
 /**
  * Checkpoints hold `bigint`s (CRI nanosecond timestamps, resource limits),
@@ -31,7 +31,15 @@ export function decode(value: unknown): unknown {
   return value;
 }
 
-export const saveRecord = (path: string, value: unknown, opts: { sync?: boolean } = {}): Promise<void> => checkpoint(path, encode(value), opts);
+/** Appends the record's state to its checkpoint (`appendCheckpoint`), before returning. */
+export function saveRecord(path: string, value: unknown): Promise<void> {
+  try {
+    appendCheckpoint(path, encode(value));
+    return Promise.resolve();
+  } catch (err) {
+    return Promise.reject(err as Error);
+  }
+}
 
 export async function loadRecord<T>(path: string): Promise<T | undefined> {
   const raw = await readCheckpoint<unknown>(path);

@@ -72,22 +72,22 @@ export class Core {
   }
 
   /**
-   * Records are runtime state: written atomically (temp file + rename, so a
-   * daemon killed mid-write leaves the old or the new record, and the page
-   * cache keeps both across a daemon crash) but not fsynced. Only a host
-   * crash could lose one, and a host crash takes the containers with it:
-   * `recover` then finds their processes gone either way. The fsyncs cost
-   * 5-10 ms each on the pod start path (ext4 commits its whole journal).
-   * Without them, the record is serialized and written before this
-   * returns (`writeAtomic`), so writes land in call order and a later
-   * change to `rec` cannot leak into an earlier write.
+   * Records are runtime state: each change is appended to the record's
+   * file (`appendCheckpoint`: a daemon killed mid-write leaves the state
+   * before it, and the page cache keeps the file across a daemon crash),
+   * not fsynced. Only a host crash could lose one, and a host crash takes
+   * the containers with it: `recover` then finds their processes gone
+   * either way. The fsyncs cost 5-10 ms each on the pod start path (ext4
+   * commits its whole journal). The state is serialized and written
+   * before this returns, so writes land in call order and a later change
+   * to `rec` cannot leak into an earlier write.
    */
   saveSandbox(rec: SandboxRecord): Promise<void> {
-    return saveRecord(sandboxCheckpoint(this.roots, rec.id), rec, { sync: false });
+    return saveRecord(sandboxCheckpoint(this.roots, rec.id), rec);
   }
 
   saveContainer(rec: ContainerRecord): Promise<void> {
-    return saveRecord(containerCheckpoint(this.roots, rec.sandboxId, rec.id), rec, { sync: false });
+    return saveRecord(containerCheckpoint(this.roots, rec.sandboxId, rec.id), rec);
   }
 
   loadSandbox(id: string): Promise<SandboxRecord | undefined> {

@@ -8,13 +8,13 @@ import { join } from 'node:path';
  *
  *   <workDir>/containerizer/
  *     sandboxes/<sandboxId>/
- *       sandbox.json                 checkpoint: SandboxRecord
+ *       sandbox.json                 checkpoint: SandboxRecord (a state per line, the last wins)
  *       bundle/                      OCI bundle of the infra process
  *         config.json
  *         rootfs/                    empty dir; the infra binary is bind-mounted in
  *       files/{hostname,hosts,resolv.conf}
  *       containers/<containerId>/
- *         container.json             checkpoint: ContainerRecord
+ *         container.json             checkpoint: ContainerRecord (a state per line, the last wins)
  *         bundle/                    OCI bundle; conmon's cwd
  *           config.json
  *           pidfile, conmon-pidfile  written by runc and conmon
