@@ -72,6 +72,7 @@ struct child {
   pid_t pid;
   int out, err;           /* -1 once closed */
   int monitor, sync, start; /* monitors only: their fd 3 and fd 4, -1 once closed */
+  int ep, spawn_errno;      /* exec's outcome: EOF once it exec'd, else the errno */
   int exited, status;
   struct buf o, e, s;
 };
@@ -226,22 +227,14 @@ static void run(uint32_t id, struct reader *r, int monitor) {
   close(ep[1]);
   close_fd(&sp[1]);
   close_fd(&st[0]);
-  int e = 0;
-  ssize_t got = read(ep[0], &e, sizeof e);
-  close(ep[0]);
-  if (got == sizeof e) {
-    close(out[0]);
-    close(err[0]);
-    close_fd(&sp[0]);
-    close_fd(&st[1]);
-    waitpid(pid, NULL, 0);
-    reply(id, 2, e, NULL, NULL);
-    goto out;
-  }
+  /* Whether it exec'd is read from the poll loop: waiting here would stall
+     every other request until the child gets a CPU, which on a busy node
+     takes milliseconds. */
   fcntl(out[0], F_SETFL, O_NONBLOCK);
   fcntl(err[0], F_SETFL, O_NONBLOCK);
+  fcntl(ep[0], F_SETFL, O_NONBLOCK);
   if (monitor) fcntl(sp[0], F_SETFL, O_NONBLOCK);
-  kids[nkids++] = (struct child){.id = id, .pid = pid, .out = out[0], .err = err[0], .monitor = monitor, .sync = sp[0], .start = st[1]};
+  kids[nkids++] = (struct child){.id = id, .pid = pid, .out = out[0], .err = err[0], .monitor = monitor, .sync = sp[0], .start = st[1], .ep = ep[0]};
 out:
   for (uint32_t i = 0; i < argc; i++) free(argv[i]);
   free(argv);
@@ -341,10 +334,11 @@ static void do_warm(struct reader *r) {
 static void finish_if_done(int i) {
   struct child *c = &kids[i];
   if (c->exited) close_fd(&c->start); /* it can no longer be started */
-  if (!c->exited || c->out >= 0 || c->err >= 0 || c->sync >= 0) return;
+  if (!c->exited || c->out >= 0 || c->err >= 0 || c->sync >= 0 || c->ep >= 0) return;
   int kind = WIFSIGNALED(c->status) ? 1 : 0;
   int code = WIFSIGNALED(c->status) ? WTERMSIG(c->status) : WEXITSTATUS(c->status);
-  reply(c->id, kind, code, c->monitor ? &c->s : &c->o, &c->e);
+  if (c->spawn_errno) reply(c->id, 2, c->spawn_errno, NULL, NULL);
+  else reply(c->id, kind, code, c->monitor ? &c->s : &c->o, &c->e);
   free(c->o.p);
   free(c->e.p);
   free(c->s.p);
@@ -366,6 +360,15 @@ static void drain(int *fd, struct buf *b) {
   }
 }
 
+/* The child's exec-error pipe: an errno if exec failed, EOF once it exec'd. */
+static void read_exec_outcome(struct child *c) {
+  int e = 0;
+  ssize_t got = read(c->ep, &e, sizeof e);
+  if (got < 0 && (errno == EAGAIN || errno == EINTR)) return;
+  if (got == sizeof e) c->spawn_errno = e ? e : EIO;
+  close_fd(&c->ep);
+}
+
 /* A monitor's report is one line: once it is in, stop listening. */
 static void drain_sync(struct child *c) {
   drain(&c->sync, &c->s);
@@ -385,15 +388,16 @@ int main(void) {
   struct buf in = {0};
   int open_in = 1;
   while (open_in || nkids > 0) {
-    struct pollfd pf[2 + 3 * MAX_CHILDREN];
-    int map[2 + 3 * MAX_CHILDREN];
+    struct pollfd pf[2 + 4 * MAX_CHILDREN];
+    int map[2 + 4 * MAX_CHILDREN];
     int n = 0;
     pf[n] = (struct pollfd){sfd, POLLIN, 0}; map[n++] = -1;
     if (open_in) { pf[n] = (struct pollfd){0, POLLIN, 0}; map[n++] = -2; }
     for (int i = 0; i < nkids; i++) {
-      if (kids[i].out >= 0) { pf[n] = (struct pollfd){kids[i].out, POLLIN, 0}; map[n++] = 3 * i; }
-      if (kids[i].err >= 0) { pf[n] = (struct pollfd){kids[i].err, POLLIN, 0}; map[n++] = 3 * i + 1; }
-      if (kids[i].sync >= 0) { pf[n] = (struct pollfd){kids[i].sync, POLLIN, 0}; map[n++] = 3 * i + 2; }
+      if (kids[i].out >= 0) { pf[n] = (struct pollfd){kids[i].out, POLLIN, 0}; map[n++] = 4 * i; }
+      if (kids[i].err >= 0) { pf[n] = (struct pollfd){kids[i].err, POLLIN, 0}; map[n++] = 4 * i + 1; }
+      if (kids[i].sync >= 0) { pf[n] = (struct pollfd){kids[i].sync, POLLIN, 0}; map[n++] = 4 * i + 2; }
+      if (kids[i].ep >= 0) { pf[n] = (struct pollfd){kids[i].ep, POLLIN, 0}; map[n++] = 4 * i + 3; }
     }
     if (poll(pf, n, -1) < 0) {
       if (errno == EINTR) continue;
@@ -403,10 +407,11 @@ int main(void) {
     /* output first, then exits, then new requests: indexes stay valid within a pass */
     for (int k = 0; k < n; k++) {
       if (map[k] < 0 || !pf[k].revents) continue;
-      struct child *c = &kids[map[k] / 3];
-      if (map[k] % 3 == 0) drain(&c->out, &c->o);
-      else if (map[k] % 3 == 1) drain(&c->err, &c->e);
-      else drain_sync(c);
+      struct child *c = &kids[map[k] / 4];
+      if (map[k] % 4 == 0) drain(&c->out, &c->o);
+      else if (map[k] % 4 == 1) drain(&c->err, &c->e);
+      else if (map[k] % 4 == 2) drain_sync(c);
+      else read_exec_outcome(c);
     }
     if (pf[0].revents) {
       struct signalfd_siginfo si;
