@@ -93,8 +93,8 @@ const APPEND_LIMIT = 64 * 1024;
  * write ends such a torn line. The file is compacted once it grows past
  * 64 KiB. Not fsynced (see `writeAtomic`'s `sync`).
  */
-export function appendCheckpoint(path: string, value: unknown): void {
-  const line = `\n${JSON.stringify({ version: CHECKPOINT_VERSION, value })}`;
+export function appendCheckpoint(path: string, value: unknown, replacer?: (key: string, value: unknown) => unknown): void {
+  const line = `\n${JSON.stringify({ version: CHECKPOINT_VERSION, value }, replacer)}`;
   let fd: number;
   try {
     fd = openSync(path, 'a', 0o600);

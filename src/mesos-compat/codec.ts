@@ -31,10 +31,13 @@ export function decode(value: unknown): unknown {
   return value;
 }
 
+/** `encode` as a `JSON.stringify` replacer: the same text without a copy of the record. */
+const encodeBigint = (_key: string, value: unknown): unknown => (typeof value === 'bigint' ? { [TAG]: value.toString() } : value);
+
 /** Appends the record's state to its checkpoint (`appendCheckpoint`), before returning. */
 export function saveRecord(path: string, value: unknown): Promise<void> {
   try {
-    appendCheckpoint(path, encode(value));
+    appendCheckpoint(path, value, encodeBigint);
     return Promise.resolve();
   } catch (err) {
     return Promise.reject(err as Error);
