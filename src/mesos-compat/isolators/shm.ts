@@ -1,6 +1,6 @@
 import { readFile, rm } from 'node:fs/promises';
 import type { Ctx } from '../../common/ctx';
-import type { Exec } from '../../common/exec';
+import { spawnServer, type Exec } from '../../common/exec';
 
 /** Whether `path` is a mount point (listed in our mountinfo). */
 export async function isMountPoint(path: string): Promise<boolean> {
@@ -8,6 +8,8 @@ export async function isMountPoint(path: string): Promise<boolean> {
   const escaped = path.replace(/ /g, '\\040');
   return info.split('\n').some((l) => l.split(' ')[4] === escaped);
 }
+
+const MNT_DETACH = 2;
 
 /**
  * The sandbox's /dev/shm (Mesos `namespaces/ipc` isolator's shm): one 64 MiB
@@ -19,7 +21,21 @@ export class ShmIsolator {
 
   /** Idempotent. */
   async cleanup(dir: string, ctx: Ctx): Promise<void> {
-    while (await isMountPoint(dir)) await this.exec('umount', ['-l', dir], ctx);
+    const server = spawnServer();
+    if (server) {
+      // umount2(MNT_DETACH) until nothing is mounted there (EINVAL), or it is gone (ENOENT).
+      for (;;) {
+        try {
+          await server.umount(dir, MNT_DETACH, ctx);
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code;
+          if (code === 'EINVAL' || code === 'ENOENT') break;
+          throw err;
+        }
+      }
+    } else {
+      while (await isMountPoint(dir)) await this.exec('umount', ['-l', dir], ctx);
+    }
     await rm(dir, { recursive: true, force: true });
   }
 }
