@@ -173,24 +173,16 @@ static void run(uint32_t id, struct reader *r, int monitor) {
   char *input = getstr(r, &inlen);
   if (r->bad || nkids >= MAX_CHILDREN) { reply(id, 2, r->bad ? EINVAL : EAGAIN, NULL, NULL); goto out; }
 
-  int in = -1, out[2], err[2], ep[2], sp[2] = {-1, -1}, st[2] = {-1, -1};
+  int in = -1, out[2] = {-1, -1}, err[2] = {-1, -1}, ep[2] = {-1, -1}, sp[2] = {-1, -1}, st[2] = {-1, -1};
   if (inlen > 0) {
     in = memfd_create("stdin", MFD_CLOEXEC);
     if (in < 0 || write(in, input, inlen) != (ssize_t)inlen || lseek(in, 0, SEEK_SET) < 0) { reply(id, 2, errno, NULL, NULL); goto out; }
   } else {
     in = open("/dev/null", O_RDONLY | O_CLOEXEC);
   }
+  pid_t pid = -1;
   if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 || pipe2(ep, O_CLOEXEC) < 0 ||
-      (monitor && (pipe2(sp, O_CLOEXEC) < 0 || pipe2(st, O_CLOEXEC) < 0))) {
-    int e = errno;
-    int *fds[] = {&out[0], &out[1], &err[0], &err[1], &ep[0], &ep[1], &sp[0], &sp[1], &st[0], &st[1]};
-    for (size_t i = 0; i < sizeof fds / sizeof *fds; i++) close_fd(fds[i]);
-    close(in);
-    reply(id, 2, e, NULL, NULL);
-    goto out;
-  }
-  pid_t pid = fork();
-  if (pid < 0) {
+      (monitor && (pipe2(sp, O_CLOEXEC) < 0 || pipe2(st, O_CLOEXEC) < 0)) || (pid = fork()) < 0) {
     int e = errno;
     int *fds[] = {&out[0], &out[1], &err[0], &err[1], &ep[0], &ep[1], &sp[0], &sp[1], &st[0], &st[1]};
     for (size_t i = 0; i < sizeof fds / sizeof *fds; i++) close_fd(fds[i]);

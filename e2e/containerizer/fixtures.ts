@@ -77,3 +77,17 @@ export function ensureDir(p: string): string {
   mkdirSync(p, { recursive: true });
   return p;
 }
+
+/** An OCI bundle in `dir` (made by `runc spec`) whose process is a bind-mounted `catatonit -P`, running until killed. */
+export function catatonitBundle(dir: string): string {
+  mkdirSync(join(dir, 'rootfs'), { recursive: true });
+  execFileSync('runc', ['spec', '-b', dir]);
+  const spec = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+  spec.process.terminal = false;
+  spec.process.args = ['/catatonit', '-P'];
+  spec.root = { path: join(dir, 'rootfs'), readonly: true };
+  spec.mounts.push({ destination: '/catatonit', type: 'bind', source: '/usr/bin/catatonit', options: ['rbind', 'ro'] });
+  writeFileSync(join(dir, 'rootfs', 'catatonit'), '');
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(spec));
+  return dir;
+}

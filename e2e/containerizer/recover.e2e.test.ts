@@ -9,7 +9,7 @@ import { createContainerizer, type MesosContainerizer } from '../../src/mesos-co
 import { encode } from '../../src/mesos-compat/codec';
 import { Cgroups } from '../../src/mesos-compat/isolators/cgroups';
 import { containerConfig, sandboxConfig } from './configs';
-import { BusyboxProvisioner, cgroupExists, mountsUnder, tempBase } from './fixtures';
+import { BusyboxProvisioner, catatonitBundle, cgroupExists, mountsUnder, tempBase } from './fixtures';
 
 const ctx = background();
 const newId = (): string => randomBytes(32).toString('hex');
@@ -90,16 +90,7 @@ describe('containerizer recovery after a crash', () => {
     await prov.provision(nested(topLevel(sid), halfId), 'busybox');
     // … and an orphan the runtime runs but no checkpoint knows.
     const orphan = newId();
-    const obundle = join(base, 'orphan');
-    mkdirSync(join(obundle, 'rootfs'), { recursive: true });
-    execFileSync('runc', ['spec', '-b', obundle]);
-    const spec = JSON.parse(readFileSync(join(obundle, 'config.json'), 'utf8'));
-    spec.process.terminal = false;
-    spec.process.args = ['/catatonit', '-P'];
-    spec.root = { path: join(obundle, 'rootfs'), readonly: true };
-    spec.mounts.push({ destination: '/catatonit', type: 'bind', source: '/usr/bin/catatonit', options: ['rbind', 'ro'] });
-    writeFileSync(join(obundle, 'rootfs', 'catatonit'), '');
-    writeFileSync(join(obundle, 'config.json'), JSON.stringify(spec));
+    const obundle = catatonitBundle(join(base, 'orphan'));
     execFileSync('runc', ['--root', join(base, 'run', 'runc'), 'run', '-d', '--pid-file', join(obundle, 'pid'), '-b', obundle, orphan], { stdio: 'ignore' });
     const orphanPid = Number(readFileSync(join(obundle, 'pid'), 'utf8'));
     expect(alive(orphanPid)).toBe(true);

@@ -1,12 +1,12 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { background } from '../../src/common/ctx';
 import { procStat } from '../../src/common/native';
 import { ociRuntimeContract } from '../../src/mesos-compat/oci-runtime.contract';
 import { RuncRuntime } from '../../src/mesos-compat/runc';
-import { tempBase } from './fixtures';
+import { catatonitBundle, tempBase } from './fixtures';
 
 describe('RuncRuntime (real runc)', () => {
   const base = tempBase('runc-contract-');
@@ -19,17 +19,7 @@ describe('RuncRuntime (real runc)', () => {
   });
   const bundle = async (id: string): Promise<string> => {
     const b = join(base, id);
-    if (existsSync(join(b, 'config.json'))) return b;
-    mkdirSync(join(b, 'rootfs'), { recursive: true });
-    execFileSync('runc', ['spec', '-b', b]);
-    const spec = JSON.parse(readFileSync(join(b, 'config.json'), 'utf8'));
-    spec.process.terminal = false;
-    spec.process.args = ['/catatonit', '-P'];
-    spec.root = { path: join(b, 'rootfs'), readonly: true };
-    spec.mounts.push({ destination: '/catatonit', type: 'bind', source: '/usr/bin/catatonit', options: ['rbind', 'ro'] });
-    writeFileSync(join(b, 'rootfs', 'catatonit'), '');
-    writeFileSync(join(b, 'config.json'), JSON.stringify(spec));
-    return b;
+    return existsSync(join(b, 'config.json')) ? b : catatonitBundle(b);
   };
   ociRuntimeContract(async () => ({ runtime, bundle }));
 

@@ -12,6 +12,8 @@ export interface NativeExecOptions {
   readonly stdin: boolean;
   readonly stdout: boolean;
   readonly stderr: boolean;
+  /** How long output may sit idle after the exit before it is cut (default 2 s). */
+  readonly drainMs?: number;
 }
 
 /** A process started in a container by `native/mesos-cri-exec`. */
@@ -32,7 +34,7 @@ export interface NativeExec {
 
 /** How long the helper gets to answer a kill before its whole process group is killed. */
 const KILL_GRACE_MS = 5_000;
-/** Output a background child keeps open must not hold the caller past the exit for longer. */
+/** Output a background child keeps open, idle, must not hold the caller past the exit for longer. */
 const DRAIN_MS = 2_000;
 
 interface Report {
@@ -58,7 +60,7 @@ export function startNativeExec(cmd: readonly string[], o: NativeExecOptions): N
   const done = (async (): Promise<number> => {
     try {
       const [{ code, signal }, rep] = await Promise.all([exited, report]);
-      await drained(child, DRAIN_MS);
+      await drained(child, o.drainMs ?? DRAIN_MS);
       if (rep?.exitCode !== undefined) return rep.exitCode;
       const why = rep?.error ?? `exec helper exited ${code ?? signal}`;
       throw new CriError(/ is gone/.test(why) ? 'FailedPrecondition' : 'Internal', `failed to exec in container ${o.containerId}: ${why}`);
@@ -108,17 +110,34 @@ function readReport(pipe: Readable): Promise<Report | undefined> {
   });
 }
 
-/** Resolves when `child`'s stdout and stderr closed, or after `ms`; never rejects. */
+/**
+ * Resolves when `child`'s stdout and stderr closed, or once they sat idle
+ * for `ms`: a background child may hold them open forever. Output still
+ * on its way, or held back because the reader is slow (a client's flow
+ * control), is not idle; never rejects.
+ */
 function drained(child: ChildProcess, ms: number): Promise<void> {
-  const open = [child.stdout, child.stderr].filter((s) => s && !s.destroyed && !s.readableEnded);
+  const open = [child.stdout, child.stderr].filter((s): s is Readable => !!s && !s.destroyed && !s.readableEnded);
   if (open.length === 0) return Promise.resolve();
   return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
+    let moved = false;
+    const onData = (): void => {
+      moved = true;
+    };
+    const timer = setInterval(() => {
+      if (moved || open.some((s) => s.readableLength > 0 || s.isPaused())) {
+        moved = false;
+        return;
+      }
+      done();
+    }, ms);
     function done(): void {
-      clearTimeout(timer);
+      clearInterval(timer);
       child.off('close', done);
+      for (const s of open) s.off('data', onData);
       resolve();
     }
+    for (const s of open) s.on('data', onData);
     child.once('close', done);
   });
 }

@@ -1,0 +1,46 @@
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { afterAll, describe, expect, it } from 'vitest';
+import { startNativeExec } from './native-exec';
+
+// A stand-in for native/mesos-cri-exec: runs its "command" as a shell
+// script and reports the exit on fd 4, as the helper does.
+const dir = mkdtempSync(join(tmpdir(), 'native-exec-'));
+const helper = join(dir, 'helper');
+writeFileSync(helper, '#!/bin/sh\nshift\nsh -c "$1" 3>&- 4>&-\nprintf \'{"exitCode":%d}\\n\' $? >&4\n');
+chmodSync(helper, 0o755);
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const start = (script: string) =>
+  startNativeExec([script], { helper, plan: 'unused', containerId: 'c1', tty: false, stdin: false, stdout: true, stderr: false, drainMs: 50 });
+
+describe('startNativeExec', () => {
+  it('delivers all output to a slow reader after the exit, however long that takes', async () => {
+    const p = start('head -c 262144 /dev/zero; exit 3');
+    let got = 0;
+    // A reader slower than the drain limit per chunk: what a client's flow control looks like.
+    const slow = new Writable({
+      highWaterMark: 1024,
+      write(chunk: Buffer, _enc, cb) {
+        got += chunk.length;
+        setTimeout(cb, 150);
+      },
+    });
+    p.stdout!.pipe(slow);
+    expect(await p.done).toBe(3);
+    expect(got).toBe(262144);
+  });
+
+  it('stops waiting for output that a background child holds open and idle', async () => {
+    const p = start('sleep 30 & echo started; exit 0');
+    const chunks: Buffer[] = [];
+    p.stdout!.on('data', (b: Buffer) => chunks.push(b));
+    const t0 = Date.now();
+    expect(await p.done).toBe(0);
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    expect(Buffer.concat(chunks).toString()).toBe('started\n');
+    p.stdout!.destroy();
+  });
+});
