@@ -36,6 +36,8 @@ describe('RuncRuntime (real runc)', () => {
     expect(cmdline(pid)).toMatch(/runc/);
     expect((await runtime.state(id, background()))?.status).toBe('created');
     await runtime.start(id, background());
+    // Started: the exec is under way (its command line shows once the kernel has set it up).
+    for (let i = 0; i < 100 && cmdline(pid) !== '/catatonit'; i++) await new Promise((r) => setTimeout(r, 10));
     expect(cmdline(pid)).toBe('/catatonit');
     expect(existsSync(join(base, 'root', id, 'exec.fifo'))).toBe(false);
     expect(await runtime.state(id, background())).toMatchObject({ status: 'running', pid });

@@ -89,8 +89,13 @@ describe.skipIf(!usable)('execSession on real runc', () => {
     // Each input line prints the terminal size; stderr goes to the terminal too.
     const script = 'echo "term=$TERM tty=$(tty)"; while read l; do [ "$l" = q ] && exit 4; echo "size=$(stty size)"; echo err-line >&2; done';
     const done = execSession(opts(['sh', '-c', script]), { tty: true, stdin, stdout: out, resize: sizes }, background());
-    stdin.write('a\n');
-    await until(() => out.text.includes('size=30 100'), 15_000, 'the initial size');
+    // The initial size may land after the shell's first `stty size`, as it
+    // does with kubelet: ask until it shows.
+    await until(async () => {
+      stdin.write('a\n');
+      await new Promise((r) => setTimeout(r, 50));
+      return out.text.includes('size=30 100');
+    }, 15_000, 'the initial size');
     expect(out.text).toContain('err-line\r\n');
     expect(out.text).toMatch(/term=xterm tty=\/dev\/pts\/\d+/);
     sizes.push(132, 43);
