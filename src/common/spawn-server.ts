@@ -3,6 +3,9 @@ import { constants } from 'node:os';
 import type { Ctx } from './ctx';
 import type { ExecOptions, ExecResult } from './exec';
 
+/** umount2(2)'s lazy flag, for `SpawnServer.umount`. */
+export const MNT_DETACH = 2;
+
 /**
  * The client of `native/mesos-cri-spawn`, which forks short commands for
  * the daemon (see its header for the wire format). `run` resolves like

@@ -1,6 +1,7 @@
 import { readFile, rm } from 'node:fs/promises';
 import type { Ctx } from '../../common/ctx';
 import { spawnServer, type Exec } from '../../common/exec';
+import { MNT_DETACH } from '../../common/spawn-server';
 
 /** Whether `path` is a mount point (listed in our mountinfo). */
 export async function isMountPoint(path: string): Promise<boolean> {
@@ -8,8 +9,6 @@ export async function isMountPoint(path: string): Promise<boolean> {
   const escaped = path.replace(/ /g, '\\040');
   return info.split('\n').some((l) => l.split(' ')[4] === escaped);
 }
-
-const MNT_DETACH = 2;
 
 /**
  * The sandbox's /dev/shm (Mesos `namespaces/ipc` isolator's shm): one 64 MiB

@@ -2,6 +2,7 @@ import { readFile, rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Ctx } from '../../common/ctx';
 import { exec, spawnServer } from '../../common/exec';
+import { MNT_DETACH } from '../../common/spawn-server';
 import { isErrno } from '../../common/fsutil';
 
 /** Mount points from `/proc/self/mountinfo` (field 5, with octal escapes decoded). */
@@ -55,8 +56,6 @@ export async function mountFs(m: { source: string; target: string; fstype: strin
     throw new Error(`mount -t ${m.fstype} at ${m.target} failed: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
   }
 }
-
-const MNT_DETACH = 2;
 
 /** Unmounts everything at or under `path`; lazily when busy, so teardown never wedges. */
 export async function unmountAll(path: string, ctx: Ctx): Promise<void> {
