@@ -75,12 +75,9 @@ export async function writeSandboxFiles(dir: string, opts: SandboxFilesOptions):
   const hosts = opts.hostNetwork ? await readOr(opts.host?.hosts ?? '/etc/hosts', hostsText(name, [])) : hostsText(name, opts.ips);
   const resolv = opts.dns ? resolvConfText(opts.dns) : await readOr(opts.host?.resolvConf ?? '/etc/resolv.conf', '');
   // Write-then-rename, so a container never bind-mounts a half-written file.
-  for (const [path, text] of [
-    [paths.hostname, `${name}\n`],
-    [paths.hosts, hosts],
-    [paths.resolvConf, resolv],
-  ] as const) {
-    await writeAtomic(path, text, { sync: false, mode: 0o644 });
-  }
+  const written = { sync: false, mode: 0o644 };
+  await writeAtomic(paths.hostname, `${name}\n`, written);
+  await writeAtomic(paths.hosts, hosts, written);
+  await writeAtomic(paths.resolvConf, resolv, written);
   return paths;
 }

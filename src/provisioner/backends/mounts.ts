@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import { readFile, rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Ctx } from '../../common/ctx';
@@ -19,14 +20,10 @@ export async function mountPoints(): Promise<string[]> {
  * overlay or tmpfs we mounted there): two stats instead of reading all of
  * mountinfo, which is long on a busy node. Not for bind mounts.
  */
-export async function hasOwnFilesystem(path: string): Promise<boolean> {
-  try {
-    const [own, parent] = await Promise.all([stat(path), stat(dirname(path))]);
-    return own.dev !== parent.dev;
-  } catch (err) {
-    if (isErrno(err, 'ENOENT')) return false;
-    throw err;
-  }
+export function hasOwnFilesystem(path: string): boolean {
+  const own = statSync(path, { throwIfNoEntry: false });
+  const parent = statSync(dirname(path), { throwIfNoEntry: false });
+  return !!own && !!parent && own.dev !== parent.dev;
 }
 
 /** Mount points at or under `path`, deepest first (for unmounting). */

@@ -22,7 +22,7 @@ export class OverlayBackend implements Backend {
   async provision(layers: readonly LayerRef[], dir: string, ctx: Ctx): Promise<string> {
     if (layers.length === 0) throw new CriError('InvalidArgument', 'failed to provision rootfs: image has no layers');
     const rootfs = join(dir, 'rootfs');
-    if (await hasOwnFilesystem(rootfs)) return rootfs;
+    if (hasOwnFilesystem(rootfs)) return rootfs;
     // Small local metadata calls, made directly rather than through libuv's pool.
     const links = join(dir, 'links');
     rmSync(links, { recursive: true, force: true });
