@@ -100,5 +100,11 @@ export interface Containerizer {
   /** Runs a command in a container, with output capped at 16 MiB per stream, killed after `timeoutSeconds` (0: none). */
   execSync(id: ContainerId, cmd: readonly string[], opts: { timeoutSeconds: number }, ctx: Ctx): Promise<ExecSyncResult>;
   subscribe(listener: EventListener): () => void;
+  /**
+   * Stores the node's pod CIDRs (`UpdateRuntimeConfig`'s comma-separated
+   * `pod_cidr`; empty leaves them as they are) across restarts; sandboxes
+   * launched afterwards pass them to CNI as `ipRanges`.
+   */
+  updateNetworkConfig(podCidr: string, ctx: Ctx): Promise<void>;
   pruneImages(excludedImages: readonly string[], ctx: Ctx): Promise<void>;
 }

@@ -12,6 +12,7 @@ import type { Cgroups } from './isolators/cgroups';
 import type { NetworkIsolator } from './isolators/network';
 import type { ShmIsolator } from './isolators/shm';
 import type { Monitor } from './monitor';
+import { EMPTY_NETWORK_CONFIG, type NetworkConfig } from './network-config';
 import type { OciRuntime } from './oci-runtime';
 import { containerBundle, containerCheckpoint, containerPersistDir, sandboxCheckpoint, type Roots } from './paths';
 import { Registrar } from './registrar';
@@ -64,6 +65,8 @@ export class Core {
   readonly events = new EventBus();
   /** Containers inside `runtime start`: their exit must be recorded after their start. */
   readonly starting = new Set<string>();
+  /** The node's pod CIDRs (`UpdateRuntimeConfig`), passed to CNI at each attach. */
+  networkConfig: NetworkConfig = EMPTY_NETWORK_CONFIG;
 
   constructor(readonly deps: ContainerizerDeps) {}
 

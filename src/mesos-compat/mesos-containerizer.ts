@@ -10,6 +10,7 @@ import type { ContainerStatus, Containerizer, ExecSyncResult, LaunchInfo, Launch
 import { Core, type ContainerizerDeps } from './core';
 import type { EventListener } from './events';
 import { execPlanOf, execSync } from './exec-sync';
+import { loadNetworkConfig, parsePodCidrs, saveNetworkConfig } from './network-config';
 import { buildResources } from './oci/resources';
 import { sandboxDir } from './paths';
 import { stopwatch } from './stopwatch';
@@ -70,6 +71,7 @@ export class MesosContainerizer implements Containerizer {
   }
 
   async recover(ctx: Ctx): Promise<void> {
+    this.#core.networkConfig = await loadNetworkConfig(this.#core.roots);
     await recover(this.#core, ctx);
     await this.#watchExits();
   }
@@ -269,6 +271,15 @@ export class MesosContainerizer implements Containerizer {
     const c = this.#core.container(id.value);
     if (c.phase !== 'running') throw new CriError('FailedPrecondition', `failed to exec in container ${c.id}: it is not running`);
     return execSync(this.#core, c, cmd, opts, ctx);
+  }
+
+  async updateNetworkConfig(podCidr: string, _ctx: Ctx): Promise<void> {
+    const podCidrs = parsePodCidrs(podCidr);
+    // containerd, too, leaves its config alone when kubelet sends no CIDR.
+    if (podCidrs.length === 0) return;
+    const next = { podCidrs };
+    await saveNetworkConfig(this.#core.roots, next);
+    this.#core.networkConfig = next;
   }
 
   subscribe(listener: EventListener): () => void {

@@ -74,6 +74,7 @@ export async function launchSandbox(core: Core, id: string, config: SandboxConfi
         portMappings: config.portMappings,
         ...(config.dns ? { dns: config.dns } : {}),
         ...(config.cgroupParent ? { cgroupParent: config.cgroupParent } : {}),
+        ...(core.networkConfig.podCidrs.length > 0 ? { ipRanges: core.networkConfig.podCidrs } : {}),
       },
       ctx,
     );

@@ -23,6 +23,7 @@ import { stopContainer } from './stop-container';
 import { stopPodSandbox } from './stop-pod-sandbox';
 import { streamOf } from './stream-lists';
 import { updateContainerResources } from './update-container-resources';
+import { updateRuntimeConfig } from './update-runtime-config';
 import { version } from './version';
 
 /** The RuntimeService table: one file per RPC; RPCs not listed answer UNIMPLEMENTED. */
@@ -38,6 +39,7 @@ export function runtimeHandlers(deps: ShimDeps): RuntimeImpl {
     Version: version(deps),
     Status: status(deps),
     RuntimeConfig: runtimeConfig(deps),
+    UpdateRuntimeConfig: updateRuntimeConfig(deps),
     RunPodSandbox: runPodSandbox(deps),
     StopPodSandbox: stopPodSandbox(deps),
     RemovePodSandbox: removePodSandbox(deps),
