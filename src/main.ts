@@ -27,6 +27,7 @@ import { runtimeHandlers } from './shim/runtime';
 import { CriServer } from './shim/server';
 import { StreamingServer } from './shim/streaming/server';
 import { readPackageVersion } from './shim/version-info';
+import { startObservability } from './shim/observability';
 
 const provisionerOptions = (config: Config): ProvisionerOptions => ({
   workDir: config.workDir,
@@ -87,6 +88,8 @@ async function serve(config: Config, version: string): Promise<void> {
     containerizer,
     streaming,
   };
+  // Issue 17: the metrics endpoint (off unless `metrics.address` is set).
+  const observability = await startObservability(config, { containerizer, store });
   const server = new CriServer(runtimeHandlers(deps), imageHandlers(store), gate);
   await server.listen(config.socket);
   log.info({ socket: config.socket, version, backend: provisioner.backend }, 'mesos-cri listening');
@@ -106,6 +109,7 @@ async function serve(config: Config, version: string): Promise<void> {
     server
       .shutdown()
       .then(() => streaming.stop())
+      .then(() => observability.close())
       .finally(() => containerizer.close())
       .then(
       () => process.exit(0),
@@ -185,7 +189,7 @@ if (require.main === module) {
     },
     (err: unknown) => {
       process.stderr.write(`mesos-cri: ${describeError(err)}\n`);
-      process.exit(1);
+      process.exit(err instanceof ConfigError ? 2 : 1);
     },
   );
 }

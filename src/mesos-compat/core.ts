@@ -4,6 +4,7 @@ import { CriError } from '../common/errors';
 import type { Exec } from '../common/exec';
 import { KeyedMutex } from '../common/keyed-mutex';
 import { log } from '../common/log';
+import { containerOomKilled } from '../common/metrics';
 import { loadRecord, saveRecord } from './codec';
 import type { DnsConfig } from './config';
 import { EventBus, type ContainerEventType } from './events';
@@ -157,6 +158,7 @@ export class Core {
     c.finishedAt = c.startedAt !== undefined && st.at < c.startedAt ? c.startedAt : st.at;
     c.reason = st.reason;
     if (st.message !== undefined) c.message = st.message;
+    if (st.reason === 'OOMKilled') containerOomKilled();
     // A container that never started still finished: CRI wants started_at
     // left at zero, which is what an unset `startedAt` renders as.
     this.emit('stopped', c.id, c.sandboxId);

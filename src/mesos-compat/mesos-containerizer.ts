@@ -1,9 +1,10 @@
-import { watch, type FSWatcher } from 'node:fs';
+import { readdirSync, watch, type FSWatcher } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { nested, topLevel, type ContainerId } from '../common/container-id';
 import type { Ctx } from '../common/ctx';
 import { CriError } from '../common/errors';
 import { log } from '../common/log';
+import { recoveryDone, sessionOpened } from '../common/metrics';
 import type { Resources } from './config';
 import { launchContainer, provisionerId, removeContainer, startContainer, stopContainer } from './container-lifecycle';
 import type { ContainerStatus, Containerizer, ExecSyncResult, LaunchInfo, LaunchResult, ResourceStatistics, SandboxStatus } from './containerizer';
@@ -12,7 +13,7 @@ import type { EventListener } from './events';
 import { execPlanOf, execSync } from './exec-sync';
 import { loadNetworkConfig, parsePodCidrs, saveNetworkConfig } from './network-config';
 import { buildResources } from './oci/resources';
-import { sandboxDir } from './paths';
+import { containersDir, sandboxDir, sandboxesDir, type Roots } from './paths';
 import { stopwatch } from './stopwatch';
 import { recover } from './recover';
 import { sandboxName } from './registrar';
@@ -20,6 +21,19 @@ import { cleanupSandbox, infraAlive, launchSandbox } from './sandbox-lifecycle';
 import type { ContainerRecord, SandboxRecord } from './state';
 
 const isSandbox = (id: ContainerId): boolean => id.parent === undefined;
+
+/** Sandbox and container checkpoint dirs on disk (for the recovery metrics). */
+function checkpointDirs(roots: Roots): { sandboxes: number; containers: number } {
+  const ls = (dir: string): string[] => {
+    try {
+      return readdirSync(dir);
+    } catch {
+      return [];
+    }
+  };
+  const sandboxes = ls(sandboxesDir(roots));
+  return { sandboxes: sandboxes.length, containers: sandboxes.reduce((n, s) => n + ls(containersDir(roots, s)).length, 0) };
+}
 
 function sandboxStatus(core: Core, sb: SandboxRecord): SandboxStatus {
   return {
@@ -71,8 +85,16 @@ export class MesosContainerizer implements Containerizer {
   }
 
   async recover(ctx: Ctx): Promise<void> {
+    const started = process.hrtime.bigint();
     this.#core.networkConfig = await loadNetworkConfig(this.#core.roots);
+    // Each checkpoint dir found is either recovered or cleaned up by `recover`.
+    const found = checkpointDirs(this.#core.roots);
     await recover(this.#core, ctx);
+    const kept = { sandboxes: this.#core.sandboxes.size, containers: this.#core.containers.size };
+    recoveryDone(Number(process.hrtime.bigint() - started) / 1e9, {
+      sandboxes: { recovered: kept.sandboxes, cleaned: Math.max(0, found.sandboxes - kept.sandboxes) },
+      containers: { recovered: kept.containers, cleaned: Math.max(0, found.containers - kept.containers) },
+    });
     await this.#watchExits();
   }
 
@@ -270,7 +292,7 @@ export class MesosContainerizer implements Containerizer {
   async execSync(id: ContainerId, cmd: readonly string[], opts: { timeoutSeconds: number }, ctx: Ctx): Promise<ExecSyncResult> {
     const c = this.#core.container(id.value);
     if (c.phase !== 'running') throw new CriError('FailedPrecondition', `failed to exec in container ${c.id}: it is not running`);
-    return execSync(this.#core, c, cmd, opts, ctx);
+    return execSync(this.#core, c, cmd, opts, ctx).finally(sessionOpened('exec_sync'));
   }
 
   async updateNetworkConfig(podCidr: string, _ctx: Ctx): Promise<void> {

@@ -31,8 +31,8 @@ function bind(def: ServiceDefinition, impl: Record<string, unknown>, gate: Gate)
   for (const [name, method] of Object.entries(def)) {
     const fn = impl[name] ?? unimplemented(name);
     out[name] = method.responseStream
-      ? serverStream(name, gate, fn as StreamHandler<unknown, unknown>)
-      : unary(name, gate, fn as UnaryHandler<unknown, unknown>);
+      ? serverStream(name, gate, fn as StreamHandler<unknown, unknown>, method.path)
+      : unary(name, gate, fn as UnaryHandler<unknown, unknown>, method.path);
   }
   return out;
 }
