@@ -2,7 +2,10 @@ import type { ContainerId } from '../common/container-id';
 import type { Ctx } from '../common/ctx';
 import type { ContainerConfig, Resources, SandboxConfig } from './config';
 import type { EventListener } from './events';
+import type { CgroupDetail, InterfaceStats } from './isolators/cgroup-detail';
 import type { ImageInfo } from './state';
+
+export type { CgroupDetail, InterfaceStats } from './isolators/cgroup-detail';
 
 /** What `launch` runs: a pod sandbox (top-level) or a container nested in one. */
 export type LaunchInfo = { readonly kind: 'sandbox'; readonly config: SandboxConfig } | { readonly kind: 'container'; readonly config: ContainerConfig };
@@ -55,6 +58,12 @@ export interface ResourceStatistics {
   readonly majorPageFaults?: bigint;
   /** The container's writable layer (nested containers only). */
   readonly writableLayer?: { readonly bytes: bigint; readonly inodes: bigint };
+  /** The pod's interfaces but `lo` (sandboxes with their own network namespace). */
+  readonly network?: readonly InterfaceStats[];
+  /** With `usage(…, { detail: true })`, running containers: what cAdvisor reads beyond the above. */
+  readonly detail?: CgroupDetail;
+  /** With `detail`: the filesystem the writable layer lives on. */
+  readonly filesystem?: { readonly capacityBytes: bigint; readonly inodesTotal: bigint; readonly inodesFree: bigint };
 }
 
 export interface ExecSyncResult {
@@ -75,7 +84,8 @@ export interface Containerizer {
   launch(id: ContainerId, info: LaunchInfo, ctx: Ctx): Promise<LaunchResult>;
   start(id: ContainerId, ctx: Ctx): Promise<void>;
   update(id: ContainerId, resources: Resources, ctx: Ctx): Promise<void>;
-  usage(id: ContainerId, ctx: Ctx): Promise<ResourceStatistics>;
+  /** `detail`: also the fields the CRI metrics RPCs need (more files read, fds counted). */
+  usage(id: ContainerId, ctx: Ctx, opts?: { detail?: boolean }): Promise<ResourceStatistics>;
   /** Throws `CriError('NotFound')` for unknown ids. */
   status(id: ContainerId): SandboxStatus | ContainerStatus;
   /** Resolves when the nested container has exited. */

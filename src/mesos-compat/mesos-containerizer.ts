@@ -1,5 +1,5 @@
 import { readdirSync, watch, type FSWatcher } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, rm, statfs } from 'node:fs/promises';
 import { nested, topLevel, type ContainerId } from '../common/container-id';
 import type { Ctx } from '../common/ctx';
 import { CriError } from '../common/errors';
@@ -12,6 +12,7 @@ import { Core, type ContainerizerDeps } from './core';
 import type { EventListener } from './events';
 import { execPlanOf, execSync } from './exec-sync';
 import { loadNetworkConfig, parsePodCidrs, saveNetworkConfig } from './network-config';
+import { netnsInterfaces } from './isolators/cgroup-detail';
 import { buildResources } from './oci/resources';
 import { containersDir, sandboxDir, sandboxesDir, type Roots } from './paths';
 import { stopwatch } from './stopwatch';
@@ -21,6 +22,12 @@ import { cleanupSandbox, infraAlive, launchSandbox } from './sandbox-lifecycle';
 import type { ContainerRecord, SandboxRecord } from './state';
 
 const isSandbox = (id: ContainerId): boolean => id.parent === undefined;
+
+/** Size and inodes of the filesystem under `dir` (where writable layers live). */
+async function filesystemOf(dir: string): Promise<{ capacityBytes: bigint; inodesTotal: bigint; inodesFree: bigint } | undefined> {
+  const st = await statfs(dir, { bigint: true }).catch(() => undefined);
+  return st ? { capacityBytes: st.blocks * st.bsize, inodesTotal: st.files, inodesFree: st.ffree } : undefined;
+}
 
 /** Sandbox and container checkpoint dirs on disk (for the recovery metrics). */
 function checkpointDirs(roots: Roots): { sandboxes: number; containers: number } {
@@ -167,17 +174,23 @@ export class MesosContainerizer implements Containerizer {
     });
   }
 
-  async usage(id: ContainerId, _ctx: Ctx): Promise<ResourceStatistics> {
+  async usage(id: ContainerId, _ctx: Ctx, opts: { detail?: boolean } = {}): Promise<ResourceStatistics> {
     const core = this.#core;
     const now = core.deps.clock.nowNanos();
     if (isSandbox(id)) {
       const sb = core.sandbox(id.value);
-      return core.deps.cgroups.usage(sb.podCgroup, now);
+      const cg = await core.deps.cgroups.usage(sb.podCgroup, now);
+      // The infra process lives in the pod's network namespace: its /proc view is the pod's.
+      const network = !sb.hostNetwork && sb.infraPid !== undefined && infraAlive(core, sb) ? await netnsInterfaces(sb.infraPid) : undefined;
+      return { ...cg, ...(network ? { network } : {}) };
     }
     const c = core.container(id.value);
-    const cg = c.phase === 'running' || c.phase === 'created' ? await core.deps.cgroups.usage(c.cgroupsPath, now) : { timestampNs: now };
+    const live = c.phase === 'running' || c.phase === 'created';
+    const cg = live ? await core.deps.cgroups.usage(c.cgroupsPath, now) : { timestampNs: now };
     const layer = await core.deps.provisioner.usage(provisionerId(c)).catch(() => undefined);
-    return { ...cg, ...(layer ? { writableLayer: layer } : {}) };
+    const out = { ...cg, ...(layer ? { writableLayer: layer } : {}) };
+    if (!opts.detail || !live) return out;
+    return { ...out, detail: await core.deps.cgroups.detail(c.cgroupsPath), filesystem: await filesystemOf(core.roots.workDir) };
   }
 
   status(id: ContainerId): SandboxStatus | ContainerStatus {

@@ -3,6 +3,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { spawnServer } from '../../common/exec';
 import { isErrno } from '../../common/fsutil';
+import { cgroupDetailV1, cgroupDetailV2, type CgroupDetail } from './cgroup-detail';
 
 /** CPU and memory of one cgroup, as CRI `CpuUsage`/`MemoryUsage` want them. */
 export interface CgroupUsage {
@@ -83,6 +84,11 @@ export class Cgroups {
       pageFaults: mem.get('total_pgfault'),
       majorPageFaults: mem.get('total_pgmajfault'),
     };
+  }
+
+  /** What cAdvisor reads beyond `usage` (the CRI metrics RPCs). */
+  detail(path: string): Promise<CgroupDetail> {
+    return this.v2 ? cgroupDetailV2(this.#root, path) : cgroupDetailV1(this.#root, path);
   }
 
   #hierarchies: Promise<string[]> | undefined;

@@ -10,6 +10,7 @@ import { getContainerEvents } from './get-container-events';
 import { listContainers } from './list-containers';
 import { listPodSandbox } from './list-pod-sandbox';
 import { listPodSandboxStats, podSandboxStatsHandler } from './pod-sandbox-stats';
+import { listMetricDescriptors, listPodSandboxMetrics } from './pod-sandbox-metrics';
 import { podSandboxStatusHandler } from './pod-sandbox-status';
 import { removeContainer } from './remove-container';
 import { removePodSandbox } from './remove-pod-sandbox';
@@ -34,6 +35,7 @@ export function runtimeHandlers(deps: ShimDeps): RuntimeImpl {
     containers: listContainers(deps),
     containerStats: listContainerStats(deps, stats),
     sandboxStats: listPodSandboxStats(deps, stats),
+    sandboxMetrics: listPodSandboxMetrics(deps),
   };
   return {
     Version: version(deps),
@@ -66,5 +68,9 @@ export function runtimeHandlers(deps: ShimDeps): RuntimeImpl {
     StreamContainers: streamOf(lists.containers, (r) => r.containers, (containers) => ({ containers })),
     StreamContainerStats: streamOf(lists.containerStats, (r) => r.stats, (container_stats) => ({ container_stats })),
     StreamPodSandboxStats: streamOf(lists.sandboxStats, (r) => r.stats, (pod_sandbox_stats) => ({ pod_sandbox_stats })),
+    ListMetricDescriptors: listMetricDescriptors(),
+    ListPodSandboxMetrics: lists.sandboxMetrics,
+    // A pod's metrics run to a few KiB per container: ten pods a message stays far below 4 MiB.
+    StreamPodSandboxMetrics: streamOf(lists.sandboxMetrics, (r) => r.pod_metrics, (pod_sandbox_metrics) => ({ pod_sandbox_metrics }), 10),
   };
 }
