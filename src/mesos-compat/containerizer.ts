@@ -84,6 +84,11 @@ export interface Containerizer {
   launch(id: ContainerId, info: LaunchInfo, ctx: Ctx): Promise<LaunchResult>;
   start(id: ContainerId, ctx: Ctx): Promise<void>;
   update(id: ContainerId, resources: Resources, ctx: Ctx): Promise<void>;
+  /**
+   * Pod-level limits of a sandbox (`UpdatePodSandboxResources`): its
+   * resources plus its overhead, written into the pod cgroup.
+   */
+  updateSandbox(id: ContainerId, resources: { resources?: Resources; overhead?: Resources }, ctx: Ctx): Promise<void>;
   /** `detail`: also the fields the CRI metrics RPCs need (more files read, fds counted). */
   usage(id: ContainerId, ctx: Ctx, opts?: { detail?: boolean }): Promise<ResourceStatistics>;
   /** Throws `CriError('NotFound')` for unknown ids. */

@@ -18,6 +18,7 @@ import { containersDir, sandboxDir, sandboxesDir, type Roots } from './paths';
 import { stopwatch } from './stopwatch';
 import { recover } from './recover';
 import { sandboxName } from './registrar';
+import { updateSandboxResources, type PodResources } from './sandbox-resources';
 import { cleanupSandbox, infraAlive, launchSandbox } from './sandbox-lifecycle';
 import type { ContainerRecord, SandboxRecord } from './state';
 
@@ -172,6 +173,11 @@ export class MesosContainerizer implements Containerizer {
       c.resources = resources;
       await core.saveContainer(c);
     });
+  }
+
+  async updateSandbox(id: ContainerId, resources: PodResources, ctx: Ctx): Promise<void> {
+    if (!isSandbox(id)) throw new CriError('InvalidArgument', 'failed to update pod resources: not a sandbox');
+    await this.#core.sandboxLock(id.value, () => updateSandboxResources(this.#core, this.#core.sandbox(id.value), resources, ctx));
   }
 
   async usage(id: ContainerId, _ctx: Ctx, opts: { detail?: boolean } = {}): Promise<ResourceStatistics> {

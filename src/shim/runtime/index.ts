@@ -24,6 +24,7 @@ import { stopContainer } from './stop-container';
 import { stopPodSandbox } from './stop-pod-sandbox';
 import { streamOf } from './stream-lists';
 import { updateContainerResources } from './update-container-resources';
+import { updatePodSandboxResources } from './update-pod-sandbox-resources';
 import { updateRuntimeConfig } from './update-runtime-config';
 import { version } from './version';
 
@@ -54,6 +55,7 @@ export function runtimeHandlers(deps: ShimDeps): RuntimeImpl {
     ContainerStatus: containerStatusHandler(deps),
     ListContainers: lists.containers,
     UpdateContainerResources: updateContainerResources(deps),
+    UpdatePodSandboxResources: updatePodSandboxResources(deps),
     ReopenContainerLog: reopenContainerLog(deps),
     ExecSync: execSync(deps),
     Exec: execUrl(deps),
