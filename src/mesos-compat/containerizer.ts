@@ -112,6 +112,12 @@ export interface Containerizer {
   /** The `ContainerId` of a sandbox or container id string; `undefined` if unknown. */
   lookup(id: string): ContainerId | undefined;
   reopenLog(id: ContainerId, ctx: Ctx): Promise<void>;
+  /**
+   * Writes a checkpoint archive of a running container to `location`
+   * (CRIU through the OCI runtime; the container keeps running).
+   * `FailedPrecondition` when it is not running or CRIU cannot work here.
+   */
+  checkpoint(id: ContainerId, opts: { location: string; timeoutSeconds: number }, ctx: Ctx): Promise<void>;
   /** Runs a command in a container, with output capped at 16 MiB per stream, killed after `timeoutSeconds` (0: none). */
   execSync(id: ContainerId, cmd: readonly string[], opts: { timeoutSeconds: number }, ctx: Ctx): Promise<ExecSyncResult>;
   subscribe(listener: EventListener): () => void;

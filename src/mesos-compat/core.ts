@@ -6,6 +6,7 @@ import { KeyedMutex } from '../common/keyed-mutex';
 import { log } from '../common/log';
 import { containerOomKilled } from '../common/metrics';
 import { loadRecord, saveRecord } from './codec';
+import { CriuProbe } from './criu';
 import type { DnsConfig } from './config';
 import { EventBus, type ContainerEventType } from './events';
 import type { InfraLauncher } from './infra';
@@ -51,6 +52,8 @@ export interface ContainerizerDeps {
   readonly writeFiles: WriteSandboxFiles;
   /** Where `/etc` files of the monitor dirs for exits and sockets live (conmon's shared dirs). */
   readonly monitorDirs: { readonly exitDir: string; readonly socketDir: string };
+  /** Whether CRIU works here (CheckpointContainer); default: `criu check`, asked once. */
+  readonly criu?: Pick<CriuProbe, 'status'>;
 }
 
 /**
@@ -69,7 +72,11 @@ export class Core {
   /** The node's pod CIDRs (`UpdateRuntimeConfig`), passed to CNI at each attach. */
   networkConfig: NetworkConfig = EMPTY_NETWORK_CONFIG;
 
-  constructor(readonly deps: ContainerizerDeps) {}
+  readonly criu: Pick<CriuProbe, 'status'>;
+
+  constructor(readonly deps: ContainerizerDeps) {
+    this.criu = deps.criu ?? new CriuProbe(deps.exec);
+  }
 
   get roots(): Roots {
     return this.deps.roots;

@@ -16,6 +16,7 @@ import { netnsInterfaces } from './isolators/cgroup-detail';
 import { buildResources } from './oci/resources';
 import { containersDir, sandboxDir, sandboxesDir, type Roots } from './paths';
 import { stopwatch } from './stopwatch';
+import { checkpointContainer, type CheckpointOptions } from './checkpoint-container';
 import { recover } from './recover';
 import { sandboxName } from './registrar';
 import { updateSandboxResources, type PodResources } from './sandbox-resources';
@@ -306,6 +307,12 @@ export class MesosContainerizer implements Containerizer {
       if (c.phase !== 'running') throw new CriError('FailedPrecondition', `failed to reopen the log of container ${c.id}: it is not running`);
       await core.deps.monitor.reopenLog(core.bundleOf(c), ctx);
     });
+  }
+
+  async checkpoint(id: ContainerId, opts: CheckpointOptions, ctx: Ctx): Promise<void> {
+    const core = this.#core;
+    if (isSandbox(id)) throw new CriError('InvalidArgument', 'failed to checkpoint: a pod sandbox is not a container');
+    await core.containerLock(id.value, () => checkpointContainer(core, core.container(id.value), opts, ctx));
   }
 
   async execSync(id: ContainerId, cmd: readonly string[], opts: { timeoutSeconds: number }, ctx: Ctx): Promise<ExecSyncResult> {

@@ -1,6 +1,7 @@
 import type { ShimDeps } from '../deps';
 import type { RuntimeImpl } from '../handlers';
 import { CpuRates } from '../translate/stats';
+import { checkpointContainer } from './checkpoint-container';
 import { containerStatsHandler, listContainerStats } from './container-stats';
 import { containerStatusHandler } from './container-status';
 import { createContainer } from './create-container';
@@ -57,6 +58,7 @@ export function runtimeHandlers(deps: ShimDeps): RuntimeImpl {
     UpdateContainerResources: updateContainerResources(deps),
     UpdatePodSandboxResources: updatePodSandboxResources(deps),
     ReopenContainerLog: reopenContainerLog(deps),
+    CheckpointContainer: checkpointContainer(deps),
     ExecSync: execSync(deps),
     Exec: execUrl(deps),
     Attach: attachUrl(deps),
