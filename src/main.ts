@@ -28,6 +28,8 @@ import { CriServer } from './shim/server';
 import { StreamingServer } from './shim/streaming/server';
 import { readPackageVersion } from './shim/version-info';
 import { startObservability } from './shim/observability';
+import { adminServices } from './shim/admin';
+import { imagesPullCommand } from './shim/cli/images-pull';
 
 const provisionerOptions = (config: Config): ProvisionerOptions => ({
   workDir: config.workDir,
@@ -90,7 +92,7 @@ async function serve(config: Config, version: string): Promise<void> {
   };
   // Issue 17: the metrics endpoint (off unless `metrics.address` is set).
   const observability = await startObservability(config, { containerizer, store });
-  const server = new CriServer(runtimeHandlers(deps), imageHandlers(store), gate);
+  const server = new CriServer(runtimeHandlers(deps), imageHandlers(store), gate, adminServices(store));
   await server.listen(config.socket);
   log.info({ socket: config.socket, version, backend: provisioner.backend }, 'mesos-cri listening');
 
@@ -173,6 +175,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   if (cli.positionals[0] === 'images' && cli.positionals[1] === 'import') {
     return importCommand(config, cli.positionals.slice(2));
+  }
+  // Issue 17: `images pull` talks to the running daemon (see shim/cli/images-pull.ts).
+  if (cli.positionals[0] === 'images' && cli.positionals[1] === 'pull') {
+    return imagesPullCommand(config, cli.positionals.slice(2));
   }
   if (cli.positionals.length > 0) {
     process.stderr.write(`mesos-cri: unknown command "${cli.positionals.join(' ')}" (see --help)\n`);

@@ -246,6 +246,7 @@ export function helpText(): string {
   const lines = [
     'Usage: mesos-cri [flags]            run the CRI daemon',
     '       mesos-cri images import FILE load an OCI layout or docker-archive tarball',
+    '       mesos-cri images pull IMAGE  pull through the running daemon, showing each layer\'s progress',
     '',
     'Flags (override the config file, which overrides embedded defaults):',
     `  -c, --config FILE  YAML config file (default ${DEFAULT_CONFIG_FILE}, optional)`,

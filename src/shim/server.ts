@@ -72,10 +72,12 @@ export class CriServer {
   readonly #server = new Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024 });
   #socket = '';
 
-  constructor(runtime: RuntimeImpl, image: ImageImpl, gate: Gate) {
+  /** `extra`: our own services beside the CRI (`admin/`), served through the same wrapper. */
+  constructor(runtime: RuntimeImpl, image: ImageImpl, gate: Gate, extra: ReadonlyArray<{ definition: ServiceDefinition; impl: Record<string, unknown> }> = []) {
     const cri = loadCri();
     this.#server.addService(cri.runtime.v1.RuntimeService.service, bind(cri.runtime.v1.RuntimeService.service, runtime, gate));
     this.#server.addService(cri.runtime.v1.ImageService.service, bind(cri.runtime.v1.ImageService.service, image, gate));
+    for (const s of extra) this.#server.addService(s.definition, bind(s.definition, s.impl, gate));
   }
 
   async listen(socket: string): Promise<void> {
