@@ -1,4 +1,5 @@
-import { opendir, readFile, readlink } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { opendir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isErrno } from '../../common/fsutil';
 
@@ -50,26 +51,31 @@ const UNLIMITED = 1n << 62n;
  */
 const MAX_FD_SCAN = 65_536;
 
-async function text(file: string): Promise<string | undefined> {
+/**
+ * cgroupfs and procfs live in memory: their files are read directly, at a
+ * tenth of the cost of a trip through libuv's thread pool each (a container
+ * takes some twenty of them).
+ */
+function text(file: string): string | undefined {
   try {
-    return await readFile(file, 'utf8');
+    return readFileSync(file, 'utf8');
   } catch (err) {
     if (isErrno(err, 'ENOENT') || isErrno(err, 'ENODEV') || isErrno(err, 'EINVAL') || isErrno(err, 'ENOTSUP') || isErrno(err, 'EOPNOTSUPP')) return undefined;
     throw err;
   }
 }
 
-async function num(file: string): Promise<bigint | undefined> {
-  const t = (await text(file))?.trim();
+function num(file: string): bigint | undefined {
+  const t = text(file)?.trim();
   if (t === undefined || t === '') return undefined;
   if (t === 'max') return 0n;
   return /^-?\d+$/.test(t) ? BigInt(t) : undefined;
 }
 
 /** `key value` lines (memory.stat, cpu.stat, memory.events, memory.oom_control). */
-async function kv(file: string): Promise<Map<string, bigint>> {
+function kv(file: string): Map<string, bigint> {
   const out = new Map<string, bigint>();
-  for (const line of ((await text(file)) ?? '').split('\n')) {
+  for (const line of (text(file) ?? '').split('\n')) {
     const [k, v] = line.trim().split(/\s+/);
     if (k && v && /^\d+$/.test(v)) out.set(k, BigInt(v));
   }
@@ -100,8 +106,8 @@ async function fdCounts(pids: readonly string[]): Promise<{ fds: bigint; sockets
 }
 
 /** Thread count: the `tasks` list of v1 (one line per thread); v2 has `cgroup.threads`. */
-async function countLines(file: string): Promise<bigint | undefined> {
-  const t = await text(file);
+function countLines(file: string): bigint | undefined {
+  const t = text(file);
   return t === undefined ? undefined : BigInt(lines(t).length);
 }
 
@@ -110,17 +116,17 @@ export async function cgroupDetailV1(root: string, path: string): Promise<Cgroup
   const cpu = join(root, 'cpu', path);
   const mem = join(root, 'memory', path);
   const pids = join(root, 'pids', path);
-  const [user, sys, cpuStat, memStat, oom] = await Promise.all([
+  const [user, sys, cpuStat, memStat, oom] = [
     num(join(cpuacct, 'cpuacct.usage_user')),
     num(join(cpuacct, 'cpuacct.usage_sys')),
     kv(join(cpu, 'cpu.stat')),
     kv(join(mem, 'memory.stat')),
     kv(join(mem, 'memory.oom_control')),
-  ]);
-  const procs = lines(await text(join(mem, 'cgroup.procs')));
+  ];
+  const procs = lines(text(join(mem, 'cgroup.procs')));
   const fd = await fdCounts(procs);
-  const memsw = await num(join(mem, 'memory.memsw.limit_in_bytes'));
-  const quota = await num(join(cpu, 'cpu.cfs_quota_us'));
+  const memsw = num(join(mem, 'memory.memsw.limit_in_bytes'));
+  const quota = num(join(cpu, 'cpu.cfs_quota_us'));
   return {
     cpuUserNs: user,
     cpuSystemNs: sys,
@@ -130,21 +136,21 @@ export async function cgroupDetailV1(root: string, path: string): Promise<Cgroup
     memoryCacheBytes: memStat.get('total_cache'),
     memoryMappedFileBytes: memStat.get('total_mapped_file'),
     memorySwapBytes: memStat.get('total_swap'),
-    memoryMaxUsageBytes: await num(join(mem, 'memory.max_usage_in_bytes')),
-    memoryKernelBytes: await num(join(mem, 'memory.kmem.usage_in_bytes')),
-    memoryFailcnt: await num(join(mem, 'memory.failcnt')),
+    memoryMaxUsageBytes: num(join(mem, 'memory.max_usage_in_bytes')),
+    memoryKernelBytes: num(join(mem, 'memory.kmem.usage_in_bytes')),
+    memoryFailcnt: num(join(mem, 'memory.failcnt')),
     oomKills: oom.get('oom_kill'),
     processes: BigInt(procs.length),
-    threads: await countLines(join(mem, 'tasks')),
-    threadsMax: await num(join(pids, 'pids.max')),
+    threads: countLines(join(mem, 'tasks')),
+    threadsMax: num(join(pids, 'pids.max')),
     fileDescriptors: fd.fds,
     sockets: fd.sockets,
     limits: {
-      cpuPeriod: await num(join(cpu, 'cpu.cfs_period_us')),
+      cpuPeriod: num(join(cpu, 'cpu.cfs_period_us')),
       cpuQuota: quota === undefined ? undefined : quota < 0n ? 0n : quota,
-      cpuShares: await num(join(cpu, 'cpu.shares')),
-      memoryLimitBytes: limit(await num(join(mem, 'memory.limit_in_bytes'))),
-      memoryReservationBytes: limit(await num(join(mem, 'memory.soft_limit_in_bytes'))),
+      cpuShares: num(join(cpu, 'cpu.shares')),
+      memoryLimitBytes: limit(num(join(mem, 'memory.limit_in_bytes'))),
+      memoryReservationBytes: limit(num(join(mem, 'memory.soft_limit_in_bytes'))),
       memorySwapLimitBytes: limit(memsw),
     },
   };
@@ -155,11 +161,11 @@ const weightToShares = (w: bigint): bigint => 2n + ((w - 1n) * 262142n) / 9999n;
 
 export async function cgroupDetailV2(root: string, path: string): Promise<CgroupDetail> {
   const dir = join(root, path);
-  const [cpuStat, memStat, events] = await Promise.all([kv(join(dir, 'cpu.stat')), kv(join(dir, 'memory.stat')), kv(join(dir, 'memory.events'))]);
-  const procs = lines(await text(join(dir, 'cgroup.procs')));
+  const [cpuStat, memStat, events] = [kv(join(dir, 'cpu.stat')), kv(join(dir, 'memory.stat')), kv(join(dir, 'memory.events'))];
+  const procs = lines(text(join(dir, 'cgroup.procs')));
   const fd = await fdCounts(procs);
-  const cpuMax = ((await text(join(dir, 'cpu.max'))) ?? '').trim().split(/\s+/);
-  const weight = await num(join(dir, 'cpu.weight'));
+  const cpuMax = (text(join(dir, 'cpu.max')) ?? '').trim().split(/\s+/);
+  const weight = num(join(dir, 'cpu.weight'));
   const us = (v: bigint | undefined): bigint | undefined => (v === undefined ? undefined : v * 1000n);
   return {
     cpuUserNs: us(cpuStat.get('user_usec')),
@@ -169,23 +175,23 @@ export async function cgroupDetailV2(root: string, path: string): Promise<Cgroup
     cpuThrottledNs: us(cpuStat.get('throttled_usec')),
     memoryCacheBytes: memStat.get('file'),
     memoryMappedFileBytes: memStat.get('file_mapped'),
-    memorySwapBytes: await num(join(dir, 'memory.swap.current')),
-    memoryMaxUsageBytes: await num(join(dir, 'memory.peak')),
+    memorySwapBytes: num(join(dir, 'memory.swap.current')),
+    memoryMaxUsageBytes: num(join(dir, 'memory.peak')),
     memoryKernelBytes: memStat.get('kernel'),
     memoryFailcnt: events.get('max'),
     oomKills: events.get('oom_kill'),
     processes: BigInt(procs.length),
-    threads: await countLines(join(dir, 'cgroup.threads')),
-    threadsMax: await num(join(dir, 'pids.max')),
+    threads: countLines(join(dir, 'cgroup.threads')),
+    threadsMax: num(join(dir, 'pids.max')),
     fileDescriptors: fd.fds,
     sockets: fd.sockets,
     limits: {
       cpuPeriod: cpuMax[1] && /^\d+$/.test(cpuMax[1]) ? BigInt(cpuMax[1]) : undefined,
       cpuQuota: cpuMax[0] === undefined || cpuMax[0] === '' ? undefined : /^\d+$/.test(cpuMax[0]) ? BigInt(cpuMax[0]) : 0n,
       cpuShares: weight === undefined ? undefined : weightToShares(weight),
-      memoryLimitBytes: limit(await num(join(dir, 'memory.max'))),
-      memoryReservationBytes: limit(await num(join(dir, 'memory.low'))),
-      memorySwapLimitBytes: limit(await num(join(dir, 'memory.swap.max'))),
+      memoryLimitBytes: limit(num(join(dir, 'memory.max'))),
+      memoryReservationBytes: limit(num(join(dir, 'memory.low'))),
+      memorySwapLimitBytes: limit(num(join(dir, 'memory.swap.max'))),
     },
   };
 }
@@ -211,7 +217,12 @@ const MAX_INTERFACES = 32;
  * needed). `lo` is left out, as cAdvisor does.
  */
 export async function netnsInterfaces(pid: number): Promise<InterfaceStats[] | undefined> {
-  const t = await text(`/proc/${pid}/net/dev`).catch(() => undefined);
+  let t: string | undefined;
+  try {
+    t = text(`/proc/${pid}/net/dev`);
+  } catch {
+    t = undefined;
+  }
   return t === undefined ? undefined : parseNetDev(t);
 }
 
