@@ -10,6 +10,8 @@ APT_PACKAGES=(
   socat zstd pigz tar python3 ca-certificates
   # the native exec helper (native/): a C compiler and libseccomp
   gcc libc6-dev libseccomp-dev pkg-config
+  # CheckpointContainer: CRIU, which `runc checkpoint` drives
+  criu
   # tests and benchmarks: a real registry on loopback, images from busybox, a reference runtime
   docker-registry busybox-static skopeo umoci apache2-utils containerd
 )

@@ -27,6 +27,9 @@ import { runtimeHandlers } from './shim/runtime';
 import { CriServer } from './shim/server';
 import { StreamingServer } from './shim/streaming/server';
 import { readPackageVersion } from './shim/version-info';
+import { startObservability } from './shim/observability';
+import { adminServices } from './shim/admin';
+import { imagesPullCommand } from './shim/cli/images-pull';
 
 const provisionerOptions = (config: Config): ProvisionerOptions => ({
   workDir: config.workDir,
@@ -87,7 +90,9 @@ async function serve(config: Config, version: string): Promise<void> {
     containerizer,
     streaming,
   };
-  const server = new CriServer(runtimeHandlers(deps), imageHandlers(store), gate);
+  // Issue 17: the metrics endpoint (off unless `metrics.address` is set).
+  const observability = await startObservability(config, { containerizer, store });
+  const server = new CriServer(runtimeHandlers(deps), imageHandlers(store), gate, adminServices(store));
   await server.listen(config.socket);
   log.info({ socket: config.socket, version, backend: provisioner.backend }, 'mesos-cri listening');
 
@@ -106,6 +111,7 @@ async function serve(config: Config, version: string): Promise<void> {
     server
       .shutdown()
       .then(() => streaming.stop())
+      .then(() => observability.close())
       .finally(() => containerizer.close())
       .then(
       () => process.exit(0),
@@ -170,6 +176,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   if (cli.positionals[0] === 'images' && cli.positionals[1] === 'import') {
     return importCommand(config, cli.positionals.slice(2));
   }
+  // Issue 17: `images pull` talks to the running daemon (see shim/cli/images-pull.ts).
+  if (cli.positionals[0] === 'images' && cli.positionals[1] === 'pull') {
+    return imagesPullCommand(config, cli.positionals.slice(2));
+  }
   if (cli.positionals.length > 0) {
     process.stderr.write(`mesos-cri: unknown command "${cli.positionals.join(' ')}" (see --help)\n`);
     return 2;
@@ -185,7 +195,7 @@ if (require.main === module) {
     },
     (err: unknown) => {
       process.stderr.write(`mesos-cri: ${describeError(err)}\n`);
-      process.exit(1);
+      process.exit(err instanceof ConfigError ? 2 : 1);
     },
   );
 }

@@ -45,10 +45,15 @@ describe('mesos-cri daemon over its unix socket', () => {
     expect(res.linux.cgroup_driver).toBe('CGROUPFS');
   });
 
-  it('answers UNIMPLEMENTED naming the rpc for rpcs not built yet', async () => {
-    const err = await d.runtime.call('CheckpointContainer', { container_id: 'x' }).catch((e: unknown) => e);
+  it('answers UNIMPLEMENTED for a method the CRI does not have, and NOT_FOUND naming what is missing', async () => {
+    const raw = d.runtime.raw;
+    const err = await new Promise<unknown>((resolve) =>
+      raw.makeUnaryRequest('/runtime.v1.RuntimeService/NoSuchRpc', (x: Buffer) => x, (x: Buffer) => x, Buffer.alloc(0), (e) => resolve(e)),
+    );
     expect(codeOf(err)).toBe(Status.UNIMPLEMENTED);
-    expect(String((err as Error).message)).toContain('CheckpointContainer');
+    const nf = await d.runtime.call('CheckpointContainer', { container_id: 'x', location: '/tmp/x.tar' }).catch((e: unknown) => e);
+    expect(codeOf(nf)).toBe(Status.NOT_FOUND);
+    expect(String((nf as Error).message)).toContain('"x"');
   });
 
   it('creates the socket with mode 0660', () => {
@@ -70,7 +75,7 @@ describe('mesos-cri daemon over its unix socket', () => {
     expect(call).toMatchObject({ level: 'debug', rpc: 'Version' });
     expect(typeof call?.duration_ms).toBe('number');
     const failed = lines.find((l) => l.rpc === 'CheckpointContainer');
-    expect(failed).toMatchObject({ code: 'UNIMPLEMENTED' });
+    expect(failed).toMatchObject({ level: 'info', code: 'NOT_FOUND' });
   });
 });
 

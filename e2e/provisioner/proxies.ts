@@ -12,6 +12,8 @@ export interface ProxyOptions {
   readonly tamperBlobsOver?: number;
   /** Send blob headers and a few bytes, then nothing until stopped. */
   readonly stallBlobs?: boolean;
+  /** Send blob bodies larger than `over` bytes `chunk` bytes at a time, one chunk every `everyMs`. */
+  readonly throttleBlobs?: { readonly over: number; readonly chunk: number; readonly everyMs: number };
 }
 
 export interface TestProxy {
@@ -80,6 +82,23 @@ export async function startProxy(target: string, opts: ProxyOptions = {}): Promi
       res.writeHead(upstream.status, { ...headers, 'content-length': String(body.length) });
       res.write(body.subarray(0, 16));
       hanging.add(res);
+      return;
+    }
+    const slow = opts.throttleBlobs;
+    if (isBlob && slow && upstream.ok && req.method !== 'HEAD') {
+      const body = Buffer.from(await upstream.arrayBuffer());
+      if (body.length > slow.over) {
+        res.writeHead(upstream.status, { ...headers, 'content-length': String(body.length) });
+        hanging.add(res);
+        for (let off = 0; off < body.length && !res.destroyed; off += slow.chunk) {
+          res.write(body.subarray(off, off + slow.chunk));
+          await new Promise((r) => setTimeout(r, slow.everyMs));
+        }
+        hanging.delete(res);
+        res.end();
+        return;
+      }
+      res.writeHead(upstream.status, { ...headers, 'content-length': String(body.length) }).end(body);
       return;
     }
     const body = Buffer.from(await upstream.arrayBuffer());

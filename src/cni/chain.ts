@@ -1,5 +1,6 @@
 import type { Ctx } from '../common/ctx';
 import { log } from '../common/log';
+import { timeCni } from '../common/metrics';
 import { supportsCheck, type NetworkConfigList } from './config';
 import { findPlugin, invokePlugin, type InvokeDeps, type RuntimeConf } from './invoke';
 
@@ -9,12 +10,14 @@ import { findPlugin, invokePlugin, type InvokeDeps, type RuntimeConf } from './i
  */
 
 /** ADD runs the plugins in order, each receiving the previous result; the first error halts the chain. */
-export async function addNetworkList(deps: InvokeDeps, list: NetworkConfigList, rt: RuntimeConf, ctx: Ctx): Promise<unknown> {
-  let prev: unknown;
-  for (const plugin of list.plugins) {
-    prev = await invokePlugin(deps, 'ADD', list, plugin, rt, prev, ctx);
-  }
-  return prev;
+export function addNetworkList(deps: InvokeDeps, list: NetworkConfigList, rt: RuntimeConf, ctx: Ctx): Promise<unknown> {
+  return timeCni('add', async () => {
+    let prev: unknown;
+    for (const plugin of list.plugins) {
+      prev = await invokePlugin(deps, 'ADD', list, plugin, rt, prev, ctx);
+    }
+    return prev;
+  });
 }
 
 /**
@@ -33,6 +36,10 @@ export async function delNetworkList(
   cachedResult: unknown,
   ctx: Ctx,
 ): Promise<void> {
+  return timeCni('del', () => delChain(deps, list, rt, cachedResult, ctx));
+}
+
+async function delChain(deps: InvokeDeps, list: NetworkConfigList, rt: RuntimeConf, cachedResult: unknown, ctx: Ctx): Promise<void> {
   const prev = supportsCheck(list.cniVersion) ? cachedResult : undefined;
   let first: unknown;
   for (const plugin of [...list.plugins].reverse()) {
@@ -64,8 +71,10 @@ export async function checkNetworkList(
   ctx: Ctx,
 ): Promise<boolean> {
   if (!supportsCheck(list.cniVersion) || list.disableCheck) return false;
-  for (const plugin of list.plugins) {
-    await invokePlugin(deps, 'CHECK', list, plugin, rt, cachedResult, ctx);
-  }
-  return true;
+  return timeCni('check', async () => {
+    for (const plugin of list.plugins) {
+      await invokePlugin(deps, 'CHECK', list, plugin, rt, cachedResult, ctx);
+    }
+    return true;
+  });
 }

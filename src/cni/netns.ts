@@ -4,6 +4,7 @@ import { CriError } from '../common/errors';
 import type { Ctx } from '../common/ctx';
 import type { Exec } from '../common/exec';
 import { isErrno } from '../common/fsutil';
+import { sandboxPhase } from '../common/metrics';
 
 /** `statfs` type of a network namespace file (`NSFS_MAGIC` in linux/magic.h). */
 const NSFS_MAGIC = 0x6e736673;
@@ -38,6 +39,7 @@ export class NetnsPins {
 
   /** `loUp: false` when the config's own `loopback` plugin will bring `lo` up. */
   async create(path: string, ctx: Ctx, opts: { loUp?: boolean } = {}): Promise<void> {
+    const started = process.hrtime.bigint();
     await mkdir(dirname(path), { recursive: true, mode: 0o700 });
     try {
       await writeFile(path, '', { flag: 'wx', mode: 0o444 });
@@ -53,6 +55,7 @@ export class NetnsPins {
       await this.remove(path, ctx).catch(() => undefined);
       throw new Error(`failed to create network namespace ${path}`, { cause: err });
     }
+    sandboxPhase('netns', Number(process.hrtime.bigint() - started) / 1e9);
   }
 
   /** Unmounts and deletes a pin; a no-op when it is already gone. */

@@ -41,4 +41,11 @@ describe('runtime conf', () => {
       cgroupPath: '/kubepods/pod1',
     });
   });
+
+  it('passes the node pod CIDRs as one ipRanges range set each', () => {
+    expect(podCapabilityArgs({ ...req, ipRanges: ['10.88.0.0/24', 'fd00:88::/64'] })).toEqual({
+      ipRanges: [[{ subnet: '10.88.0.0/24' }], [{ subnet: 'fd00:88::/64' }]],
+    });
+    expect(podCapabilityArgs({ ...req, ipRanges: [] })).toEqual({});
+  });
 });

@@ -46,5 +46,7 @@ export function podCapabilityArgs(req: AttachRequest): Record<string, unknown> {
   }
   if (req.dns) caps.dns = { servers: req.dns.servers, searches: req.dns.searches, options: req.dns.options };
   if (req.cgroupParent) caps.cgroupPath = req.cgroupParent;
+  // One range set per CIDR, so a dual-stack node gets an address of each family.
+  if (req.ipRanges && req.ipRanges.length > 0) caps.ipRanges = req.ipRanges.map((subnet) => [{ subnet }]);
   return caps;
 }

@@ -35,6 +35,8 @@ export interface AttachRequest {
   dns?: DnsConfig;
   bandwidth?: Bandwidth;
   cgroupParent?: string;
+  /** The node's pod CIDRs (kubelet's `UpdateRuntimeConfig`), one range set each. */
+  ipRanges?: readonly string[];
 }
 
 export interface PodNetwork {

@@ -8,6 +8,7 @@ import { Rollback } from '../common/rollback';
 import type { ContainerConfig } from './config';
 import type { Core } from './core';
 import { log } from '../common/log';
+import { containerPhase, observePhases } from '../common/metrics';
 import { stopwatch } from './stopwatch';
 import { containerDir } from './paths';
 import { containerName } from './registrar';
@@ -127,6 +128,8 @@ export async function launchContainer(core: Core, id: string, sandboxId: string,
   lap('checkpoint');
   rollback.commit();
   if (log.trace('lifecycle')) log.info({ containerId: id, ms: lap.totals() }, 'container launch timings');
+  // `monitor`: conmon running `runtime create` once the bundle is ready (conmon itself starts alongside the rootfs).
+  observePhases('container', { ...lap.totals(), create_total: lap.elapsed() }, { provision: 'rootfs', monitor: 'conmon_runc_create' });
   core.emit('created', id, sandboxId);
 }
 
@@ -139,7 +142,9 @@ export async function startContainer(core: Core, c: ContainerRecord, ctx: Ctx): 
   const startedAt = core.deps.clock.nowNanos();
   core.starting.add(c.id);
   try {
+    const t = process.hrtime.bigint();
     await core.deps.runtime.start(c.id, ctx);
+    containerPhase('start', Number(process.hrtime.bigint() - t) / 1e9);
     c.phase = 'running';
     c.startedAt = startedAt;
     await core.saveContainer(c);

@@ -2,7 +2,10 @@ import type { ContainerId } from '../common/container-id';
 import type { Ctx } from '../common/ctx';
 import type { ContainerConfig, Resources, SandboxConfig } from './config';
 import type { EventListener } from './events';
+import type { CgroupDetail, InterfaceStats } from './isolators/cgroup-detail';
 import type { ImageInfo } from './state';
+
+export type { CgroupDetail, InterfaceStats } from './isolators/cgroup-detail';
 
 /** What `launch` runs: a pod sandbox (top-level) or a container nested in one. */
 export type LaunchInfo = { readonly kind: 'sandbox'; readonly config: SandboxConfig } | { readonly kind: 'container'; readonly config: ContainerConfig };
@@ -55,6 +58,12 @@ export interface ResourceStatistics {
   readonly majorPageFaults?: bigint;
   /** The container's writable layer (nested containers only). */
   readonly writableLayer?: { readonly bytes: bigint; readonly inodes: bigint };
+  /** The pod's interfaces but `lo` (sandboxes with their own network namespace). */
+  readonly network?: readonly InterfaceStats[];
+  /** With `usage(…, { detail: true })`, running containers: what cAdvisor reads beyond the above. */
+  readonly detail?: CgroupDetail;
+  /** With `detail`: the filesystem the writable layer lives on. */
+  readonly filesystem?: { readonly capacityBytes: bigint; readonly inodesTotal: bigint; readonly inodesFree: bigint };
 }
 
 export interface ExecSyncResult {
@@ -75,7 +84,13 @@ export interface Containerizer {
   launch(id: ContainerId, info: LaunchInfo, ctx: Ctx): Promise<LaunchResult>;
   start(id: ContainerId, ctx: Ctx): Promise<void>;
   update(id: ContainerId, resources: Resources, ctx: Ctx): Promise<void>;
-  usage(id: ContainerId, ctx: Ctx): Promise<ResourceStatistics>;
+  /**
+   * Pod-level limits of a sandbox (`UpdatePodSandboxResources`): its
+   * resources plus its overhead, written into the pod cgroup.
+   */
+  updateSandbox(id: ContainerId, resources: { resources?: Resources; overhead?: Resources }, ctx: Ctx): Promise<void>;
+  /** `detail`: also the fields the CRI metrics RPCs need (more files read, fds counted). */
+  usage(id: ContainerId, ctx: Ctx, opts?: { detail?: boolean }): Promise<ResourceStatistics>;
   /** Throws `CriError('NotFound')` for unknown ids. */
   status(id: ContainerId): SandboxStatus | ContainerStatus;
   /** Resolves when the nested container has exited. */
@@ -97,8 +112,20 @@ export interface Containerizer {
   /** The `ContainerId` of a sandbox or container id string; `undefined` if unknown. */
   lookup(id: string): ContainerId | undefined;
   reopenLog(id: ContainerId, ctx: Ctx): Promise<void>;
+  /**
+   * Writes a checkpoint archive of a running container to `location`
+   * (CRIU through the OCI runtime; the container keeps running).
+   * `FailedPrecondition` when it is not running or CRIU cannot work here.
+   */
+  checkpoint(id: ContainerId, opts: { location: string; timeoutSeconds: number }, ctx: Ctx): Promise<void>;
   /** Runs a command in a container, with output capped at 16 MiB per stream, killed after `timeoutSeconds` (0: none). */
   execSync(id: ContainerId, cmd: readonly string[], opts: { timeoutSeconds: number }, ctx: Ctx): Promise<ExecSyncResult>;
   subscribe(listener: EventListener): () => void;
+  /**
+   * Stores the node's pod CIDRs (`UpdateRuntimeConfig`'s comma-separated
+   * `pod_cidr`; empty leaves them as they are) across restarts; sandboxes
+   * launched afterwards pass them to CNI as `ipRanges`.
+   */
+  updateNetworkConfig(podCidr: string, ctx: Ctx): Promise<void>;
   pruneImages(excludedImages: readonly string[], ctx: Ctx): Promise<void>;
 }

@@ -4,7 +4,9 @@ import { CriError } from '../common/errors';
 import type { Exec } from '../common/exec';
 import { KeyedMutex } from '../common/keyed-mutex';
 import { log } from '../common/log';
+import { containerOomKilled } from '../common/metrics';
 import { loadRecord, saveRecord } from './codec';
+import { CriuProbe } from './criu';
 import type { DnsConfig } from './config';
 import { EventBus, type ContainerEventType } from './events';
 import type { InfraLauncher } from './infra';
@@ -12,6 +14,7 @@ import type { Cgroups } from './isolators/cgroups';
 import type { NetworkIsolator } from './isolators/network';
 import type { ShmIsolator } from './isolators/shm';
 import type { Monitor } from './monitor';
+import { EMPTY_NETWORK_CONFIG, type NetworkConfig } from './network-config';
 import type { OciRuntime } from './oci-runtime';
 import { containerBundle, containerCheckpoint, containerPersistDir, sandboxCheckpoint, type Roots } from './paths';
 import { Registrar } from './registrar';
@@ -49,6 +52,8 @@ export interface ContainerizerDeps {
   readonly writeFiles: WriteSandboxFiles;
   /** Where `/etc` files of the monitor dirs for exits and sockets live (conmon's shared dirs). */
   readonly monitorDirs: { readonly exitDir: string; readonly socketDir: string };
+  /** Whether CRIU works here (CheckpointContainer); default: `criu check`, asked once. */
+  readonly criu?: Pick<CriuProbe, 'status'>;
 }
 
 /**
@@ -64,8 +69,14 @@ export class Core {
   readonly events = new EventBus();
   /** Containers inside `runtime start`: their exit must be recorded after their start. */
   readonly starting = new Set<string>();
+  /** The node's pod CIDRs (`UpdateRuntimeConfig`), passed to CNI at each attach. */
+  networkConfig: NetworkConfig = EMPTY_NETWORK_CONFIG;
 
-  constructor(readonly deps: ContainerizerDeps) {}
+  readonly criu: Pick<CriuProbe, 'status'>;
+
+  constructor(readonly deps: ContainerizerDeps) {
+    this.criu = deps.criu ?? new CriuProbe(deps.exec);
+  }
 
   get roots(): Roots {
     return this.deps.roots;
@@ -154,6 +165,7 @@ export class Core {
     c.finishedAt = c.startedAt !== undefined && st.at < c.startedAt ? c.startedAt : st.at;
     c.reason = st.reason;
     if (st.message !== undefined) c.message = st.message;
+    if (st.reason === 'OOMKilled') containerOomKilled();
     // A container that never started still finished: CRI wants started_at
     // left at zero, which is what an unset `startedAt` renders as.
     this.emit('stopped', c.id, c.sandboxId);

@@ -1,10 +1,11 @@
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { CriError } from '../common/errors';
 import type { OciResources } from './oci/types';
 import type { InfraLauncher, InfraPlanInput, InfraProcess } from './infra';
 import type { OciRuntime, OciState } from './oci-runtime';
 
-type Op = 'run' | 'start' | 'state' | 'list' | 'kill' | 'delete' | 'update';
+type Op = 'run' | 'start' | 'state' | 'list' | 'kill' | 'delete' | 'update' | 'checkpoint';
 
 /**
  * A hand-written `OciRuntime` for unit tests (STYLE.md 17): records calls,
@@ -80,6 +81,15 @@ export class FakeOciRuntime implements OciRuntime {
     this.#step('update', id);
     if (!this.#states.has(id)) throw new CriError('NotFound', `container ${id} does not exist`);
     this.updates.set(id, resources);
+  }
+
+  /** Writes an image file as CRIU would, and leaves the container as it was. */
+  async checkpoint(id: string, opts: { imagePath: string; workPath: string }): Promise<void> {
+    this.#step('checkpoint', id);
+    if (this.#states.get(id)?.status !== 'running') throw new CriError('FailedPrecondition', `container ${id} is not running`);
+    await mkdir(opts.imagePath, { recursive: true });
+    await writeFile(join(opts.imagePath, 'inventory.img'), 'fake criu image');
+    await writeFile(join(opts.workPath, 'dump.log'), 'fake dump log\n');
   }
 
   execArgs(id: string, opts: { processFile: string }): string[] {

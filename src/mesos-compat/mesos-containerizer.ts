@@ -1,24 +1,48 @@
-import { watch, type FSWatcher } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { readdirSync, watch, type FSWatcher } from 'node:fs';
+import { mkdir, rm, statfs } from 'node:fs/promises';
 import { nested, topLevel, type ContainerId } from '../common/container-id';
 import type { Ctx } from '../common/ctx';
 import { CriError } from '../common/errors';
 import { log } from '../common/log';
+import { recoveryDone, sessionOpened } from '../common/metrics';
 import type { Resources } from './config';
 import { launchContainer, provisionerId, removeContainer, startContainer, stopContainer } from './container-lifecycle';
 import type { ContainerStatus, Containerizer, ExecSyncResult, LaunchInfo, LaunchResult, ResourceStatistics, SandboxStatus } from './containerizer';
 import { Core, type ContainerizerDeps } from './core';
 import type { EventListener } from './events';
 import { execPlanOf, execSync } from './exec-sync';
+import { loadNetworkConfig, parsePodCidrs, saveNetworkConfig } from './network-config';
+import { netnsInterfaces } from './isolators/cgroup-detail';
 import { buildResources } from './oci/resources';
-import { sandboxDir } from './paths';
+import { containersDir, sandboxDir, sandboxesDir, type Roots } from './paths';
 import { stopwatch } from './stopwatch';
+import { checkpointContainer, type CheckpointOptions } from './checkpoint-container';
 import { recover } from './recover';
 import { sandboxName } from './registrar';
+import { updateSandboxResources, type PodResources } from './sandbox-resources';
 import { cleanupSandbox, infraAlive, launchSandbox } from './sandbox-lifecycle';
 import type { ContainerRecord, SandboxRecord } from './state';
 
 const isSandbox = (id: ContainerId): boolean => id.parent === undefined;
+
+/** Size and inodes of the filesystem under `dir` (where writable layers live). */
+async function filesystemOf(dir: string): Promise<{ capacityBytes: bigint; inodesTotal: bigint; inodesFree: bigint } | undefined> {
+  const st = await statfs(dir, { bigint: true }).catch(() => undefined);
+  return st ? { capacityBytes: st.blocks * st.bsize, inodesTotal: st.files, inodesFree: st.ffree } : undefined;
+}
+
+/** Sandbox and container checkpoint dirs on disk (for the recovery metrics). */
+function checkpointDirs(roots: Roots): { sandboxes: number; containers: number } {
+  const ls = (dir: string): string[] => {
+    try {
+      return readdirSync(dir);
+    } catch {
+      return [];
+    }
+  };
+  const sandboxes = ls(sandboxesDir(roots));
+  return { sandboxes: sandboxes.length, containers: sandboxes.reduce((n, s) => n + ls(containersDir(roots, s)).length, 0) };
+}
 
 function sandboxStatus(core: Core, sb: SandboxRecord): SandboxStatus {
   return {
@@ -70,7 +94,16 @@ export class MesosContainerizer implements Containerizer {
   }
 
   async recover(ctx: Ctx): Promise<void> {
+    const started = process.hrtime.bigint();
+    this.#core.networkConfig = await loadNetworkConfig(this.#core.roots);
+    // Each checkpoint dir found is either recovered or cleaned up by `recover`.
+    const found = checkpointDirs(this.#core.roots);
     await recover(this.#core, ctx);
+    const kept = { sandboxes: this.#core.sandboxes.size, containers: this.#core.containers.size };
+    recoveryDone(Number(process.hrtime.bigint() - started) / 1e9, {
+      sandboxes: { recovered: kept.sandboxes, cleaned: Math.max(0, found.sandboxes - kept.sandboxes) },
+      containers: { recovered: kept.containers, cleaned: Math.max(0, found.containers - kept.containers) },
+    });
     await this.#watchExits();
   }
 
@@ -143,17 +176,28 @@ export class MesosContainerizer implements Containerizer {
     });
   }
 
-  async usage(id: ContainerId, _ctx: Ctx): Promise<ResourceStatistics> {
+  async updateSandbox(id: ContainerId, resources: PodResources, ctx: Ctx): Promise<void> {
+    if (!isSandbox(id)) throw new CriError('InvalidArgument', 'failed to update pod resources: not a sandbox');
+    await this.#core.sandboxLock(id.value, () => updateSandboxResources(this.#core, this.#core.sandbox(id.value), resources, ctx));
+  }
+
+  async usage(id: ContainerId, _ctx: Ctx, opts: { detail?: boolean } = {}): Promise<ResourceStatistics> {
     const core = this.#core;
     const now = core.deps.clock.nowNanos();
     if (isSandbox(id)) {
       const sb = core.sandbox(id.value);
-      return core.deps.cgroups.usage(sb.podCgroup, now);
+      const cg = await core.deps.cgroups.usage(sb.podCgroup, now);
+      // The infra process lives in the pod's network namespace: its /proc view is the pod's.
+      const network = !sb.hostNetwork && sb.infraPid !== undefined && infraAlive(core, sb) ? await netnsInterfaces(sb.infraPid) : undefined;
+      return { ...cg, ...(network ? { network } : {}) };
     }
     const c = core.container(id.value);
-    const cg = c.phase === 'running' || c.phase === 'created' ? await core.deps.cgroups.usage(c.cgroupsPath, now) : { timestampNs: now };
+    const live = c.phase === 'running' || c.phase === 'created';
+    const cg = live ? await core.deps.cgroups.usage(c.cgroupsPath, now) : { timestampNs: now };
     const layer = await core.deps.provisioner.usage(provisionerId(c)).catch(() => undefined);
-    return { ...cg, ...(layer ? { writableLayer: layer } : {}) };
+    const out = { ...cg, ...(layer ? { writableLayer: layer } : {}) };
+    if (!opts.detail || !live) return out;
+    return { ...out, detail: await core.deps.cgroups.detail(c.cgroupsPath), filesystem: await filesystemOf(core.roots.workDir) };
   }
 
   status(id: ContainerId): SandboxStatus | ContainerStatus {
@@ -265,10 +309,25 @@ export class MesosContainerizer implements Containerizer {
     });
   }
 
+  async checkpoint(id: ContainerId, opts: CheckpointOptions, ctx: Ctx): Promise<void> {
+    const core = this.#core;
+    if (isSandbox(id)) throw new CriError('InvalidArgument', 'failed to checkpoint: a pod sandbox is not a container');
+    await core.containerLock(id.value, () => checkpointContainer(core, core.container(id.value), opts, ctx));
+  }
+
   async execSync(id: ContainerId, cmd: readonly string[], opts: { timeoutSeconds: number }, ctx: Ctx): Promise<ExecSyncResult> {
     const c = this.#core.container(id.value);
     if (c.phase !== 'running') throw new CriError('FailedPrecondition', `failed to exec in container ${c.id}: it is not running`);
-    return execSync(this.#core, c, cmd, opts, ctx);
+    return execSync(this.#core, c, cmd, opts, ctx).finally(sessionOpened('exec_sync'));
+  }
+
+  async updateNetworkConfig(podCidr: string, _ctx: Ctx): Promise<void> {
+    const podCidrs = parsePodCidrs(podCidr);
+    // containerd, too, leaves its config alone when kubelet sends no CIDR.
+    if (podCidrs.length === 0) return;
+    const next = { podCidrs };
+    await saveNetworkConfig(this.#core.roots, next);
+    this.#core.networkConfig = next;
   }
 
   subscribe(listener: EventListener): () => void {

@@ -37,6 +37,12 @@ export interface OciRuntime {
   /** `delete --force`; resolves `false` when there was nothing to delete. */
   delete(id: string, ctx: Ctx): Promise<boolean>;
   update(id: string, resources: OciResources, ctx: Ctx): Promise<void>;
+  /**
+   * `checkpoint --leave-running` through CRIU: the process tree's images
+   * into `imagePath`, CRIU's log and stats into `workPath`. The container
+   * keeps running.
+   */
+  checkpoint(id: string, opts: { imagePath: string; workPath: string }, ctx: Ctx): Promise<void>;
   /** `exec --detach` is not used; `exec` runs a process and returns the runtime's argv for it. */
   execArgs(id: string, opts: { processFile: string; tty: boolean; pidFile?: string; consoleSocket?: string; detach?: boolean }): string[];
 }

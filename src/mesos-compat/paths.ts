@@ -7,6 +7,7 @@ import { join } from 'node:path';
  * live under the run dir (tmpfs, gone after a reboot, as are the processes).
  *
  *   <workDir>/containerizer/
+ *     network-config.json            checkpoint: the node's pod CIDRs (UpdateRuntimeConfig)
  *     sandboxes/<sandboxId>/
  *       sandbox.json                 checkpoint: SandboxRecord (a state per line, the last wins)
  *       bundle/                      OCI bundle of the infra process
@@ -34,6 +35,7 @@ export interface Roots {
 }
 
 export const containerizerDir = (r: Roots): string => join(r.workDir, 'containerizer');
+export const networkConfigCheckpoint = (r: Roots): string => join(containerizerDir(r), 'network-config.json');
 export const sandboxesDir = (r: Roots): string => join(containerizerDir(r), 'sandboxes');
 export const sandboxDir = (r: Roots, sandboxId: string): string => join(sandboxesDir(r), sandboxId);
 export const sandboxCheckpoint = (r: Roots, sandboxId: string): string => join(sandboxDir(r, sandboxId), 'sandbox.json');

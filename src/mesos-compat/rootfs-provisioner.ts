@@ -24,4 +24,10 @@ export interface RootfsProvisioner {
   destroy(containerId: ContainerId, ctx: Ctx): Promise<boolean>;
   pruneImages(excludedImages: readonly string[], ctx: Ctx): Promise<unknown>;
   usage(containerId: ContainerId): Promise<{ bytes: bigint; inodes: bigint }>;
+  /**
+   * Where the container's writes land: an overlay upper dir (whiteouts are
+   * 0/0 character devices), an aufs branch (`.wh.` files), or the whole
+   * rootfs (copy, bind).
+   */
+  writable?(containerId: ContainerId): { dir: string; whiteouts: 'overlay' | 'aufs' | 'none' };
 }

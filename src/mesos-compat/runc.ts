@@ -185,6 +185,21 @@ export class RuncRuntime implements OciRuntime {
     }
   }
 
+  async checkpoint(id: string, opts: { imagePath: string; workPath: string }, ctx: Ctx): Promise<void> {
+    try {
+      await this.#exec(this.path, this.#args('checkpoint', '--image-path', opts.imagePath, '--work-path', opts.workPath, '--leave-running', id), ctx);
+    } catch (err) {
+      if (missing(err)) throw new CriError('NotFound', `failed to checkpoint container ${id}: not known to ${this.name}`, { cause: err });
+      // CRIU says why in its own log, which runc only points at.
+      const tail = (await readFile(join(opts.workPath, 'dump.log'), 'utf8').catch(() => ''))
+        .split('\n')
+        .filter((l) => /Error|error/.test(l))
+        .slice(-3)
+        .join('; ');
+      throw new CriError('Internal', `failed to checkpoint container ${id}${tail ? `: ${tail}` : ''}`, { cause: err });
+    }
+  }
+
   execArgs(id: string, opts: { processFile: string; tty: boolean; pidFile?: string; consoleSocket?: string; detach?: boolean }): string[] {
     return this.#args(
       'exec',

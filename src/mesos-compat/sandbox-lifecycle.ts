@@ -7,6 +7,7 @@ import { Rollback } from '../common/rollback';
 import type { SandboxConfig } from './config';
 import type { Core } from './core';
 import { log } from '../common/log';
+import { observePhases } from '../common/metrics';
 import type { InfraProcess } from './infra';
 import { stopwatch } from './stopwatch';
 import { sandboxBundle, sandboxDir, sandboxFilesDir, shmDir } from './paths';
@@ -74,6 +75,7 @@ export async function launchSandbox(core: Core, id: string, config: SandboxConfi
         portMappings: config.portMappings,
         ...(config.dns ? { dns: config.dns } : {}),
         ...(config.cgroupParent ? { cgroupParent: config.cgroupParent } : {}),
+        ...(core.networkConfig.podCidrs.length > 0 ? { ipRanges: core.networkConfig.podCidrs } : {}),
       },
       ctx,
     );
@@ -123,6 +125,8 @@ export async function launchSandbox(core: Core, id: string, config: SandboxConfi
   lap('checkpoint');
   rollback.commit();
   if (log.trace('lifecycle')) log.info({ sandboxId: id, ms: lap.totals() }, 'sandbox launch timings');
+  // `network` is netns + CNI ADD + its record; the CNI isolator observes `netns` and `cni` themselves.
+  observePhases('sandbox', { ...lap.totals(), total: lap.elapsed() });
   // containerd reports a sandbox's lifecycle with its id as the container id.
   core.emit('created', id, id);
   core.emit('started', id, id);

@@ -48,6 +48,8 @@ export interface SandboxRecord {
   infraPid?: number;
   /** `/proc/<pid>/stat` start time of `infraPid`, so a recycled pid is never taken for it. */
   infraStart?: string;
+  /** The last `UpdatePodSandboxResources` (pod resources and overhead apart). */
+  podResources?: { readonly resources?: Resources; readonly overhead?: Resources };
 }
 
 export interface ImageInfo {

@@ -143,6 +143,14 @@ export class MesosProvisioner {
     });
   }
 
+  writable(id: ContainerId): { dir: string; whiteouts: 'overlay' | 'aufs' | 'none' } {
+    const info = this.#containers.get(idString(id));
+    if (!info) throw new CriError('NotFound', `failed to find the writable layer of ${idString(id)}: not provisioned`);
+    const backend = info.backend === this.backend.name ? this.backend : makeBackend(info.backend);
+    const whiteouts = info.backend === 'overlay' ? 'overlay' : info.backend === 'aufs' ? 'aufs' : 'none';
+    return { dir: backend.writable(backendDir(this.workDir, id, info.backend)), whiteouts };
+  }
+
   async usage(id: ContainerId): Promise<{ bytes: bigint; inodes: bigint }> {
     const info = this.#containers.get(idString(id));
     if (!info) throw new CriError('NotFound', `failed to get rootfs usage of ${idString(id)}: not provisioned`);

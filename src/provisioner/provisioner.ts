@@ -32,6 +32,8 @@ export interface Provisioner {
   pruneImages(excludedImages: readonly string[], ctx: Ctx): Promise<void>;
   /** Writable-layer usage (overlay upper dir, copy rootfs) for container stats. */
   usage(containerId: ContainerId): Promise<{ bytes: bigint; inodes: bigint }>;
+  /** The container's writable layer and how it marks deletions (for checkpoint archives). */
+  writable(containerId: ContainerId): { dir: string; whiteouts: 'overlay' | 'aufs' | 'none' };
 }
 
 /** Validates the backend (throws `FailedPrecondition` naming why a forced one is unusable). */
@@ -50,6 +52,7 @@ export async function createProvisioner(opts: ProvisionerOptions, ctx: Ctx = bac
     destroy: (id, c) => mesos.destroy(id, c),
     pruneImages: (ex, c) => mesos.pruneImages(ex, c),
     usage: (id) => mesos.usage(id),
+    writable: (id) => mesos.writable(id),
   };
   return { store: docker, provisioner, docker };
 }

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
+import { METRICS_KEYS, type MetricsConfig } from './config-metrics';
 
 /**
  * Daemon configuration: embedded defaults, then the YAML file
@@ -23,11 +24,13 @@ export interface Config {
   registry: { mirrors: Record<string, string[]>; insecure: string[] };
   images: { backend: 'auto' | 'overlay' | 'aufs' | 'bind' | 'copy'; pullProgressTimeout: number; maxConcurrentDownloads: number };
   streaming: { address: string; port: number; tlsCert: string; tlsKey: string; idleTimeout: number };
+  /** Issue 17's keys: `config-metrics.ts`. */
+  metrics: MetricsConfig;
 }
 
 type Kind = 'string' | 'number' | 'boolean' | 'string[]' | 'map<string,string[]>' | { enum: readonly string[] };
 
-interface Key {
+export interface Key {
   readonly path: string;
   readonly kind: Kind;
   readonly flag?: string;
@@ -62,6 +65,7 @@ export const SCHEMA: readonly Key[] = [
   { path: 'streaming.tlsCert', kind: 'string', flag: 'stream-tls-cert', def: '', help: 'PEM certificate for streaming TLS (empty: plain HTTP)' },
   { path: 'streaming.tlsKey', kind: 'string', flag: 'stream-tls-key', def: '', help: 'PEM key for streaming TLS' },
   { path: 'streaming.idleTimeout', kind: 'number', flag: 'stream-idle-timeout', def: 14400, help: 'seconds an idle streaming connection is kept' },
+  ...METRICS_KEYS,
 ];
 
 export const DEFAULT_CONFIG_FILE = '/etc/mesos-cri/config.yaml';
@@ -242,6 +246,7 @@ export function helpText(): string {
   const lines = [
     'Usage: mesos-cri [flags]            run the CRI daemon',
     '       mesos-cri images import FILE load an OCI layout or docker-archive tarball',
+    '       mesos-cri images pull IMAGE  pull through the running daemon, showing each layer\'s progress',
     '',
     'Flags (override the config file, which overrides embedded defaults):',
     `  -c, --config FILE  YAML config file (default ${DEFAULT_CONFIG_FILE}, optional)`,

@@ -32,8 +32,8 @@ function bind(def: ServiceDefinition, impl: Record<string, unknown>, gate: Gate)
   for (const [name, method] of Object.entries(def)) {
     const fn = impl[name] ?? unimplemented(name);
     out[name] = method.responseStream
-      ? serverStream(name, gate, fn as StreamHandler<unknown, unknown>)
-      : unary(name, gate, fn as UnaryHandler<unknown, unknown>);
+      ? serverStream(name, gate, fn as StreamHandler<unknown, unknown>, method.path)
+      : unary(name, gate, fn as UnaryHandler<unknown, unknown>, method.path);
   }
   return out;
 }
@@ -93,10 +93,12 @@ export class CriServer {
   #listener: NetServer | null = null;
   #socket = '';
 
-  constructor(runtime: RuntimeImpl, image: ImageImpl, gate: Gate) {
+  /** `extra`: our own services beside the CRI (`admin/`), served through the same wrapper. */
+  constructor(runtime: RuntimeImpl, image: ImageImpl, gate: Gate, extra: ReadonlyArray<{ definition: ServiceDefinition; impl: Record<string, unknown> }> = []) {
     const cri = loadCri();
     this.#server.addService(cri.runtime.v1.RuntimeService.service, bind(cri.runtime.v1.RuntimeService.service, runtime, gate));
     this.#server.addService(cri.runtime.v1.ImageService.service, bind(cri.runtime.v1.ImageService.service, image, gate));
+    for (const s of extra) this.#server.addService(s.definition, bind(s.definition, s.impl, gate));
   }
 
   async listen(socket: string): Promise<void> {

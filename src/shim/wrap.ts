@@ -8,6 +8,7 @@ import type {
 import { status as Status } from '@grpc/grpc-js';
 import { CriError, describeError } from '../common/errors';
 import { log } from '../common/log';
+import { rpcDone, rpcStart, type RpcName } from '../common/metrics';
 import { toGrpcStatus } from './status';
 
 /** What every handler gets: the call's cancellation/deadline as one signal. */
@@ -42,14 +43,23 @@ function callSignal(rpc: string, cancelled: (cb: () => void) => void, deadline: 
   return AbortSignal.any([abort.signal, timer]);
 }
 
-function finish(rpc: string, req: unknown, start: bigint, err?: unknown): void {
+/** The metrics' name of an RPC: `/runtime.v1.RuntimeService/Version` → service and method. */
+function rpcName(rpc: string, path: string | undefined, type: RpcName['type']): RpcName {
+  const m = /^\/([^/]+)\/([^/]+)$/.exec(path ?? '');
+  return { service: m?.[1] ?? '', method: m?.[2] ?? rpc, type };
+}
+
+function finish(rpc: string, name: RpcName, req: unknown, start: bigint, err?: unknown): void {
   const ms = Number(process.hrtime.bigint() - start) / 1e6;
   const fields = { rpc, duration_ms: Math.round(ms * 1000) / 1000, ...idsOf(req) };
-  if (err === undefined) log.debug(fields, 'rpc done');
-  else {
+  if (err === undefined) {
+    log.debug(fields, 'rpc done');
+    rpcDone(name, 'OK', ms / 1000);
+  } else {
     const st = toGrpcStatus(err);
     const level = st.code === Status.NOT_FOUND || st.code === Status.UNIMPLEMENTED ? 'info' : 'error';
     log[level]({ ...fields, code: Status[st.code], error: describeError(err) }, 'rpc failed');
+    rpcDone(name, Status[st.code] ?? 'UNKNOWN', ms / 1000);
   }
 }
 
@@ -58,11 +68,14 @@ function finish(rpc: string, req: unknown, start: bigint, err?: unknown): void {
  * cancellation and deadline, rejection catching, logging, status mapping.
  * grpc-js only catches synchronous throws, so async rejections are caught here.
  */
-export function unary<Req, Res>(rpc: string, gate: Gate, fn: UnaryHandler<Req, Res>): handleUnaryCall<Req, Res> {
+export function unary<Req, Res>(rpc: string, gate: Gate, fn: UnaryHandler<Req, Res>, path?: string): handleUnaryCall<Req, Res> {
+  const name = rpcName(rpc, path, 'unary');
   return (call: ServerUnaryCall<Req, Res>, done: sendUnaryData<Res>): void => {
     const start = process.hrtime.bigint();
+    rpcStart(name);
     const why = gate.notReady();
     if (why !== undefined) {
+      rpcDone(name, 'UNAVAILABLE', 0);
       done({ code: Status.UNAVAILABLE, details: why });
       return;
     }
@@ -75,12 +88,12 @@ export function unary<Req, Res>(rpc: string, gate: Gate, fn: UnaryHandler<Req, R
     }
     p.then(
       (res) => {
-        finish(rpc, call.request, start);
+        finish(rpc, name, call.request, start);
         done(null, res);
       },
       (err: unknown) => {
         const e = signal.aborted && !(err instanceof CriError) ? signal.reason : err;
-        finish(rpc, call.request, start, e);
+        finish(rpc, name, call.request, start, e);
         done(toGrpcStatus(e));
       },
     );
@@ -88,11 +101,14 @@ export function unary<Req, Res>(rpc: string, gate: Gate, fn: UnaryHandler<Req, R
 }
 
 /** The server-streaming twin of `unary`; `send` honours backpressure. */
-export function serverStream<Req, Res>(rpc: string, gate: Gate, fn: StreamHandler<Req, Res>): handleServerStreamingCall<Req, Res> {
+export function serverStream<Req, Res>(rpc: string, gate: Gate, fn: StreamHandler<Req, Res>, path?: string): handleServerStreamingCall<Req, Res> {
+  const name = rpcName(rpc, path, 'server_stream');
   return (call: ServerWritableStream<Req, Res>): void => {
     const start = process.hrtime.bigint();
+    rpcStart(name);
     const why = gate.notReady();
     if (why !== undefined) {
+      rpcDone(name, 'UNAVAILABLE', 0);
       call.destroy(Object.assign(new Error(why), { code: Status.UNAVAILABLE, details: why }));
       return;
     }
@@ -107,11 +123,11 @@ export function serverStream<Req, Res>(rpc: string, gate: Gate, fn: StreamHandle
       .then(() => fn(call.request, send, { signal, rpc }))
       .then(
         () => {
-          finish(rpc, call.request, start);
+          finish(rpc, name, call.request, start);
           call.end();
         },
         (err: unknown) => {
-          finish(rpc, call.request, start, err);
+          finish(rpc, name, call.request, start, err);
           if (!call.cancelled) call.emit('error', toGrpcStatus(err));
         },
       );

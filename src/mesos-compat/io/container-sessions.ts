@@ -1,6 +1,7 @@
 import type { Duplex } from 'node:stream';
 import type { Ctx } from '../../common/ctx';
 import { CriError } from '../../common/errors';
+import { sessionOpened } from '../../common/metrics';
 import { ConmonMonitor } from '../conmon';
 import type { ContainerStatus, SandboxStatus } from '../containerizer';
 import { chooseRuntime, type ContainerizerOptions } from '../index';
@@ -42,17 +43,19 @@ export class ContainerSessions {
   async exec(containerId: string, cmd: readonly string[], io: SessionIO, ctx: Ctx): Promise<number> {
     const st = this.#running(containerId);
     const { helper, plan } = await this.#cz.execTarget(st.id);
-    return execSession({ helper, plan, containerId: st.id, cmd }, io, ctx);
+    const closed = sessionOpened('exec');
+    return execSession({ helper, plan, containerId: st.id, cmd }, io, ctx).finally(closed);
   }
 
   async attach(containerId: string, io: SessionIO, ctx: Ctx): Promise<void> {
     const st = this.#running(containerId);
     const bundle = this.#cz.bundleOf(st.id);
+    const closed = sessionOpened('attach');
     await attachSession(
       { attachSocket: this.#monitor.attachSocket(bundle), ctlFifo: this.#monitor.controlFifo(bundle), tty: st.config.tty, stdinOnce: st.config.stdinOnce },
       io,
       ctx,
-    );
+    ).finally(closed);
   }
 
   async portForward(sandboxId: string, port: number, stream: Duplex, ctx: Ctx): Promise<void> {
@@ -60,6 +63,7 @@ export class ContainerSessions {
     const st = id && !id.parent ? (this.#cz.status(id) as SandboxStatus) : undefined;
     if (!st) throw new CriError('NotFound', `pod sandbox ${JSON.stringify(sandboxId)} not found`);
     if (st.state !== 'ready') throw new CriError('FailedPrecondition', `pod sandbox ${JSON.stringify(sandboxId)} is not ready`);
-    await portForwardSession({ netnsPath: st.hostNetwork ? undefined : st.netnsPath, port }, stream, ctx);
+    const closed = sessionOpened('port_forward');
+    await portForwardSession({ netnsPath: st.hostNetwork ? undefined : st.netnsPath, port }, stream, ctx).finally(closed);
   }
 }

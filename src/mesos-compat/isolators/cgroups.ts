@@ -3,6 +3,9 @@ import { readdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { spawnServer } from '../../common/exec';
 import { isErrno } from '../../common/fsutil';
+import type { OciResources } from '../oci/types';
+import { cgroupDetailV1, cgroupDetailV2, type CgroupDetail } from './cgroup-detail';
+import { applyLimitsV1, applyLimitsV2, checkUnified } from './cgroup-limits';
 
 /** CPU and memory of one cgroup, as CRI `CpuUsage`/`MemoryUsage` want them. */
 export interface CgroupUsage {
@@ -83,6 +86,22 @@ export class Cgroups {
       pageFaults: mem.get('total_pgfault'),
       majorPageFaults: mem.get('total_pgmajfault'),
     };
+  }
+
+  /** What cAdvisor reads beyond `usage` (the CRI metrics RPCs). */
+  detail(path: string): Promise<CgroupDetail> {
+    return this.v2 ? cgroupDetailV2(this.#root, path) : cgroupDetailV1(this.#root, path);
+  }
+
+  /** Refuses `unified` keys this host cannot take or that are not interface files (InvalidArgument). */
+  checkUnified(unified: Readonly<Record<string, string>> | undefined): void {
+    checkUnified(unified, this.v2);
+  }
+
+  /** Writes limits into `path`'s existing cgroups (a pod's: no OCI runtime owns it). */
+  applyLimits(path: string, r: OciResources): void {
+    if (this.v2) applyLimitsV2(this.#root, path, r);
+    else applyLimitsV1(this.#root, path, r);
   }
 
   #hierarchies: Promise<string[]> | undefined;

@@ -10,6 +10,8 @@ export interface NetworkAttachRequest {
   readonly portMappings: readonly PortMapping[];
   readonly dns?: DnsConfig;
   readonly cgroupParent?: string;
+  /** The node's pod CIDRs, for plugins that take the `ipRanges` capability. */
+  readonly ipRanges?: readonly string[];
 }
 
 export interface PodNetworkInfo {

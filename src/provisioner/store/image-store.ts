@@ -11,6 +11,8 @@ import { BlobStore } from './blob-store';
 import { ImageIndex, toRecord, type StoredImage } from './image-index';
 import { LayerStore } from './layer-store';
 import { importArchive } from './archive';
+import type { PullSnapshot } from '../../common/metrics';
+import { PullTracker } from './progress';
 import { pullImage, type PullDeps } from './pull';
 import { RegistryClient } from './registry-client';
 import type { HttpClient } from './registry-http';
@@ -33,6 +35,10 @@ export interface ImageStore {
   list(filter?: { ref?: string }): Promise<ImageRecord[]>;
   remove(refOrId: string, ctx: Ctx): Promise<boolean>;
   fsInfo(): Promise<FsInfo>;
+  /** Pulls in flight, per layer. */
+  pulls(): PullSnapshot[];
+  /** The pull of `ref` in flight (any spelling of the reference), if any. */
+  pullOf(ref: string): PullSnapshot | undefined;
 }
 
 export interface DockerStoreOptions {
@@ -56,6 +62,7 @@ export class DockerStore implements ImageStore {
   readonly blobs: BlobStore;
   readonly #pullDeps: PullDeps;
   readonly #pulls = new Inflight<StoredImage>();
+  readonly #tracker = new PullTracker();
   /** Bumped by every change to the store's content, to invalidate the cached `fsInfo`. */
   #generation = 0;
   #fsInfo: { info: FsInfo; at: number; generation: number } | undefined;
@@ -74,6 +81,7 @@ export class DockerStore implements ImageStore {
       maxConcurrentDownloads: opts.maxConcurrentDownloads,
       stallMs: opts.pullProgressTimeoutSec * 1000,
       logMs: opts.progressLogIntervalMs ?? 10_000,
+      tracker: this.#tracker,
     };
   }
 
@@ -95,6 +103,20 @@ export class DockerStore implements ImageStore {
       }),
     );
     return toRecord(stored);
+  }
+
+  pulls(): PullSnapshot[] {
+    return this.#tracker.snapshots();
+  }
+
+  pullOf(ref: string): PullSnapshot | undefined {
+    let name: string;
+    try {
+      name = formatReference(parseReference(ref));
+    } catch {
+      return undefined;
+    }
+    return this.#tracker.find(name);
   }
 
   async resolve(refOrId: string): Promise<ImageRecord | undefined> {

@@ -8,6 +8,7 @@ import { checkpoint, readCheckpoint } from '../../common/checkpoint';
 import type { Ctx } from '../../common/ctx';
 import { CriError } from '../../common/errors';
 import { isErrno } from '../../common/fsutil';
+import { layerUnpacked } from '../../common/metrics';
 import { DigestingStream, mismatch } from '../digest';
 import { layerDir, layerMetaPath, layerRootfs, layersDir, stagingDir } from '../paths';
 import { decompress } from '../unpack/decompress';
@@ -70,6 +71,7 @@ export class LayerStore {
       if (desc.size > 0 && digester.bytes !== desc.size)
         throw new CriError('Internal', `failed to verify layer ${desc.digest}: size ${digester.bytes}, expected ${desc.size}`);
 
+      const unpackStart = process.hrtime.bigint();
       const counter = new Transform({
         highWaterMark: 1 << 20,
         transform(chunk: Buffer, _e, cb) {
@@ -91,6 +93,7 @@ export class LayerStore {
         if (diffId !== desc.diffId) throw mismatch(`uncompressed layer ${desc.digest}`, desc.diffId, diffId);
       }
       await rm(blob, { force: true });
+      layerUnpacked(Number(process.hrtime.bigint() - unpackStart) / 1e9);
       const meta: LayerMeta = { digest: desc.digest, mediaType: desc.mediaType, size: digester.bytes, whiteouts: info.whiteouts, opaques: info.opaques };
       await checkpoint(join(staging, 'layer.json'), meta);
       const dest = layerDir(this.workDir, desc.digest);

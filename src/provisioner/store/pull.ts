@@ -10,7 +10,8 @@ import { endpointsFor, type Endpoint } from './endpoints';
 import type { StoredImage } from './image-index';
 import type { LayerStore } from './layer-store';
 import { hostPlatform, parseConfig, parseDocument, selectPlatform } from './manifest';
-import { PullProgress } from './progress';
+import { pullFinished } from '../../common/metrics';
+import { PullProgress, type PullTracker } from './progress';
 import { fallsThrough, type RegistryClient, type RepoSession } from './registry-client';
 
 /**
@@ -29,6 +30,8 @@ export interface PullDeps {
   readonly maxConcurrentDownloads: number;
   readonly stallMs: number;
   readonly logMs: number;
+  /** Pulls in flight, per layer (the CLI's progress and the metrics). */
+  readonly tracker?: PullTracker;
 }
 
 const MAX_CONFIG = 8 << 20;
@@ -67,13 +70,17 @@ async function readBlob(deps: PullDeps, s: RepoSession, digest: string, progress
 async function pullFrom(deps: PullDeps, endpoint: Endpoint, ref: ImageReference, auth: AuthConfig | undefined, outer: Ctx): Promise<StoredImage> {
   const name = formatReference(ref);
   let total = 0;
-  const progress = new PullProgress(name, () => total, { stallMs: deps.stallMs, logMs: deps.logMs });
+  const progress = new PullProgress(name, () => total, { stallMs: deps.stallMs, logMs: deps.logMs, ...(deps.tracker ? { tracker: deps.tracker } : {}) });
   const ctx: Ctx = { signal: AbortSignal.any([outer.signal, progress.signal]) };
   try {
-    return await pullWith(deps, endpoint, ref, auth, progress, (n) => (total = n), ctx);
+    const image = await pullWith(deps, endpoint, ref, auth, progress, (n) => (total = n), ctx);
+    pullFinished('success', (Date.now() - progress.startedAt) / 1000);
+    return image;
   } catch (err) {
     // Report the stall rather than the abort it caused.
-    if (progress.signal.aborted && !outer.signal.aborted) throw progress.signal.reason as Error;
+    const stalled = progress.signal.aborted && !outer.signal.aborted;
+    pullFinished(stalled ? 'stalled' : 'failure', (Date.now() - progress.startedAt) / 1000);
+    if (stalled) throw progress.signal.reason as Error;
     throw err;
   } finally {
     progress.stop();
@@ -109,7 +116,7 @@ async function pullWith(
     manifestDigests.push(desc.digest);
   }
   const manifest = doc.manifest;
-  progress.add(1, 0);
+  progress.add(0, 0);
   const configBytes = await readBlob(deps, s, manifest.config.digest, progress, ctx);
   const parsed = parseConfig(configBytes, `config of ${name}`);
   if (parsed.diffIds.length !== manifest.layers.length)
@@ -142,6 +149,7 @@ async function fetchLayers(
 ): Promise<void> {
   const missing: Array<LayerDescriptor & { diffId: string }> = [];
   for (const l of layers) if (!(await deps.layers.has(l.digest)) && !missing.some((m) => m.digest === l.digest)) missing.push(l);
+  progress.layers(layers, new Set(layers.filter((l) => !missing.includes(l)).map((l) => l.digest)));
   if (missing.length === 0) return;
   setTotal(missing.reduce((n, l) => n + l.size, 0));
   const sem = new Semaphore(deps.maxConcurrentDownloads);
@@ -150,7 +158,9 @@ async function fetchLayers(
     missing.map((l) =>
       sem.run(() =>
         // Concurrent pulls that need the same layer share one download.
-        deps.layerInflight.run(l.digest, () => deps.layers.add(l, (c) => deps.client.blob(s, l.digest, c), progress.add, ctx)),
+        deps.layerInflight
+          .run(l.digest, () => deps.layers.add(l, (c) => deps.client.blob(s, l.digest, c), progress.layer(l.digest), ctx))
+          .then(() => progress.layerDone(l.digest)),
       ),
     ),
   );

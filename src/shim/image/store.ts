@@ -1,4 +1,5 @@
 import type { Ctx } from '../../common/ctx';
+import type { PullSnapshot } from '../../common/metrics';
 
 /**
  * What the ImageService handlers need from the provisioner's image store,
@@ -28,4 +29,9 @@ export interface ImageStoreView {
   list(filter?: { ref?: string }): Promise<ImageView[]>;
   remove(refOrId: string, ctx: Ctx): Promise<boolean>;
   fsInfo(): Promise<{ mountpoint: string; usedBytes: bigint; inodesUsed: bigint; timestamp: bigint }>;
+}
+
+/** A store that reports its pulls in flight (for `mesos-cri images pull`). */
+export interface PullTrackingStore extends ImageStoreView {
+  pullOf(ref: string): PullSnapshot | undefined;
 }

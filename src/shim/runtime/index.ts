@@ -1,6 +1,7 @@
 import type { ShimDeps } from '../deps';
 import type { RuntimeImpl } from '../handlers';
 import { CpuRates } from '../translate/stats';
+import { checkpointContainer } from './checkpoint-container';
 import { containerStatsHandler, listContainerStats } from './container-stats';
 import { containerStatusHandler } from './container-status';
 import { createContainer } from './create-container';
@@ -10,6 +11,7 @@ import { getContainerEvents } from './get-container-events';
 import { listContainers } from './list-containers';
 import { listPodSandbox } from './list-pod-sandbox';
 import { listPodSandboxStats, podSandboxStatsHandler } from './pod-sandbox-stats';
+import { listMetricDescriptors, listPodSandboxMetrics } from './pod-sandbox-metrics';
 import { podSandboxStatusHandler } from './pod-sandbox-status';
 import { removeContainer } from './remove-container';
 import { removePodSandbox } from './remove-pod-sandbox';
@@ -23,6 +25,8 @@ import { stopContainer } from './stop-container';
 import { stopPodSandbox } from './stop-pod-sandbox';
 import { streamOf } from './stream-lists';
 import { updateContainerResources } from './update-container-resources';
+import { updatePodSandboxResources } from './update-pod-sandbox-resources';
+import { updateRuntimeConfig } from './update-runtime-config';
 import { version } from './version';
 
 /** The RuntimeService table: one file per RPC; RPCs not listed answer UNIMPLEMENTED. */
@@ -33,11 +37,13 @@ export function runtimeHandlers(deps: ShimDeps): RuntimeImpl {
     containers: listContainers(deps),
     containerStats: listContainerStats(deps, stats),
     sandboxStats: listPodSandboxStats(deps, stats),
+    sandboxMetrics: listPodSandboxMetrics(deps),
   };
   return {
     Version: version(deps),
     Status: status(deps),
     RuntimeConfig: runtimeConfig(deps),
+    UpdateRuntimeConfig: updateRuntimeConfig(deps),
     RunPodSandbox: runPodSandbox(deps),
     StopPodSandbox: stopPodSandbox(deps),
     RemovePodSandbox: removePodSandbox(deps),
@@ -50,7 +56,9 @@ export function runtimeHandlers(deps: ShimDeps): RuntimeImpl {
     ContainerStatus: containerStatusHandler(deps),
     ListContainers: lists.containers,
     UpdateContainerResources: updateContainerResources(deps),
+    UpdatePodSandboxResources: updatePodSandboxResources(deps),
     ReopenContainerLog: reopenContainerLog(deps),
+    CheckpointContainer: checkpointContainer(deps),
     ExecSync: execSync(deps),
     Exec: execUrl(deps),
     Attach: attachUrl(deps),
@@ -64,5 +72,9 @@ export function runtimeHandlers(deps: ShimDeps): RuntimeImpl {
     StreamContainers: streamOf(lists.containers, (r) => r.containers, (containers) => ({ containers })),
     StreamContainerStats: streamOf(lists.containerStats, (r) => r.stats, (container_stats) => ({ container_stats })),
     StreamPodSandboxStats: streamOf(lists.sandboxStats, (r) => r.stats, (pod_sandbox_stats) => ({ pod_sandbox_stats })),
+    ListMetricDescriptors: listMetricDescriptors(),
+    ListPodSandboxMetrics: lists.sandboxMetrics,
+    // A pod's metrics run to a few KiB per container: ten pods a message stays far below 4 MiB.
+    StreamPodSandboxMetrics: streamOf(lists.sandboxMetrics, (r) => r.pod_metrics, (pod_sandbox_metrics) => ({ pod_sandbox_metrics }), 10),
   };
 }

@@ -13,9 +13,10 @@ export function streamOf<Req, ListRes, Item, StreamRes>(
   list: (req: Req, ctx: CallCtx) => Promise<ListRes>,
   pick: (res: ListRes) => readonly Item[] | undefined,
   wrap: (items: Item[]) => StreamRes,
+  batch = BATCH,
 ) {
   return async (req: Req, send: (res: StreamRes) => Promise<void>, ctx: CallCtx): Promise<void> => {
     const items = pick(await list(req, ctx)) ?? [];
-    for (let i = 0; i < items.length; i += BATCH) await send(wrap(items.slice(i, i + BATCH)));
+    for (let i = 0; i < items.length; i += batch) await send(wrap(items.slice(i, i + batch)));
   };
 }

@@ -43,9 +43,8 @@ export function sandboxConfig(c: PodSandboxConfig__Output | null, runtimeHandler
   };
 }
 
-export function resources(r: LinuxContainerResources__Output | null | undefined): Resources | undefined {
+export function resources(r: LinuxContainerResources__Output | null | undefined, f = 'linux.resources'): Resources | undefined {
   if (!r) return undefined;
-  const f = 'linux.resources';
   return {
     cpuPeriod: int64(r.cpu_period, `${f}.cpu_period`),
     cpuQuota: int64(r.cpu_quota, `${f}.cpu_quota`),

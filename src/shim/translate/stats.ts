@@ -1,6 +1,7 @@
 import type { ContainerStats } from '../../../cri/generated/runtime/v1/ContainerStats';
 import type { CpuUsage } from '../../../cri/generated/runtime/v1/CpuUsage';
 import type { MemoryUsage } from '../../../cri/generated/runtime/v1/MemoryUsage';
+import type { NetworkUsage } from '../../../cri/generated/runtime/v1/NetworkUsage';
 import type { PodSandboxStats } from '../../../cri/generated/runtime/v1/PodSandboxStats';
 import type { ContainerStatus, ResourceStatistics, SandboxStatus } from '../../mesos-compat/containerizer';
 
@@ -53,6 +54,20 @@ export function containerStats(c: ContainerStatus, u: ResourceStatistics, rates:
   };
 }
 
+/** The pod's interfaces: `eth0` (the CNI interface) is the default one; all are listed. */
+function networkOf(u: ResourceStatistics): NetworkUsage | null {
+  if (!u.network || u.network.length === 0) return null;
+  const iface = (i: NonNullable<ResourceStatistics['network']>[number]) => ({
+    name: i.name,
+    rx_bytes: u64(i.rxBytes),
+    rx_errors: u64(i.rxErrors),
+    tx_bytes: u64(i.txBytes),
+    tx_errors: u64(i.txErrors),
+  });
+  const def = u.network.find((i) => i.name === 'eth0') ?? u.network[0]!;
+  return { timestamp: u.timestampNs.toString(), default_interface: iface(def), interfaces: u.network.map(iface) };
+}
+
 export function podSandboxStats(s: SandboxStatus, u: ResourceStatistics, containers: ContainerStats[], rates: CpuRates): PodSandboxStats {
   return {
     attributes: {
@@ -61,6 +76,6 @@ export function podSandboxStats(s: SandboxStatus, u: ResourceStatistics, contain
       labels: { ...s.config.labels },
       annotations: { ...s.config.annotations },
     },
-    linux: { cpu: cpuOf(s.id, u, rates), memory: memoryOf(u), containers },
+    linux: { cpu: cpuOf(s.id, u, rates), memory: memoryOf(u), network: networkOf(u), containers },
   };
 }
