@@ -86,41 +86,65 @@ const MAX_HEADER_LIST = 1 << 20;
  * which Node's HTTP/2 layer refuses before grpc-js sees the call
  * (`h2/authority.ts`).
  */
+export interface CriServerOptions {
+  /**
+   * Bind grpc-js to the socket itself, without the filter (what the daemon
+   * did before it had one): only for the benchmark that measures the
+   * filter's cost (`MESOS_CRI_BENCH_UNFILTERED=1`). Go clients that send the
+   * socket path as `:authority` fail against it.
+   */
+  readonly unfiltered?: boolean;
+  /** Our own services beside the CRI (`admin/`), served through the same wrapper. */
+  readonly extra?: ReadonlyArray<{ definition: ServiceDefinition; impl: Record<string, unknown> }>;
+}
+
 export class CriServer {
   readonly #server = new Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024 });
   readonly #injector = this.#server.createConnectionInjector(ServerCredentials.createInsecure());
   readonly #connections = new Set<Socket>();
+  readonly #unfiltered: boolean;
   #listener: NetServer | null = null;
   #socket = '';
 
-  /** `extra`: our own services beside the CRI (`admin/`), served through the same wrapper. */
-  constructor(runtime: RuntimeImpl, image: ImageImpl, gate: Gate, extra: ReadonlyArray<{ definition: ServiceDefinition; impl: Record<string, unknown> }> = []) {
+  constructor(runtime: RuntimeImpl, image: ImageImpl, gate: Gate, opts: CriServerOptions = {}) {
+    this.#unfiltered = opts.unfiltered ?? false;
     const cri = loadCri();
     this.#server.addService(cri.runtime.v1.RuntimeService.service, bind(cri.runtime.v1.RuntimeService.service, runtime, gate));
     this.#server.addService(cri.runtime.v1.ImageService.service, bind(cri.runtime.v1.ImageService.service, image, gate));
-    for (const s of extra) this.#server.addService(s.definition, bind(s.definition, s.impl, gate));
+    for (const s of opts.extra ?? []) this.#server.addService(s.definition, bind(s.definition, s.impl, gate));
   }
 
   async listen(socket: string): Promise<void> {
     await claimSocket(socket);
-    const listener = createServer((conn) => this.#accept(conn));
     // The socket is created with the process umask; restrict it before anyone can use it.
     const oldMask = process.umask(0o117);
     try {
-      await new Promise<void>((resolve, reject) => {
-        listener.once('error', reject);
-        listener.listen(socket, () => {
-          listener.off('error', reject);
-          resolve();
-        });
-      });
+      if (this.#unfiltered) await this.#bindDirect(socket);
+      else this.#listener = await this.#listenFiltered(socket);
     } finally {
       process.umask(oldMask);
     }
-    listener.on('error', (err) => log.error({ err, socket }, 'CRI socket failed'));
     await chmod(socket, 0o660);
-    this.#listener = listener;
     this.#socket = socket;
+  }
+
+  async #listenFiltered(socket: string): Promise<NetServer> {
+    const listener = createServer((conn) => this.#accept(conn));
+    await new Promise<void>((resolve, reject) => {
+      listener.once('error', reject);
+      listener.listen(socket, () => {
+        listener.off('error', reject);
+        resolve();
+      });
+    });
+    listener.on('error', (err) => log.error({ err, socket }, 'CRI socket failed'));
+    return listener;
+  }
+
+  #bindDirect(socket: string): Promise<void> {
+    return new Promise<void>((resolve, reject) =>
+      this.#server.bindAsync(`unix:${socket}`, ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())),
+    );
   }
 
   #accept(conn: Socket): void {
