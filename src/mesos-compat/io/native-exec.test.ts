@@ -1,9 +1,10 @@
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import { afterAll, describe, expect, it } from 'vitest';
-import { startNativeExec } from './native-exec';
+import { EventEmitter } from 'node:events';
+import { Readable, Writable } from 'node:stream';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { drained, startNativeExec } from './native-exec';
 
 // A stand-in for native/mesos-cri-exec: runs its "command" as a shell
 // script and reports the exit on fd 4, as the helper does.
@@ -42,5 +43,32 @@ describe('startNativeExec', () => {
     expect(Date.now() - t0).toBeLessThan(10_000);
     expect(Buffer.concat(chunks).toString()).toBe('started\n');
     p.stdout!.destroy();
+  });
+});
+
+describe('drained', () => {
+  it('does not take a stream its reader has just resumed for idle output', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'setTimeout', 'clearTimeout'] });
+    try {
+      const stdout = new Readable({ read() {} });
+      const child = Object.assign(new EventEmitter(), { stdout, stderr: null });
+      let got = 0;
+      stdout.on('data', (b: Buffer) => (got += b.length));
+      stdout.pause(); // a slow reader holds it back
+      let settled = false;
+      const done = drained(child, 50).then(() => (settled = true));
+      await vi.advanceTimersByTimeAsync(120); // two checks see it paused
+      stdout.resume(); // the reader drained; the next chunk is still in the pipe
+      await vi.advanceTimersByTimeAsync(40); // the check at 150 ms comes before it
+      expect(settled).toBe(false);
+      stdout.push(Buffer.alloc(32768));
+      stdout.push(null);
+      await vi.advanceTimersByTimeAsync(0);
+      child.emit('close');
+      await done;
+      expect(got).toBe(32768);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import { CriError } from '../../common/errors';
 
@@ -115,13 +115,18 @@ function readReport(pipe: Readable): Promise<Report | undefined> {
  * for `ms`: a background child may hold them open forever. Output still
  * on its way, or held back because the reader is slow (a client's flow
  * control), is not idle; never rejects.
+ *
+ * NOTE: a stream the reader paused or resumed during the interval counts as
+ * busy too. Right after a slow reader drains, `resume()` has run but the next
+ * chunk is still on its way from the pipe: the stream is neither paused nor
+ * buffering, and judging it by that instant alone cut the tail of the output.
  */
-function drained(child: ChildProcess, ms: number): Promise<void> {
+export function drained(child: OutputSource, ms: number): Promise<void> {
   const open = [child.stdout, child.stderr].filter((s): s is Readable => !!s && !s.destroyed && !s.readableEnded);
   if (open.length === 0) return Promise.resolve();
   return new Promise((resolve) => {
     let moved = false;
-    const onData = (): void => {
+    const onActivity = (): void => {
       moved = true;
     };
     const timer = setInterval(() => {
@@ -134,10 +139,21 @@ function drained(child: ChildProcess, ms: number): Promise<void> {
     function done(): void {
       clearInterval(timer);
       child.off('close', done);
-      for (const s of open) s.off('data', onData);
+      for (const s of open) for (const ev of ACTIVITY) s.off(ev, onActivity);
       resolve();
     }
-    for (const s of open) s.on('data', onData);
+    for (const s of open) for (const ev of ACTIVITY) s.on(ev, onActivity);
     child.once('close', done);
   });
 }
+
+/** What `drained` watches: a child's output pipes and its 'close' (all pipes shut, process gone). */
+export interface OutputSource {
+  readonly stdout: Readable | null;
+  readonly stderr: Readable | null;
+  once(event: 'close', fn: () => void): unknown;
+  off(event: 'close', fn: () => void): unknown;
+}
+
+/** Events that show output is still moving or held back by its reader. */
+const ACTIVITY = ['data', 'pause', 'resume'] as const;
