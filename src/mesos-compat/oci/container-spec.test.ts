@@ -27,6 +27,7 @@ describe('buildContainerSpec', () => {
     ...(over.targetPid !== undefined ? { targetPid: over.targetPid } : {}),
     cgroupsPath: '/mesos-cri/sb1/c1',
     oomScoreAdjFloor: 0,
+    hugetlb: true,
     mountInfo: privateMounts,
   });
 

@@ -35,6 +35,8 @@ export interface ContainerSpecInput {
   /** cgroupfs path, e.g. `/mesos-cri/<sandboxId>/<containerId>`. */
   readonly cgroupsPath: string;
   readonly oomScoreAdjFloor: number;
+  /** Whether the hugetlb controller can limit the container; hugepage limits are dropped without it. */
+  readonly hugetlb: boolean;
   /** Test seam: where mount propagation of host paths is read from. */
   readonly mountInfo?: MountInfoReader;
 }
@@ -80,7 +82,7 @@ export async function buildContainerSpec(input: ContainerSpecInput, ctx: Ctx = b
   const devices: OciDevice[] = sc.privileged ? await hostDevices(ctx) : [];
   const byPath = new Map(devices.map((d) => [d.path, d]));
   for (const d of requested.devices) byPath.set(d.path, d);
-  const resources = buildResources(config.resources);
+  const resources = buildResources(config.resources, { hugetlb: input.hugetlb });
   resources.devices = sc.privileged ? [ALLOW_ALL] : [DENY_ALL, ...requested.cgroup];
 
   const seccomp = await buildSeccomp(sc.seccomp, { privileged: sc.privileged, bounding: capabilities.bounding, field: `${SC}.seccomp` }, ctx);
