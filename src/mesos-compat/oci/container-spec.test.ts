@@ -93,7 +93,7 @@ describe('buildContainerSpec', () => {
           cpusetCpus: '0', cpusetMems: '', hugepageLimits: [], unified: {},
         },
         security: securityContext({
-          runAsGroup: 44n, supplementalGroups: [3000n], readonlyRootfs: true, noNewPrivs: true,
+          runAsUsername: 'app', runAsGroup: 44n, supplementalGroups: [3000n], readonlyRootfs: true, noNewPrivs: true,
           capabilities: { add: ['NET_ADMIN'], drop: ['MKNOD'], addAmbient: [] },
           maskedPaths: ['/proc/kcore'], readonlyPaths: [],
           seccomp: { kind: 'localhost', path: join(dir, 'seccomp.json') },
@@ -142,6 +142,12 @@ describe('buildContainerSpec', () => {
     expect(s.process.env).toContain('HOME=/root');
   });
 
+  it('run_as_username wins over run_as_user, as in containerd', async () => {
+    const s = await buildContainerSpec(input({ config: { security: securityContext({ runAsUser: 0n, runAsUsername: 'app', runAsGroup: 44n }) } }));
+    expect(s.process.user).toEqual({ uid: 1000, gid: 44, additionalGids: [44] });
+    expect(s.process.env).toContain('HOME=/home/app');
+  });
+
   it('runs privileged containers with everything the host has', async () => {
     const s = await buildContainerSpec(input({
       sandbox: { security: securityContext({ privileged: true }) },
@@ -185,9 +191,10 @@ describe('buildContainerSpec', () => {
     const cases: Array<[string, Parameters<typeof input>[0], string, string]> = [
       ['missing image', { config: { image: '' } }, 'InvalidArgument', 'image'],
       ['no command', { image: { entrypoint: [], cmd: [] } }, 'InvalidArgument', 'no command specified'],
-      ['bad mount source', { config: { mounts: [{ containerPath: '/x', hostPath: '/no/such/dir', readonly: false, propagation: 'private' }] } }, 'NotFound', 'mounts[0].host_path'],
+      ['bad mount source', { config: { mounts: [{ containerPath: '/x', hostPath: '/etc/passwd/dir', readonly: false, propagation: 'private' }] } }, 'InvalidArgument', 'mounts[0].host_path'],
       ['unknown user', { config: { security: securityContext({ runAsUsername: 'ghost' }) } }, 'NotFound', 'run_as_username'],
       ['unknown image user', { image: { user: 'ghost' } }, 'NotFound', 'image config User'],
+      ['group without user', { image: { user: 'app' }, config: { security: securityContext({ runAsGroup: 2000n }) } }, 'InvalidArgument', 'run_as_group'],
       ['negative uid', { config: { security: securityContext({ runAsUser: -1n }) } }, 'InvalidArgument', 'run_as_user'],
       ['bad device', { config: { devices: [{ containerPath: '/dev/x', hostPath: '/dev/nope', permissions: 'r' }] } }, 'NotFound', 'devices[0].host_path'],
       ['privileged in unprivileged pod', { config: { security: securityContext({ privileged: true }) } }, 'InvalidArgument', 'privileged'],

@@ -127,22 +127,27 @@ export async function buildContainerSpec(input: ContainerSpecInput, ctx: Ctx = b
 }
 
 /**
- * Who the process runs as, in containerd's precedence: `run_as_user`, else
- * `run_as_username`, else the image's User; `run_as_group` replaces the group
- * of whichever applied.
+ * Who the process runs as, in containerd's precedence (its
+ * `generateUserString`): `run_as_username`, else `run_as_user`, else the
+ * image's User; `run_as_group` replaces the group of whichever applied, but
+ * only of a user the client named: api.proto says the runtime MUST refuse
+ * it alone, and containerd does.
  */
 function userRequest(config: ContainerConfig, image: ImageConfig): UserRequest {
   const sc = config.security;
+  if (sc.runAsGroup !== undefined && sc.runAsUser === undefined && sc.runAsUsername === '') {
+    throw new CriError('InvalidArgument', `failed to resolve ${SC}.run_as_group: group ${sc.runAsGroup} is specified without run_as_user or run_as_username`);
+  }
   const base = {
     supplementalGroups: sc.supplementalGroups,
     groupField: `${SC}.run_as_group`,
     supplementalField: `${SC}.supplemental_groups`,
     ...(sc.runAsGroup !== undefined ? { group: sc.runAsGroup } : {}),
   };
+  if (sc.runAsUsername !== '') return { ...base, user: sc.runAsUsername, field: `${SC}.run_as_username` };
   if (sc.runAsUser !== undefined) {
     if (sc.runAsUser < 0n) throw new CriError('InvalidArgument', `failed to resolve ${SC}.run_as_user: negative uid ${sc.runAsUser}`);
     return { ...base, user: sc.runAsUser.toString(), field: `${SC}.run_as_user` };
   }
-  if (sc.runAsUsername !== '') return { ...base, user: sc.runAsUsername, field: `${SC}.run_as_username` };
   return { ...base, user: image.user, field: 'image config User' };
 }

@@ -26,11 +26,11 @@ function sc(over: Partial<LinuxContainerSecurityContext__Output> = {}): LinuxCon
 }
 
 describe('containerSecurity', () => {
-  it('leaves masked and read-only paths to the runtime defaults when the lists are empty (proto3 cannot say "none")', () => {
+  it('applies no masks when the lists are empty (kubelet\'s procMount: Unmasked), as containerd', () => {
     const out = containerSecurity(sc());
-    expect(out.maskedPaths).toBeUndefined();
-    expect(out.readonlyPaths).toBeUndefined();
-    expect(containerSecurity(null).maskedPaths).toBeUndefined();
+    expect(out.maskedPaths).toEqual([]);
+    expect(out.readonlyPaths).toEqual([]);
+    expect(containerSecurity(null).maskedPaths).toEqual([]);
   });
 
   it("takes the client's lists when given", () => {

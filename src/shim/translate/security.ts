@@ -72,11 +72,12 @@ export function containerSecurity(sc: LinuxContainerSecurityContext__Output | nu
       drop: sc?.capabilities?.drop_capabilities ?? [],
       addAmbient: sc?.capabilities?.add_ambient_capabilities ?? [],
     },
-    // Proto3 cannot tell an empty list from an absent one, so an empty list
-    // means "runtime defaults" (as in containerd); kubelet sends the full
-    // lists for non-privileged containers.
-    ...(sc && sc.masked_paths.length > 0 ? { maskedPaths: sc.masked_paths } : {}),
-    ...(sc && sc.readonly_paths.length > 0 ? { readonlyPaths: sc.readonly_paths } : {}),
+    // The lists are applied as sent, empty ones included: kubelet sends its
+    // defaults for every container and empty lists for `procMount: Unmasked`,
+    // and containerd applies no masks of its own either (proto3 cannot tell an
+    // empty list from an absent one, so crictl users without lists get none).
+    maskedPaths: sc?.masked_paths ?? [],
+    readonlyPaths: sc?.readonly_paths ?? [],
     seccomp: seccomp(sc?.seccomp, sc?.seccomp_profile_path ?? '', f),
   };
 }
