@@ -86,6 +86,7 @@ async function serve(config: Config, version: string): Promise<void> {
     readiness: { network: () => network.status() },
     containerizer,
     streaming,
+    images: store,
   };
   const server = new CriServer(runtimeHandlers(deps), imageHandlers(store), gate);
   await server.listen(config.socket);

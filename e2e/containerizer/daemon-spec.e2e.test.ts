@@ -1,6 +1,6 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureTestRegistry, pushBusybox, stopTestRegistry } from '../support/images';
@@ -94,7 +94,8 @@ describe('container spec through the daemon', () => {
         ],
       }),
     );
-    expect(c.out).toEqual(['bar baz|overridden|spec', '/tmp']);
+    // A host-network pod: HOSTNAME is the node's.
+    expect(c.out).toEqual([`bar baz|overridden|${hostname()}`, '/tmp']);
     const w = await runToExit(d, pod, ctrConfig('workdir', ep, ['/bin/sh', '-c', 'pwd; echo $FROM_IMAGE'], { working_dir: '/etc' }));
     expect(w.out).toEqual(['/etc', 'img']);
   });

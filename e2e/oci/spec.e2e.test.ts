@@ -169,7 +169,8 @@ describe.skipIf(!usable)('OCI specs on real runc', () => {
   it('runs a host-network pod with a privileged root container', async () => {
     const pod = await podFiles('e2e-hostnet');
     const privileged = securityContext({ privileged: true, namespaces: { network: 'node', pid: 'container', ipc: 'pod', targetId: '' } });
-    const sbConfig = sandboxConfig({ hostname: 'ignored', security: privileged });
+    // kubelet sends no hostname for a host-network pod (containerd and we refuse one).
+    const sbConfig = sandboxConfig({ hostname: '', security: privileged });
     const sbSpec = buildSandboxSpec({
       id: 'sb2', config: sbConfig, rootfs: join(pod.dir, 'rootfs'), infraPath: '/usr/bin/catatonit',
       files: pod.files, cgroupsPath: `/${parent}/sb2`, oomScoreAdjFloor: floor,

@@ -174,6 +174,13 @@ describe('buildContainerSpec', () => {
     expect(s.process.env.find((e) => e.startsWith('HOSTNAME='))).not.toBe('HOSTNAME=');
   });
 
+  it('binds the node\'s /dev/shm into pods on the node\'s IPC namespace, as containerd', async () => {
+    const hostIpc = securityContext({ namespaces: { network: 'pod', pid: 'container', ipc: 'node', targetId: '' } });
+    const s = await buildContainerSpec(input({ sandbox: { security: hostIpc }, config: { security: hostIpc } }));
+    expect(s.mounts.find((m) => m.destination === '/dev/shm')).toEqual({ destination: '/dev/shm', type: 'bind', source: '/dev/shm', options: ['rbind', 'rprivate', 'rw'] });
+    expect(s.linux.namespaces.map((n) => n.type)).not.toContain('ipc');
+  });
+
   it('creates image volumes inside the rootfs unless a mount covers them, never outside', async () => {
     await symlink('/', join(rootfs, 'escape'));
     await buildContainerSpec(input({

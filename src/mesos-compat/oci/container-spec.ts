@@ -42,6 +42,7 @@ export interface ContainerSpecInput {
 }
 
 const SC = 'linux.security_context';
+const HOST_SHM = '/dev/shm';
 
 /**
  * The OCI spec of a CRI container, built like containerd's
@@ -63,18 +64,20 @@ export async function buildContainerSpec(input: ContainerSpecInput, ctx: Ctx = b
   const cwd = workingDir(config, image);
   const user = await resolveUser(input.rootfs, userRequest(config, image));
   const hostname = sandbox.config.hostname || osHostname();
-  const env = buildEnv({ hostname, image: image.env, client: config.envs, home: user.home });
+  const env = buildEnv({ hostname, image: image.env, client: config.envs, home: user.home, tty: config.tty });
   const capabilities = buildCapabilities(sc);
+  const podNs = sandbox.config.security.namespaces;
   const namespaces = containerNamespaces({
     ns: sc.namespaces,
+    pod: sandbox.hostNetwork ? { ...podNs, network: 'node' } : podNs,
     infraPid: sandbox.infraPid,
-    hostNetwork: sandbox.hostNetwork,
     ...(input.targetPid !== undefined ? { targetPid: input.targetPid } : {}),
   });
 
   const client = await clientMounts(config.mounts, ctx, input.mountInfo ?? readSelfMountInfo);
   const mounts = mergeMounts(
-    [...systemMounts({ privileged: sc.privileged, shm: sandbox.files.shm }), ...podFileMounts(sandbox.files, sc.readonlyRootfs)],
+    // A pod in the node's IPC namespace uses the node's /dev/shm (containerd binds it too).
+    [...systemMounts({ privileged: sc.privileged, shm: podNs.ipc === 'node' ? HOST_SHM : sandbox.files.shm }), ...podFileMounts(sandbox.files, sc.readonlyRootfs)],
     client.mounts,
   );
 

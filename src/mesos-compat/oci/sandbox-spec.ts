@@ -1,3 +1,4 @@
+import { CriError } from '../../common/errors';
 import type { SandboxConfig } from '../config';
 import { ANNOTATION, CONTAINER_TYPE } from './annotations';
 import { buildCapabilities } from './capabilities';
@@ -48,6 +49,13 @@ export function buildSandboxSpec(input: SandboxSpecInput): OciSpec {
   const { config } = input;
   const sc = config.security;
   const hostNetwork = sc.namespaces.network === 'node';
+  // A hostname needs a UTS namespace of the pod's own, and a host-network pod
+  // shares the node's. kubelet sends none then; containerd fails such a pod
+  // (runc: "unable to set hostname without a private UTS namespace"), rather
+  // than quietly leaving the node's name in place.
+  if (hostNetwork && config.hostname !== '') {
+    throw new CriError('InvalidArgument', `failed to run pod sandbox: hostname "${config.hostname}" is set but the pod uses the node's network and UTS namespaces`);
+  }
   const capabilities = buildCapabilities(sc);
   // No /etc/passwd here: only numeric ids mean anything to the infra process.
   const field = 'linux.security_context';
@@ -105,7 +113,6 @@ export function buildSandboxSpec(input: SandboxSpecInput): OciSpec {
       [ANNOTATION.sandboxLogDirectory]: config.logDirectory,
     },
   };
-  // A hostname needs a UTS namespace of our own; with host network there is none.
-  if (!hostNetwork && config.hostname !== '') spec.hostname = config.hostname;
+  if (config.hostname !== '') spec.hostname = config.hostname;
   return spec;
 }

@@ -39,6 +39,15 @@ describe('containerSecurity', () => {
     expect(out.readonlyPaths).toEqual(['/proc/fs']);
   });
 
+  it('refuses a localhost_ref with a profile type other than Localhost, as containerd', () => {
+    for (const profile_type of ['RuntimeDefault', 'Unconfined'] as const) {
+      expect(() => containerSecurity(sc({ seccomp: { profile_type, localhost_ref: '/p.json' } }))).toThrow(
+        expect.objectContaining({ code: 'InvalidArgument', message: expect.stringContaining('localhost_ref') }),
+      );
+    }
+    expect(containerSecurity(sc({ seccomp: { profile_type: 'Localhost', localhost_ref: 'localhost//p.json' } })).seccomp).toEqual({ kind: 'localhost', path: '/p.json' });
+  });
+
   it('parses int64 fields and names the field in errors', () => {
     expect(containerSecurity(sc({ run_as_user: { value: '1000' } })).runAsUser).toBe(1000n);
     expect(() => int64('12x', 'linux.resources.memory_limit_in_bytes')).toThrow(/memory_limit_in_bytes/);

@@ -26,12 +26,17 @@ export function namespaces(ns: NamespaceOption__Output | null | undefined): Name
 /** `seccomp` wins over the deprecated `seccomp_profile_path` (api.proto). */
 export function seccomp(profile: SecurityProfile__Output | null | undefined, legacyPath: string, field: string): SeccompProfile {
   if (profile) {
+    // containerd refuses a reference with any other type rather than guess which was meant.
+    if (profile.profile_type !== 'Localhost' && profile.localhost_ref) {
+      throw new CriError('InvalidArgument', `failed to parse ${field}.seccomp: localhost_ref is only allowed with profile_type Localhost`);
+    }
     switch (profile.profile_type) {
       case 'RuntimeDefault':
         return { kind: 'runtime-default' };
       case 'Localhost':
         if (!profile.localhost_ref) throw new CriError('InvalidArgument', `failed to parse ${field}.seccomp: localhost_ref is required for Localhost`);
-        return { kind: 'localhost', path: profile.localhost_ref };
+        // containerd accepts the legacy `localhost/` prefix here too.
+        return { kind: 'localhost', path: profile.localhost_ref.replace(/^localhost\//, '') };
       default:
         return { kind: 'unconfined' };
     }
