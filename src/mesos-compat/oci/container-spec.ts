@@ -49,8 +49,9 @@ const HOST_SHM = '/dev/shm';
  * `container_create_linux.go`: the image config and the CRI config merged
  * (CRI wins), joined to its pod's namespaces, with the security defaults of
  * `capabilities.ts`, `paths.ts` and `seccomp-default.ts`. Validation runs
- * before anything touches the disk; the only side effect, creating image
- * volume directories in the container's own rootfs, comes last.
+ * before anything touches the disk, except that a missing hostPath source is
+ * created (as containerd does) while its mount is validated; creating image
+ * volume directories in the container's own rootfs comes last.
  */
 export async function buildContainerSpec(input: ContainerSpecInput, ctx: Ctx = background()): Promise<OciSpec> {
   const { config, image, sandbox } = input;

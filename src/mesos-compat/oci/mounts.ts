@@ -80,9 +80,6 @@ export async function clientMounts(mounts: readonly Mount[], ctx: Ctx, mountInfo
   let rootfsPropagation: RootfsPropagation | undefined;
   let table: MountInfoEntry[] | undefined;
   for (const [i, m] of mounts.entries()) {
-    if (!m.containerPath.startsWith('/')) {
-      throw new CriError('InvalidArgument', `failed to mount mounts[${i}].container_path "${m.containerPath}": not an absolute path`);
-    }
     if (m.hostPath === '') throw new CriError('InvalidArgument', `failed to mount mounts[${i}].host_path: empty`);
     const source = await hostSource(m.hostPath, `mounts[${i}].host_path`);
     const propagation = PROPAGATION[m.propagation];
@@ -96,7 +93,8 @@ export async function clientMounts(mounts: readonly Mount[], ctx: Ctx, mountInfo
       else if (rootfsPropagation !== 'rshared') rootfsPropagation = 'rslave';
     }
     out.push({
-      destination: posix.normalize(m.containerPath),
+      // A relative path means one below the container's root, as runc (and so containerd) reads it.
+      destination: posix.join('/', m.containerPath),
       type: 'bind',
       source,
       options: ['rbind', propagation, m.readonly ? 'ro' : 'rw'],

@@ -62,6 +62,12 @@ describe('buildSandboxSpec', () => {
     expect(s.linux.namespaces.map((n) => n.type).sort()).toEqual(['ipc', 'mount']);
   });
 
+  it('refuses run_as_group without run_as_user, as api.proto says and containerd does', () => {
+    expect(() => buildSandboxSpec(input({ config: sandboxConfig({ security: securityContext({ runAsGroup: 3000n }) }) }))).toThrow(
+      expect.objectContaining({ code: 'InvalidArgument', message: expect.stringContaining('run_as_group') }),
+    );
+  });
+
   it('refuses a hostname for a host-network pod, as containerd (runc) does', () => {
     expect(() => buildSandboxSpec(input({
       netnsPath: undefined,
