@@ -1,5 +1,5 @@
 import { capabilityGroup, seccompGroup, userGroup } from './security';
-import { imageGroup, mountGroup, processGroup, resourceGroup } from './process';
+import { deviceGroup, imageGroup, mountGroup, processGroup, resourceGroup, volumeGroup } from './process';
 import {
   allHostGroup,
   crictlGroup,
@@ -12,6 +12,7 @@ import {
   podNoDnsGroup,
   podSeccompRefGroup,
   podSettingsGroup,
+  podUnsafeSysctlGroup,
   privilegedGroup,
   privilegedPodGroup,
   sharedPidGroup,
@@ -29,6 +30,8 @@ export const GROUPS: readonly GroupSpec[] = [
   resourceGroup,
   namespaceGroup,
   imageGroup,
+  volumeGroup,
+  deviceGroup,
   crictlGroup,
   privilegedGroup,
   privilegedPodGroup,
@@ -39,6 +42,7 @@ export const GROUPS: readonly GroupSpec[] = [
   allHostGroup,
   podSettingsGroup,
   podNoDnsGroup,
+  podUnsafeSysctlGroup,
   podGroupOnlyGroup,
   hostNetworkHostnameGroup,
   podSeccompRefGroup,

@@ -108,6 +108,13 @@ export const podSettingsGroup: GroupSpec = {
   cases: [k('pod-sysctls-and-ids', { security: { run_as_user: { value: 1000 }, run_as_group: { value: 3000 }, supplemental_groups: [2000] } }, ['pod-security-sysctl-values'])],
 };
 
+export const podUnsafeSysctlGroup: GroupSpec = {
+  name: 'pod-unsafe-sysctl',
+  pod: () => kubeletPod('pod-unsafe-sysctl', { linux: { sysctls: { 'kernel.pid_max': '65536' } } }),
+  podExceptions: ['pod-security-validation'],
+  cases: [k('pod-sysctl-not-namespaced', {}, ['pod-security-validation'])],
+};
+
 export const podNoDnsGroup: GroupSpec = {
   name: 'pod-no-dns',
   pod: () => {

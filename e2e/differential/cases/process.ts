@@ -104,3 +104,33 @@ function m(name: string, mounts: (hostDir: string) => Array<Record<string, unkno
     ...(exceptions ? { exceptions } : {}),
   };
 }
+
+/** Image VOLUMEs: one with content, one owned by a user, one the image lacks. */
+export const volumeGroup: GroupSpec = {
+  name: 'volumes',
+  pod: () => kubeletPod('volumes'),
+  cases: [
+    k('volume-image', { image: 'volumes' }, ['image-volumes-in-rootfs']),
+    k('volume-image-readonly-rootfs', { image: 'volumes', security: { readonly_rootfs: true } }, ['image-volumes-in-rootfs']),
+    {
+      name: 'volume-image-covered-by-mount',
+      container: (kit) => kubeletContainer(kit, 'volume-image-covered-by-mount', { image: 'volumes', mounts: [bind('/vol', join(kit.hostDir, 'data2'))] }),
+      exceptions: ['image-volumes-in-rootfs'],
+    },
+    k('volume-image-non-root', { image: 'volumes', security: { run_as_user: { value: 1000 } } }, ['image-volumes-in-rootfs']),
+  ],
+};
+
+/** Devices as kubelet passes device plugins' and the edge cases of their validation. */
+export const deviceGroup: GroupSpec = {
+  name: 'devices',
+  pod: () => kubeletPod('devices'),
+  cases: [
+    k('device-null-alias', { extra: { devices: [{ container_path: '/dev/mynull', host_path: '/dev/null', permissions: 'rw' }] } }),
+    k('device-same-path', { extra: { devices: [{ container_path: '/dev/zero', host_path: '/dev/zero', permissions: 'r' }] } }),
+    k('device-mknod-only', { extra: { devices: [{ container_path: '/dev/mfull', host_path: '/dev/full', permissions: 'm' }] } }),
+    k('device-bad-permissions', { extra: { devices: [{ container_path: '/dev/x', host_path: '/dev/null', permissions: 'rwx' }] } }, ['pod-security-validation']),
+    k('device-not-a-device', { extra: { devices: [{ container_path: '/dev/x', host_path: '/etc/passwd', permissions: 'rw' }] } }, ['unclassified-error']),
+    k('device-missing', { extra: { devices: [{ container_path: '/dev/x', host_path: '/dev/no-such-device', permissions: 'rw' }] } }, ['unclassified-not-found']),
+  ],
+};

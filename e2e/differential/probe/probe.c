@@ -265,7 +265,7 @@ int main(int argc, char **argv) {
   dump("file", "/etc/resolv.conf", "/etc/resolv.conf");
 
   /* Writability of places kubelet users care about. */
-  static const char *const WRITE[] = { "/.probe-w", "/tmp/.probe-w", "/dev/.probe-w", "/etc/.probe-w", NULL };
+  static const char *const WRITE[] = { "/.probe-w", "/tmp/.probe-w", "/dev/.probe-w", "/etc/.probe-w", "/vol/.probe-w", "/fresh/vol/.probe-w", NULL };
   for (int i = 0; WRITE[i]; i++) {
     int fd = open(WRITE[i], O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
     printf("write\t%s %s\n", WRITE[i], fd >= 0 ? "ok" : strerrorname_np(errno));

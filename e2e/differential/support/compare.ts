@@ -32,6 +32,9 @@ export type Verdict =
   | { readonly kind: 'exception'; readonly ids: readonly string[] }
   | { readonly kind: 'differ'; readonly problems: readonly string[] };
 
+/** A pending exception that names nothing in particular stands for whatever its issue changes. */
+const blanket = (e: Exception): boolean => e.pending !== undefined && !e.covers && !e.codes && !e.outcome;
+
 const fmt = (d: Difference): string => `[${d.section}] ${d.side === 'order' ? 'order differs' : `only ${d.side}`}: ${d.line}`;
 
 const describe = (r: CaseResult): string => (r.kind === 'ran' ? 'ran' : `refused at ${r.stage} with ${r.code}: ${r.message}`);
@@ -47,24 +50,25 @@ export function judge(containerd: CaseResult, ours: CaseResult, declared: readon
   const problems: string[] = [];
   if (containerd.kind === 'ran' && ours.kind === 'ran') {
     for (const d of diff(containerd.view, ours.view)) {
-      const by = declared.find((e) => e.covers?.(d));
+      const by = declared.find((e) => e.covers?.(d) ?? blanket(e));
       if (by) used.add(by.id);
       else problems.push(fmt(d));
     }
   } else if (containerd.kind === 'refused' && ours.kind === 'refused') {
     if (containerd.code !== ours.code || containerd.stage !== ours.stage) {
-      const by = declared.find((e) => {
-        const c = e.codes;
-        if (!c || c.containerd !== containerd.code || c.ours !== ours.code) return false;
-        return c.stages ? c.stages.containerd === containerd.stage && c.stages.ours === ours.stage : containerd.stage === ours.stage;
-      });
+      const by =
+        declared.find((e) => {
+          const c = e.codes;
+          if (!c || c.containerd !== containerd.code || c.ours !== ours.code) return false;
+          return c.stages ? c.stages.containerd === containerd.stage && c.stages.ours === ours.stage : containerd.stage === ours.stage;
+        }) ?? declared.find(blanket);
       if (by) used.add(by.id);
       else problems.push(`both refuse, differently: containerd ${describe(containerd)}; mesos-cri ${describe(ours)}`);
     }
   } else {
     const refusedBy = containerd.kind === 'refused' ? 'containerd' : 'mesos-cri';
     const refusal = containerd.kind === 'refused' ? containerd : ours.kind === 'refused' ? ours : undefined;
-    const by = declared.find((e) => e.outcome?.refused === refusedBy && e.outcome.code === refusal?.code);
+    const by = declared.find((e) => e.outcome?.refused === refusedBy && e.outcome.code === refusal?.code) ?? declared.find(blanket);
     if (by) used.add(by.id);
     else problems.push(`containerd ${describe(containerd)}; mesos-cri ${describe(ours)}`);
   }

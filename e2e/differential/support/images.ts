@@ -43,7 +43,10 @@ export const GROUP = [
   '',
 ].join('\n');
 
-export type ImageName = 'probe' | 'users' | 'user-app' | 'user-ids' | 'user-names' | 'user-unknown' | 'env' | 'entrypoint';
+/** The `volumes` image's VOLUMEs: one with content, one owned by a user, one the image lacks. */
+export const IMAGE_VOLUMES = ['/vol', '/owned', '/fresh/vol'] as const;
+
+export type ImageName = 'probe' | 'users' | 'user-app' | 'user-ids' | 'user-names' | 'user-unknown' | 'env' | 'entrypoint' | 'volumes';
 
 export interface PushedImages {
   /** Pullable reference of each image (`127.0.0.1:PORT/diff/<name>:1`). */
@@ -65,6 +68,11 @@ export async function pushDiffImages(reg: TestRegistry, probe: Buffer): Promise<
     { name: 'home/', type: 'directory' },
     { name: 'home/app/', type: 'directory', uid: 1000, gid: 1000 },
   ]);
+  const vol = await buildLayer([
+    { name: 'vol/', type: 'directory', mode: 0o755 },
+    { name: 'vol/seed', content: 'from the image\n' },
+    { name: 'owned/', type: 'directory', mode: 0o700, uid: 1000, gid: 1000 },
+  ]);
   const cmd = ['/probe'];
   const plain = [base, probeLayer];
   const users = [base, probeLayer, etc];
@@ -80,6 +88,7 @@ export async function pushDiffImages(reg: TestRegistry, probe: Buffer): Promise<
       opts: { cmd, env: ['PATH=/custom/bin:/bin', 'TERM=vt100', 'FROM_IMAGE=1', 'HOME=/image-home'], workingDir: '/work/dir' },
     },
     entrypoint: { layers: plain, opts: { entrypoint: ['/probe', 'from-entrypoint'], cmd: ['from-cmd'] } },
+    volumes: { layers: [base, probeLayer, vol], opts: { cmd, volumes: [...IMAGE_VOLUMES] } },
   };
   const refs = {} as Record<ImageName, string>;
   let probeId = '';
