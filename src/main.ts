@@ -88,7 +88,10 @@ async function serve(config: Config, version: string): Promise<void> {
     streaming,
     images: store,
   };
-  const server = new CriServer(runtimeHandlers(deps), imageHandlers(store), gate);
+  // Benchmarks only: the gRPC server without the HTTP/2 filter, to measure what the filter costs.
+  const unfiltered = process.env.MESOS_CRI_BENCH_UNFILTERED === '1';
+  if (unfiltered) log.warn({}, 'MESOS_CRI_BENCH_UNFILTERED=1: CRI socket served without the HTTP/2 filter; Go clients that send the socket path as :authority will fail');
+  const server = new CriServer(runtimeHandlers(deps), imageHandlers(store), gate, { unfiltered });
   await server.listen(config.socket);
   log.info({ socket: config.socket, version, backend: provisioner.backend }, 'mesos-cri listening');
 

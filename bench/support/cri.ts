@@ -20,8 +20,8 @@ export interface CriEndpoint {
   readonly image: CriClient<ImageServiceClient>;
 }
 
-export function connect(socket: string): CriEndpoint & { close(): void } {
-  const { runtime, image } = connectCri(socket);
+export function connect(socket: string, opts: { authority?: string } = {}): CriEndpoint & { close(): void } {
+  const { runtime, image } = connectCri(socket, opts);
   return {
     runtime,
     image,

@@ -30,7 +30,7 @@ export interface MesosCriProcess {
   stop(): Promise<void>;
 }
 
-export async function startMesosCri(opts: { args?: readonly string[] } = {}): Promise<MesosCriProcess> {
+export async function startMesosCri(opts: { args?: readonly string[]; env?: Readonly<Record<string, string>> } = {}): Promise<MesosCriProcess> {
   const mainJs = join(repoRoot(), 'dist', 'src', 'main.js');
   if (!existsSync(mainJs)) throw new Error(`failed to find ${mainJs}: build with \`npx tsc -p tsconfig.json\` first`);
   const base = mkdtempSync(join(tmpdir(), 'mcri-bench-'));
@@ -48,7 +48,7 @@ export async function startMesosCri(opts: { args?: readonly string[] } = {}): Pr
     '--cni-conf-dir', join(base, 'cni'),
     ...(opts.args ?? []),
   ];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
   let out = '';
   // MESOS_CRI_BENCH_LOG=<file>: the daemon's whole log, e.g. with MESOS_CRI_TRACE=lifecycle for per-step timings.
   const logFile = process.env.MESOS_CRI_BENCH_LOG;

@@ -46,12 +46,19 @@ async function containerdTarget(opts: TargetOptions): Promise<Target> {
   return { name: 'containerd', cri: c, scratch: c.layout.base, runcRoot: join(c.layout.runcRoot, 'k8s.io'), runtimePids: () => c.runtimePids(), stop: () => c.stop() };
 }
 
-async function mesosCriTarget(): Promise<Target> {
+export interface MesosCriTargetOptions {
+  /** Environment for the daemon (e.g. `MESOS_CRI_BENCH_UNFILTERED=1`). */
+  readonly env?: Readonly<Record<string, string>>;
+  /** Tells two daemons of one run apart (their cgroup parents). */
+  readonly tag?: string;
+}
+
+export async function mesosCriTarget(o: MesosCriTargetOptions = {}): Promise<Target> {
   // A cgroup parent of our own, so cleanup can remove exactly what this run created.
-  const cgroupName = `mcri-bench-${process.pid}`;
+  const cgroupName = `mcri-bench-${process.pid}${o.tag ? `-${o.tag}` : ''}`;
   // MESOS_CRI_BENCH_ARGS: extra daemon flags, e.g. `--runtime-path /path/to/a/runc/wrapper` to time the runtime.
   const extra = (process.env.MESOS_CRI_BENCH_ARGS ?? '').split(' ').filter(Boolean);
-  const d = await startMesosCri({ args: ['--cgroup-parent', `/${cgroupName}`, '--log-level', 'info', ...extra] });
+  const d = await startMesosCri({ args: ['--cgroup-parent', `/${cgroupName}`, '--log-level', 'info', ...extra], ...(o.env ? { env: o.env } : {}) });
   const cri = connect(d.socket);
   const stop = async (): Promise<void> => {
     const left: string[] = [];

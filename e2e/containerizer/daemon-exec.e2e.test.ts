@@ -63,7 +63,7 @@ describe('ExecSync through the native exec helper', () => {
   }
 
   const cases: Array<[string, () => Wire]> = [
-    ['image defaults, no seccomp', () => ({ envs: [{ key: 'MULTI', value: 'line1\nline2 \\ end' }] })],
+    ['image defaults, no seccomp', () => ({ envs: [{ key: 'MULTI', value: Buffer.from('line1\nline2 \\ end') }] })],
     [
       'RuntimeDefault seccomp, a user with groups, capabilities changed, no_new_privs',
       () => ({

@@ -89,8 +89,8 @@ describe('container spec through the daemon', () => {
       ctrConfig('cmd', ep, ['/bin/sh', '-c'], {
         args: ['echo "$FOO|$FROM_IMAGE|$HOSTNAME"; pwd'],
         envs: [
-          { key: 'FOO', value: 'bar baz' },
-          { key: 'FROM_IMAGE', value: 'overridden' },
+          { key: 'FOO', value: Buffer.from('bar baz') },
+          { key: 'FROM_IMAGE', value: Buffer.from('overridden') },
         ],
       }),
     );

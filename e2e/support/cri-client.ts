@@ -40,12 +40,14 @@ export class CriClient<C extends Client> {
   }
 }
 
-export function connectCri(socket: string): { runtime: CriClient<RuntimeServiceClient>; image: CriClient<ImageServiceClient> } {
+/** `authority`: the `:authority` the client sends (grpc-js sends `localhost` on a unix socket by default). */
+export function connectCri(socket: string, opts: { authority?: string } = {}): { runtime: CriClient<RuntimeServiceClient>; image: CriClient<ImageServiceClient> } {
   const cri = loadCri();
   const addr = `unix:${socket}`;
+  const options = opts.authority === undefined ? {} : { 'grpc.default_authority': opts.authority };
   return {
-    runtime: new CriClient(new cri.runtime.v1.RuntimeService(addr, credentials.createInsecure())),
-    image: new CriClient(new cri.runtime.v1.ImageService(addr, credentials.createInsecure())),
+    runtime: new CriClient(new cri.runtime.v1.RuntimeService(addr, credentials.createInsecure(), options)),
+    image: new CriClient(new cri.runtime.v1.ImageService(addr, credentials.createInsecure(), options)),
   };
 }
 

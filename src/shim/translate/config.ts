@@ -3,6 +3,7 @@ import type { LinuxContainerResources__Output } from '../../../cri/generated/run
 import type { PodSandboxConfig__Output } from '../../../cri/generated/runtime/v1/PodSandboxConfig';
 import { CriError } from '../../common/errors';
 import type { ContainerConfig, Propagation, Resources, SandboxConfig } from '../../mesos-compat/config';
+import { envValue } from './env';
 import { containerSecurity, int64, sandboxSecurity } from './security';
 
 const PROPAGATION: Record<string, Propagation> = {
@@ -71,7 +72,7 @@ export function containerConfig(c: ContainerConfig__Output | null): ContainerCon
     command: c.command,
     args: c.args,
     workingDir: c.working_dir,
-    envs: c.envs.map((e) => [e.key, e.value] as const),
+    envs: c.envs.map((e, i) => [e.key, envValue(e.value, e.key, i)] as const),
     mounts: c.mounts.map((m, i) => ({
       containerPath: required(m.container_path, `config.mounts[${i}].container_path`),
       hostPath: required(m.host_path, `config.mounts[${i}].host_path`),
