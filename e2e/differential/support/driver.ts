@@ -1,6 +1,3 @@
-import type { ImageServiceClient } from '../../../cri/generated/runtime/v1/ImageService';
-import type { RuntimeServiceClient } from '../../../cri/generated/runtime/v1/RuntimeService';
-import type { CriClient } from '../../support/cri-client';
 import { Crictl } from './crictl';
 
 /** A CRI request or response in the wire's JSON shape (field names as in `api.proto`). */
@@ -16,9 +13,8 @@ export interface Listed {
 }
 
 /**
- * The CRI calls the suite makes, the same for both runtimes. Responses come
- * back with `api.proto` field names (snake_case) whichever client made the
- * call, so the comparison never sees how a client encodes them.
+ * The CRI calls the suite makes, the same for both runtimes, through the
+ * real crictl. Responses come back with `api.proto` field names (snake_case).
  */
 export interface Driver {
   readonly name: 'containerd' | 'mesos-cri';
@@ -94,73 +90,5 @@ export class CrictlDriver implements Driver {
   async removePod(pid: string): Promise<void> {
     await this.#c.run(['stopp', pid]);
     await this.#c.run(['rmp', '--force', pid]);
-  }
-}
-
-/** gRPC status codes by number, named as Go (and so crictl) prints them. */
-const CODES = ['OK', 'Canceled', 'Unknown', 'InvalidArgument', 'DeadlineExceeded', 'NotFound', 'AlreadyExists', 'PermissionDenied', 'ResourceExhausted', 'FailedPrecondition', 'Aborted', 'OutOfRange', 'Unimplemented', 'Internal', 'Unavailable', 'DataLoss', 'Unauthenticated'];
-
-/**
- * The same calls through grpc-js: for a runtime crictl cannot reach yet. The
- * request objects are the suite's, with enum names, which grpc-js encodes.
- */
-export class GrpcDriver implements Driver {
-  constructor(readonly name: Driver['name'], private readonly runtime: CriClient<RuntimeServiceClient>, private readonly image: CriClient<ImageServiceClient>) {}
-
-  async #call<T>(rpc: string, req: object): Promise<Outcome<T>> {
-    try {
-      return { ok: true, value: await this.runtime.call<T>(rpc, req, 90_000) };
-    } catch (err) {
-      const e = err as { code?: number; details?: string };
-      return { ok: false, code: CODES[e.code ?? 2] ?? 'Unknown', message: e.details ?? String(err) };
-    }
-  }
-
-  async pull(ref: string): Promise<void> {
-    await this.image.call('PullImage', { image: { image: ref } }, 180_000);
-  }
-
-  async runPod(config: Wire): Promise<Outcome<string>> {
-    const r = await this.#call<{ pod_sandbox_id: string }>('RunPodSandbox', { config });
-    return r.ok ? { ok: true, value: r.value.pod_sandbox_id } : r;
-  }
-
-  async createContainer(podId: string, config: Wire, podConfig: Wire): Promise<Outcome<string>> {
-    const r = await this.#call<{ container_id: string }>('CreateContainer', { pod_sandbox_id: podId, config, sandbox_config: podConfig });
-    return r.ok ? { ok: true, value: r.value.container_id } : r;
-  }
-
-  async startContainer(cid: string): Promise<Outcome<void>> {
-    const r = await this.#call('StartContainer', { container_id: cid });
-    return r.ok ? { ok: true, value: undefined } : r;
-  }
-
-  async listContainers(podId: string): Promise<Wire[]> {
-    const r = await this.runtime.call<{ containers: Wire[] }>('ListContainers', { filter: { pod_sandbox_id: podId } });
-    return r.containers;
-  }
-
-  async containerStatus(cid: string): Promise<Wire> {
-    const r = await this.runtime.call<{ status: Wire; info: Record<string, string> }>('ContainerStatus', { container_id: cid, verbose: true });
-    return { status: r.status, info: parseInfo(r.info) };
-  }
-
-  async podStatus(pid: string): Promise<Wire> {
-    const r = await this.runtime.call<{ status: Wire; info: Record<string, string> }>('PodSandboxStatus', { pod_sandbox_id: pid, verbose: true });
-    return { status: r.status, info: parseInfo(r.info) };
-  }
-
-  async removePod(pid: string): Promise<void> {
-    await this.#call('StopPodSandbox', { pod_sandbox_id: pid });
-    await this.#call('RemovePodSandbox', { pod_sandbox_id: pid });
-  }
-}
-
-/** crictl shows the verbose `info` map's `info` entry parsed; so does this. */
-function parseInfo(info: Record<string, string>): Wire {
-  try {
-    return JSON.parse(info.info ?? '{}') as Wire;
-  } catch {
-    return {};
   }
 }

@@ -10,7 +10,7 @@ import { removeCgroupTree } from '../../containerizer/cri-fixture';
 import { startDaemon, unmountUnder, type Daemon } from '../../support/daemon';
 import { ensureTestRegistry, stopTestRegistry } from '../../support/images';
 import type { Kit } from '../cases/types';
-import { CrictlDriver, GrpcDriver } from './driver';
+import { CrictlDriver } from './driver';
 import { buildProbe, pushDiffImages } from './images';
 import type { RuntimeSide } from './run';
 
@@ -79,9 +79,8 @@ export async function startDiffEnv(): Promise<DiffEnv> {
       logRoot: join(base, 'logs', 'containerd'),
       cgroupRoot: `${cgroupTop}/c`,
     };
-    // TODO(issue-13): crictl for mesos-cri too, once its :authority filter is merged.
     const mesosCri: RuntimeSide = {
-      driver: new GrpcDriver('mesos-cri', daemon.runtime, daemon.image),
+      driver: new CrictlDriver('mesos-cri', daemon.socket, base),
       privateDirs: [daemon.base],
       logRoot: join(base, 'logs', 'mesos-cri'),
       cgroupRoot: `${cgroupTop}/m`,
