@@ -1,4 +1,5 @@
-import { writeFileSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXCEPTIONS, exceptionsById } from './cases/exceptions';
 import { GROUPS } from './cases/index';
@@ -76,6 +77,11 @@ describe('differential: containerd 1.6 and mesos-cri give kubelet the same answe
     expect(failures).toEqual([]);
     expect(ALL_CASES.length).toBeGreaterThanOrEqual(100);
     expect(new Set(ALL_CASES.map((c) => c.spec.name)).size).toBe(ALL_CASES.length);
+  });
+
+  it('never created anything through a dangling hostPath link: the canary dir stays empty', () => {
+    expect(env).toBeDefined();
+    expect(readdirSync(join(env!.kit.hostDir, 'canary'))).toEqual([]);
   });
 
   it('every exception is one the catalogue uses', () => {
