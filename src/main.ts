@@ -89,6 +89,7 @@ async function serve(config: Config, version: string): Promise<void> {
     readiness: { network: () => network.status() },
     containerizer,
     streaming,
+    images: store,
   };
   // The metrics endpoint (off unless `metrics.address` is set).
   const observability = await startObservability(config, { containerizer, store });

@@ -38,6 +38,12 @@ export interface ContainerdOptions {
    * Host-network pods do not need it (default true: it costs nothing).
    */
   readonly cniLoopback?: boolean;
+  /**
+   * A conflist to use instead (the differential suite's bridge): pods with
+   * their own network need one whose result names an interface, or the
+   * CRI plugin fails RunPodSandbox ("failed to find network info").
+   */
+  readonly cniConflist?: object;
 }
 
 export interface Containerd {
@@ -66,7 +72,9 @@ export async function startContainerd(opts: ContainerdOptions): Promise<Containe
   const shimDirExisted = existsSync(SHIM_SOCKET_DIR);
   const runDirExisted = existsSync('/run/containerd');
   mkdirSync(layout.cniConfDir, { recursive: true });
-  if (opts.cniLoopback ?? true) {
+  if (opts.cniConflist) {
+    writeFileSync(join(layout.cniConfDir, '10-net.conflist'), JSON.stringify(opts.cniConflist));
+  } else if (opts.cniLoopback ?? true) {
     writeFileSync(join(layout.cniConfDir, '10-loopback.conflist'), JSON.stringify({ cniVersion: '0.4.0', name: 'bench-lo', plugins: [{ type: 'loopback' }] }));
   }
   writeFileSync(layout.config, containerdConfig(layout, { registryHost: opts.registry.host, pauseRef: opts.pauseRef, runcPath: RUNC, cniBinDir: CNI_BIN }));

@@ -6,19 +6,21 @@ export const security = (over: Partial<SecurityContext> = {}): SecurityContext =
   securityContext({ namespaces: { network: 'node', pid: 'container', ipc: 'pod', targetId: '' }, ...over });
 
 export function sandboxConfig(name: string, logDirectory: string, over: Partial<SandboxConfig> = {}): SandboxConfig {
+  const sec = over.security ?? security();
   return {
     name,
     namespace: 'default',
     uid: `uid-${name}`,
     attempt: 0,
-    hostname: name,
+    // A host-network pod keeps the node's hostname: kubelet sends none, and a runtime refuses one.
+    hostname: sec.namespaces.network === 'node' ? '' : name,
     logDirectory,
     portMappings: [],
     labels: { app: name },
     annotations: {},
     cgroupParent: '',
     sysctls: {},
-    security: security(),
+    security: sec,
     runtimeHandler: '',
     ...over,
   };

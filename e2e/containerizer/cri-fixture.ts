@@ -30,7 +30,8 @@ export interface PodOptions {
 export function podConfig(name: string, logDirectory: string, o: PodOptions = {}): Wire {
   return {
     metadata: { name, namespace: 'e2e', uid: o.uid ?? `uid-${name}`, attempt: o.attempt ?? 0 },
-    hostname: name,
+    // A host-network pod keeps the node's hostname: kubelet sends none, and a runtime refuses one.
+    ...(o.hostNetwork === false ? { hostname: name } : {}),
     log_directory: logDirectory,
     labels: { pod: name, ...o.labels },
     linux: {

@@ -133,9 +133,10 @@ describe('names, bad input and cleanup after failures, through the daemon', () =
     const before = await footprint();
     const cases: Array<{ what: string; config: object; code: number; message: RegExp }> = [
       {
+        // A missing source is created (as containerd does); one below a regular file cannot be.
         what: 'bad mount source',
-        config: ctrConfig('badmount', bb, ['true'], { mounts: [{ container_path: '/x', host_path: join(d.base, 'does-not-exist') }] }),
-        code: GRPC.NOT_FOUND,
+        config: ctrConfig('badmount', bb, ['true'], { mounts: [{ container_path: '/x', host_path: join(d.base, 'none.yaml', 'sub') }] }),
+        code: GRPC.INVALID_ARGUMENT,
         message: /mounts\[0\]\.host_path/,
       },
       { what: 'image not pulled', config: ctrConfig('noimage', `${bb.split('/')[0]}/errors/missing:1`, ['true']), code: GRPC.NOT_FOUND, message: /image .*not found/ },

@@ -54,7 +54,6 @@ describe.skipIf(!haveCrictl())('crictl v1.26.1 session', () => {
     };
     files.pod = write('pod.json', {
       metadata: { name: 'crictl-pod', namespace: 'default', uid: 'uid-crictl-pod', attempt: 0 },
-      hostname: 'crictl-pod',
       log_directory: join(d.base, 'pods', 'crictl-pod'),
       // NamespaceMode: NODE = 2, CONTAINER = 1 (crictl reads these files with Go's encoding/json).
       linux: { security_context: { namespace_options: { network: 2, pid: 1 } } },

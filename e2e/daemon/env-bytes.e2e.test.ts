@@ -18,7 +18,6 @@ describe('container env values sent as bytes', () => {
   const logDir = (): string => join(d.base, 'pods', 'env');
   const sandboxConfig = (): object => ({
     metadata: { name: 'env', namespace: 'default', uid: 'uid-env', attempt: 0 },
-    hostname: 'env',
     log_directory: logDir(),
     linux: { security_context: { namespace_options: { network: 'NODE', pid: 'CONTAINER', ipc: 'POD' } } },
   });

@@ -24,7 +24,6 @@ describe('a pod through the daemon socket', () => {
     const logDir = join(d.base, 'pods', 'smoke');
     const sandboxConfig = {
       metadata: { name: 'smoke', namespace: 'default', uid: 'uid-smoke', attempt: 0 },
-      hostname: 'smoke',
       log_directory: logDir,
       linux: { security_context: { namespace_options: { network: 'NODE', pid: 'CONTAINER', ipc: 'POD' } } },
     };

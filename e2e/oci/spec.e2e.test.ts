@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { background } from '../../src/common/ctx';
 import { DEFAULT_CAPABILITIES, KNOWN_CAPABILITIES } from '../../src/mesos-compat/oci/capabilities';
+import { Cgroups } from '../../src/mesos-compat/isolators/cgroups';
 import { buildContainerSpec } from '../../src/mesos-compat/oci/container-spec';
 import { buildSandboxSpec } from '../../src/mesos-compat/oci/sandbox-spec';
 import { containerConfig, imageConfig, sandboxConfig, securityContext } from '../../src/mesos-compat/oci/test-fixtures';
@@ -20,6 +21,9 @@ import { busyboxRootfs, cgroupExists, Harness, writeBundle } from './harness';
 
 const usable = process.getuid?.() === 0 && existsSync('/usr/bin/catatonit') && existsSync('/bin/busybox') &&
   (() => { try { execFileSync('runc', ['--version']); return true; } catch { return false; } })();
+
+/** As the containerizer decides it: whether hugepage limits can be set on this host. */
+const HUGETLB = new Cgroups().has('hugetlb');
 
 const PASSWD = 'root:x:0:0:root:/root:/bin/sh\ntester:x:1234:1234:Tester:/home/tester:/bin/sh\n';
 const GROUP = 'root:x:0:\ntester:x:1234:\naudio:x:29:tester\n';
@@ -130,6 +134,7 @@ describe.skipIf(!usable)('OCI specs on real runc', () => {
       sandbox: { id: 'sb1', config: sbConfig, infraPid, files: pod.files, hostNetwork: false },
       cgroupsPath: `/${parent}/sb1/c1`,
       oomScoreAdjFloor: floor,
+      hugetlb: HUGETLB,
     }, background());
     const res = await h.runForeground(`${parent}-c1`, await writeBundle(join(tmp, 'ctr1', 'bundle'), spec));
     const out = parse(res.stdout.toString());
@@ -164,7 +169,8 @@ describe.skipIf(!usable)('OCI specs on real runc', () => {
   it('runs a host-network pod with a privileged root container', async () => {
     const pod = await podFiles('e2e-hostnet');
     const privileged = securityContext({ privileged: true, namespaces: { network: 'node', pid: 'container', ipc: 'pod', targetId: '' } });
-    const sbConfig = sandboxConfig({ hostname: 'ignored', security: privileged });
+    // kubelet sends no hostname for a host-network pod (containerd and we refuse one).
+    const sbConfig = sandboxConfig({ hostname: '', security: privileged });
     const sbSpec = buildSandboxSpec({
       id: 'sb2', config: sbConfig, rootfs: join(pod.dir, 'rootfs'), infraPath: '/usr/bin/catatonit',
       files: pod.files, cgroupsPath: `/${parent}/sb2`, oomScoreAdjFloor: floor,
@@ -188,6 +194,7 @@ describe.skipIf(!usable)('OCI specs on real runc', () => {
       sandbox: { id: 'sb2', config: sbConfig, infraPid, files: pod.files, hostNetwork: true },
       cgroupsPath: `/${parent}/sb2/c2`,
       oomScoreAdjFloor: floor,
+      hugetlb: HUGETLB,
     }, background());
     const res = await h.runForeground(`${parent}-c2`, await writeBundle(join(tmp, 'ctr2', 'bundle'), spec));
     const out = parse(res.stdout.toString());
@@ -217,6 +224,7 @@ describe.skipIf(!usable)('OCI specs on real runc', () => {
       rootfs,
       sandbox: { id: 'sb1', config, infraPid, files, hostNetwork: false },
       oomScoreAdjFloor: floor,
+      hugetlb: HUGETLB,
     };
     const target = await buildContainerSpec({
       ...base,

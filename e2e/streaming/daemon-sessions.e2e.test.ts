@@ -38,7 +38,6 @@ describe('streaming sessions on real containers', () => {
     await d.image.call('PullImage', { image: { image: ref } });
     const sandboxConfig = {
       metadata: { name: 'sessions', namespace: 'default', uid: 'uid-sessions', attempt: 0 },
-      hostname: 'sessions',
       log_directory: `${d.base}/pods/sessions`,
       linux: { security_context: { namespace_options: { network: 'NODE', pid: 'CONTAINER', ipc: 'POD' } } },
     };

@@ -126,6 +126,8 @@ export interface ImageOptions {
   readonly user?: string;
   readonly labels?: Record<string, string>;
   readonly stopSignal?: string;
+  /** Image `Volumes` (paths). */
+  readonly volumes?: string[];
   /** Docker schema 2 media types instead of OCI. */
   readonly docker?: boolean;
 }
@@ -144,6 +146,7 @@ export function buildImage(layers: readonly BuiltLayer[], opts: ImageOptions = {
       ...(opts.user ? { User: opts.user } : {}),
       ...(opts.labels ? { Labels: opts.labels } : {}),
       ...(opts.stopSignal ? { StopSignal: opts.stopSignal } : {}),
+      ...(opts.volumes ? { Volumes: Object.fromEntries(opts.volumes.map((v) => [v, {}])) } : {}),
     },
     rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) },
   };

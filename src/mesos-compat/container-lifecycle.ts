@@ -97,6 +97,7 @@ export async function launchContainer(core: Core, id: string, sandboxId: string,
         ...(targetPid !== undefined ? { targetPid } : {}),
         cgroupsPath: rec.cgroupsPath,
         oomScoreAdjFloor: deps.oomScoreAdjFloor,
+        hugetlb: deps.cgroups.has('hugetlb'),
       },
       ctx,
     );

@@ -98,7 +98,7 @@ describe('MesosContainerizer (fakes)', () => {
       },
       provisioner: prov,
       network,
-      cgroups: { usage: async () => ({ timestampNs: 1n }), remove: async () => undefined, create: async () => [], killAll: async () => undefined, warmMigrations: () => undefined } as unknown as Cgroups,
+      cgroups: { usage: async () => ({ timestampNs: 1n }), remove: async () => undefined, create: async () => [], killAll: async () => undefined, warmMigrations: () => undefined, has: () => false } as unknown as Cgroups,
       infra,
       shm: { cleanup: async () => undefined } as unknown as ShmIsolator,
       clock: { nowNanos: () => BigInt(Date.now()) * 1_000_000n, nowMs: () => Date.now() },

@@ -170,7 +170,7 @@ export class MesosContainerizer implements Containerizer {
       if (c.phase !== 'created' && c.phase !== 'running') {
         throw new CriError('FailedPrecondition', `failed to update container ${c.id}: it is ${c.phase}`);
       }
-      await core.deps.runtime.update(c.id, buildResources(resources), ctx);
+      await core.deps.runtime.update(c.id, buildResources(resources, { hugetlb: core.deps.cgroups.has('hugetlb') }), ctx);
       c.resources = resources;
       await core.saveContainer(c);
     });

@@ -1,5 +1,6 @@
 import type { Containerizer } from '../mesos-compat/containerizer';
 import type { Config } from './config';
+import type { ImageStoreView } from './image/store';
 
 /**
  * What the RuntimeService and ImageService handlers need, declared by their
@@ -32,4 +33,6 @@ export interface ShimDeps {
   readonly containerizer?: Containerizer;
   /** Issues Exec/Attach/PortForward URLs; those RPCs answer UNAVAILABLE without it. */
   readonly streaming?: StreamingUrls;
+  /** The image store, for the image names ContainerStatus reports (without it: the created-with name). */
+  readonly images?: Pick<ImageStoreView, 'resolve'>;
 }

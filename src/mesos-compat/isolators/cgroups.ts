@@ -50,10 +50,30 @@ async function readStat(file: string): Promise<Map<string, bigint>> {
 export class Cgroups {
   readonly #root: string;
   readonly v2: boolean;
+  readonly #mountInfo: () => string;
+  readonly #controllers = new Map<string, boolean>();
 
-  constructor(root = '/sys/fs/cgroup') {
+  /** `mountInfo` is a test seam: the mount table the v1 hierarchies are looked up in. */
+  constructor(root = '/sys/fs/cgroup', mountInfo: () => string = () => readFileSync('/proc/self/mountinfo', 'utf8')) {
     this.#root = root;
     this.v2 = existsSync(join(root, 'cgroup.controllers'));
+    this.#mountInfo = mountInfo;
+  }
+
+  /**
+   * Whether containers can be limited by `controller` (read once). With the
+   * cgroupfs driver on a v1 or hybrid host, runc only uses v1 hierarchies:
+   * a controller that is bound to the v2 mount there (hugetlb on this kind
+   * of host) cannot be set, and runc fails the whole container ("cannot
+   * set hugetlb limit"). On v2 it must be enabled at the root.
+   */
+  has(controller: string): boolean {
+    let known = this.#controllers.get(controller);
+    if (known === undefined) {
+      known = this.v2 ? v2Controllers(this.#root).includes(controller) : v1Controllers(this.#mountInfo()).has(controller);
+      this.#controllers.set(controller, known);
+    }
+    return known;
   }
 
   async usage(path: string, nowNs: bigint): Promise<CgroupUsage> {
@@ -191,6 +211,25 @@ export class Cgroups {
   async remove(path: string): Promise<void> {
     for (const dir of await this.dirs(path)) await rmTree(dir);
   }
+}
+
+function v2Controllers(root: string): string[] {
+  try {
+    return readFileSync(join(root, 'cgroup.controllers'), 'utf8').trim().split(/\s+/);
+  } catch {
+    return [];
+  }
+}
+
+/** Controllers of the mounted v1 hierarchies: the super options of `cgroup` mounts in a mountinfo table. */
+export function v1Controllers(mountInfo: string): Set<string> {
+  const out = new Set<string>();
+  for (const line of mountInfo.split('\n')) {
+    const tail = line.split(' - ')[1]?.split(' ');
+    if (tail?.[0] !== 'cgroup') continue;
+    for (const opt of (tail[2] ?? '').split(',')) out.add(opt);
+  }
+  return out;
 }
 
 function workingSet(usage: bigint | undefined, inactive: bigint | undefined): bigint | undefined {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { buildCapabilities, capabilitiesFromMask, currentCapabilities, DEFAULT_CAPABILITIES, KNOWN_CAPABILITIES } from './capabilities';
+import { setLogSink } from '../../common/log';
 import { securityContext } from './test-fixtures';
 
 const ALL = KNOWN_CAPABILITIES.filter((c) => c !== 'CAP_SYS_RESOURCE');
@@ -41,9 +42,17 @@ describe('buildCapabilities', () => {
     for (const set of [c.bounding, c.permitted, c.effective, c.inheritable, c.ambient]) expect(set).toEqual(['CAP_NET_BIND_SERVICE']);
   });
 
-  it('rejects unknown names, naming the field', () => {
-    expect(() => caps(['NOT_A_CAP'], [])).toThrow(expect.objectContaining({ code: 'InvalidArgument', message: expect.stringContaining('add_capabilities') }));
-    expect(() => caps([], ['BOGUS'])).toThrow(expect.objectContaining({ message: expect.stringContaining('drop_capabilities') }));
+  it('ignores unknown names with a warning, as runc does, so newer names do not fail the pod', () => {
+    const lines: string[] = [];
+    setLogSink((l) => lines.push(l));
+    try {
+      expect(caps(['NOT_A_CAP', 'NET_ADMIN'], ['BOGUS'], ['ALSO_NEW']).bounding).toEqual(caps(['NET_ADMIN'], []).bounding);
+    } finally {
+      setLogSink((l) => process.stderr.write(l + '\n'));
+    }
+    expect(lines.join('\n')).toMatch(/add_capabilities.*NOT_A_CAP/);
+    expect(lines.join('\n')).toMatch(/drop_capabilities.*BOGUS/);
+    expect(lines.join('\n')).toMatch(/add_ambient_capabilities.*ALSO_NEW/);
   });
 });
 

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { CriError } from '../../common/errors';
+import { log } from '../../common/log';
 import type { SecurityContext } from '../config';
 import type { OciCapabilities } from './types';
 
@@ -50,14 +50,28 @@ export function currentCapabilities(): readonly string[] {
   return current;
 }
 
-/** "net_admin", "NET_ADMIN" and "CAP_NET_ADMIN" all name CAP_NET_ADMIN. */
-export function normalizeCapability(name: string, field: string): string {
+/** "net_admin", "NET_ADMIN" and "CAP_NET_ADMIN" all name CAP_NET_ADMIN; undefined for a name we do not know. */
+export function normalizeCapability(name: string): string | undefined {
   const upper = name.trim().toUpperCase();
   const full = upper.startsWith('CAP_') ? upper : `CAP_${upper}`;
-  if (!KNOWN_CAPABILITIES.includes(full)) {
-    throw new CriError('InvalidArgument', `failed to apply ${field}: unknown capability "${name}"`);
+  return KNOWN_CAPABILITIES.includes(full) ? full : undefined;
+}
+
+/**
+ * Known capabilities among `names`. Unknown ones are left out with a
+ * warning, as runc does with what containerd passes it, so that a pod
+ * naming a capability newer than our list still runs.
+ */
+function known(names: readonly string[], field: string): string[] {
+  const out: string[] = [];
+  const unknown: string[] = [];
+  for (const name of names) {
+    const full = normalizeCapability(name);
+    if (full) out.push(full);
+    else unknown.push(name);
   }
-  return full;
+  if (unknown.length > 0) log.warn({ field, capabilities: unknown }, 'ignoring unknown capabilities');
+  return out;
 }
 
 const isAll = (name: string): boolean => name.trim().toUpperCase() === 'ALL';
@@ -81,11 +95,11 @@ export function buildCapabilities(
     set = [...DEFAULT_CAPABILITIES];
     if (add.some(isAll)) set = [...all];
     if (drop.some(isAll)) set = [];
-    for (const c of add) if (!isAll(c)) set.push(normalizeCapability(c, 'capabilities.add_capabilities'));
-    const dropped = new Set(drop.filter((c) => !isAll(c)).map((c) => normalizeCapability(c, 'capabilities.drop_capabilities')));
+    set.push(...known(add.filter((c) => !isAll(c)), 'capabilities.add_capabilities'));
+    const dropped = new Set(known(drop.filter((c) => !isAll(c)), 'capabilities.drop_capabilities'));
     set = set.filter((c) => !dropped.has(c));
   }
-  const ambient = sc.capabilities.addAmbient.map((c) => normalizeCapability(c, 'capabilities.add_ambient_capabilities'));
+  const ambient = known(sc.capabilities.addAmbient, 'capabilities.add_ambient_capabilities');
   const main = sorted([...set, ...ambient]);
   return { bounding: main, effective: main, permitted: main, inheritable: sorted(ambient), ambient: sorted(ambient) };
 }

@@ -27,6 +27,7 @@ describe('buildContainerSpec', () => {
     ...(over.targetPid !== undefined ? { targetPid: over.targetPid } : {}),
     cgroupsPath: '/mesos-cri/sb1/c1',
     oomScoreAdjFloor: 0,
+    hugetlb: true,
     mountInfo: privateMounts,
   });
 
@@ -92,7 +93,7 @@ describe('buildContainerSpec', () => {
           cpusetCpus: '0', cpusetMems: '', hugepageLimits: [], unified: {},
         },
         security: securityContext({
-          runAsGroup: 44n, supplementalGroups: [3000n], readonlyRootfs: true, noNewPrivs: true,
+          runAsUsername: 'app', runAsGroup: 44n, supplementalGroups: [3000n], readonlyRootfs: true, noNewPrivs: true,
           capabilities: { add: ['NET_ADMIN'], drop: ['MKNOD'], addAmbient: [] },
           maskedPaths: ['/proc/kcore'], readonlyPaths: [],
           seccomp: { kind: 'localhost', path: join(dir, 'seccomp.json') },
@@ -141,6 +142,12 @@ describe('buildContainerSpec', () => {
     expect(s.process.env).toContain('HOME=/root');
   });
 
+  it('run_as_username wins over run_as_user, as in containerd', async () => {
+    const s = await buildContainerSpec(input({ config: { security: securityContext({ runAsUser: 0n, runAsUsername: 'app', runAsGroup: 44n }) } }));
+    expect(s.process.user).toEqual({ uid: 1000, gid: 44, additionalGids: [44] });
+    expect(s.process.env).toContain('HOME=/home/app');
+  });
+
   it('runs privileged containers with everything the host has', async () => {
     const s = await buildContainerSpec(input({
       sandbox: { security: securityContext({ privileged: true }) },
@@ -167,6 +174,13 @@ describe('buildContainerSpec', () => {
     expect(s.process.env.find((e) => e.startsWith('HOSTNAME='))).not.toBe('HOSTNAME=');
   });
 
+  it('binds the node\'s /dev/shm into pods on the node\'s IPC namespace, as containerd', async () => {
+    const hostIpc = securityContext({ namespaces: { network: 'pod', pid: 'container', ipc: 'node', targetId: '' } });
+    const s = await buildContainerSpec(input({ sandbox: { security: hostIpc }, config: { security: hostIpc } }));
+    expect(s.mounts.find((m) => m.destination === '/dev/shm')).toEqual({ destination: '/dev/shm', type: 'bind', source: '/dev/shm', options: ['rbind', 'rprivate', 'rw'] });
+    expect(s.linux.namespaces.map((n) => n.type)).not.toContain('ipc');
+  });
+
   it('creates image volumes inside the rootfs unless a mount covers them, never outside', async () => {
     await symlink('/', join(rootfs, 'escape'));
     await buildContainerSpec(input({
@@ -184,9 +198,10 @@ describe('buildContainerSpec', () => {
     const cases: Array<[string, Parameters<typeof input>[0], string, string]> = [
       ['missing image', { config: { image: '' } }, 'InvalidArgument', 'image'],
       ['no command', { image: { entrypoint: [], cmd: [] } }, 'InvalidArgument', 'no command specified'],
-      ['bad mount source', { config: { mounts: [{ containerPath: '/x', hostPath: '/no/such/dir', readonly: false, propagation: 'private' }] } }, 'NotFound', 'mounts[0].host_path'],
+      ['bad mount source', { config: { mounts: [{ containerPath: '/x', hostPath: '/etc/passwd/dir', readonly: false, propagation: 'private' }] } }, 'InvalidArgument', 'mounts[0].host_path'],
       ['unknown user', { config: { security: securityContext({ runAsUsername: 'ghost' }) } }, 'NotFound', 'run_as_username'],
       ['unknown image user', { image: { user: 'ghost' } }, 'NotFound', 'image config User'],
+      ['group without user', { image: { user: 'app' }, config: { security: securityContext({ runAsGroup: 2000n }) } }, 'InvalidArgument', 'run_as_group'],
       ['negative uid', { config: { security: securityContext({ runAsUser: -1n }) } }, 'InvalidArgument', 'run_as_user'],
       ['bad device', { config: { devices: [{ containerPath: '/dev/x', hostPath: '/dev/nope', permissions: 'r' }] } }, 'NotFound', 'devices[0].host_path'],
       ['privileged in unprivileged pod', { config: { security: securityContext({ privileged: true }) } }, 'InvalidArgument', 'privileged'],

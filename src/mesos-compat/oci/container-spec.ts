@@ -35,19 +35,23 @@ export interface ContainerSpecInput {
   /** cgroupfs path, e.g. `/mesos-cri/<sandboxId>/<containerId>`. */
   readonly cgroupsPath: string;
   readonly oomScoreAdjFloor: number;
+  /** Whether the hugetlb controller can limit the container; hugepage limits are dropped without it. */
+  readonly hugetlb: boolean;
   /** Test seam: where mount propagation of host paths is read from. */
   readonly mountInfo?: MountInfoReader;
 }
 
 const SC = 'linux.security_context';
+const HOST_SHM = '/dev/shm';
 
 /**
  * The OCI spec of a CRI container, built like containerd's
  * `container_create_linux.go`: the image config and the CRI config merged
  * (CRI wins), joined to its pod's namespaces, with the security defaults of
  * `capabilities.ts`, `paths.ts` and `seccomp-default.ts`. Validation runs
- * before anything touches the disk; the only side effect, creating image
- * volume directories in the container's own rootfs, comes last.
+ * before anything touches the disk, except that a missing hostPath source is
+ * created (as containerd does) while its mount is validated; creating image
+ * volume directories in the container's own rootfs comes last.
  */
 export async function buildContainerSpec(input: ContainerSpecInput, ctx: Ctx = background()): Promise<OciSpec> {
   const { config, image, sandbox } = input;
@@ -61,18 +65,20 @@ export async function buildContainerSpec(input: ContainerSpecInput, ctx: Ctx = b
   const cwd = workingDir(config, image);
   const user = await resolveUser(input.rootfs, userRequest(config, image));
   const hostname = sandbox.config.hostname || osHostname();
-  const env = buildEnv({ hostname, image: image.env, client: config.envs, home: user.home });
+  const env = buildEnv({ hostname, image: image.env, client: config.envs, home: user.home, tty: config.tty });
   const capabilities = buildCapabilities(sc);
+  const podNs = sandbox.config.security.namespaces;
   const namespaces = containerNamespaces({
     ns: sc.namespaces,
+    pod: sandbox.hostNetwork ? { ...podNs, network: 'node' } : podNs,
     infraPid: sandbox.infraPid,
-    hostNetwork: sandbox.hostNetwork,
     ...(input.targetPid !== undefined ? { targetPid: input.targetPid } : {}),
   });
 
   const client = await clientMounts(config.mounts, ctx, input.mountInfo ?? readSelfMountInfo);
   const mounts = mergeMounts(
-    [...systemMounts({ privileged: sc.privileged, shm: sandbox.files.shm }), ...podFileMounts(sandbox.files, sc.readonlyRootfs)],
+    // A pod in the node's IPC namespace uses the node's /dev/shm (containerd binds it too).
+    [...systemMounts({ privileged: sc.privileged, shm: podNs.ipc === 'node' ? HOST_SHM : sandbox.files.shm }), ...podFileMounts(sandbox.files, sc.readonlyRootfs)],
     client.mounts,
   );
 
@@ -80,7 +86,7 @@ export async function buildContainerSpec(input: ContainerSpecInput, ctx: Ctx = b
   const devices: OciDevice[] = sc.privileged ? await hostDevices(ctx) : [];
   const byPath = new Map(devices.map((d) => [d.path, d]));
   for (const d of requested.devices) byPath.set(d.path, d);
-  const resources = buildResources(config.resources);
+  const resources = buildResources(config.resources, { hugetlb: input.hugetlb });
   resources.devices = sc.privileged ? [ALLOW_ALL] : [DENY_ALL, ...requested.cgroup];
 
   const seccomp = await buildSeccomp(sc.seccomp, { privileged: sc.privileged, bounding: capabilities.bounding, field: `${SC}.seccomp` }, ctx);
@@ -125,22 +131,27 @@ export async function buildContainerSpec(input: ContainerSpecInput, ctx: Ctx = b
 }
 
 /**
- * Who the process runs as, in containerd's precedence: `run_as_user`, else
- * `run_as_username`, else the image's User; `run_as_group` replaces the group
- * of whichever applied.
+ * Who the process runs as, in containerd's precedence (its
+ * `generateUserString`): `run_as_username`, else `run_as_user`, else the
+ * image's User; `run_as_group` replaces the group of whichever applied, but
+ * only of a user the client named: api.proto says the runtime MUST refuse
+ * it alone, and containerd does.
  */
 function userRequest(config: ContainerConfig, image: ImageConfig): UserRequest {
   const sc = config.security;
+  if (sc.runAsGroup !== undefined && sc.runAsUser === undefined && sc.runAsUsername === '') {
+    throw new CriError('InvalidArgument', `failed to resolve ${SC}.run_as_group: group ${sc.runAsGroup} is specified without run_as_user or run_as_username`);
+  }
   const base = {
     supplementalGroups: sc.supplementalGroups,
     groupField: `${SC}.run_as_group`,
     supplementalField: `${SC}.supplemental_groups`,
     ...(sc.runAsGroup !== undefined ? { group: sc.runAsGroup } : {}),
   };
+  if (sc.runAsUsername !== '') return { ...base, user: sc.runAsUsername, field: `${SC}.run_as_username` };
   if (sc.runAsUser !== undefined) {
     if (sc.runAsUser < 0n) throw new CriError('InvalidArgument', `failed to resolve ${SC}.run_as_user: negative uid ${sc.runAsUser}`);
     return { ...base, user: sc.runAsUser.toString(), field: `${SC}.run_as_user` };
   }
-  if (sc.runAsUsername !== '') return { ...base, user: sc.runAsUsername, field: `${SC}.run_as_username` };
   return { ...base, user: image.user, field: 'image config User' };
 }

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -97,15 +97,38 @@ describe('clientMounts', () => {
     await expect(clientMounts([m({ propagation: 'rslave' })], background(), priv)).rejects.toMatchObject({ code: 'InvalidArgument' });
   });
 
-  it('names the bad field', async () => {
-    await expect(clientMounts([m({}), m({ hostPath: join(dir, 'nope') })], background(), priv)).rejects.toMatchObject({
-      code: 'NotFound',
-      message: expect.stringContaining('mounts[1].host_path'),
-    });
-    await expect(clientMounts([m({ containerPath: 'rel' })], background(), priv)).rejects.toMatchObject({
+  it('creates a missing host path as a directory (0755), as containerd does for kubelet hostPath volumes', async () => {
+    const missing = join(dir, 'new', 'deeper');
+    const r = await clientMounts([m({ hostPath: missing })], background(), priv);
+    expect(r.mounts[0]!.source).toBe(missing);
+    const st = await stat(missing);
+    expect(st.isDirectory()).toBe(true);
+    expect(st.mode & 0o777).toBe(0o755 & ~process.umask());
+  });
+
+  it('never creates through a dangling symlink: the canary target stays absent', async () => {
+    const canary = join(dir, 'canary');
+    await mkdir(canary);
+    await symlink(join(canary, 'target'), join(dir, 'dangling'));
+    for (const hostPath of [join(dir, 'dangling'), join(dir, 'dangling', 'sub')]) {
+      await expect(clientMounts([m({ hostPath })], background(), priv)).rejects.toMatchObject({
+        code: 'InvalidArgument',
+        message: expect.stringContaining('dangling'),
+      });
+    }
+    expect(await readdir(canary)).toEqual([]);
+    await writeFile(join(dir, 'plain-file'), 'x');
+    await expect(clientMounts([m({ hostPath: join(dir, 'plain-file', 'sub') })], background(), priv)).rejects.toMatchObject({
       code: 'InvalidArgument',
-      message: expect.stringContaining('mounts[0].container_path'),
+      message: expect.stringContaining('mounts[0].host_path'),
     });
+  });
+
+  it('reads a relative container path from the container\'s root, as runc does', async () => {
+    expect((await clientMounts([m({ containerPath: 'rel/dir' })], background(), priv)).mounts[0]!.destination).toBe('/rel/dir');
+  });
+
+  it('names the bad field', async () => {
     await expect(clientMounts([m({ hostPath: '' })], background(), priv)).rejects.toMatchObject({ code: 'InvalidArgument' });
   });
 });

@@ -1,4 +1,4 @@
-import { readFile, realpath } from 'node:fs/promises';
+import { mkdir, readFile, realpath, stat } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { CriError } from '../../common/errors';
 import { isErrno } from '../../common/fsutil';
@@ -71,30 +71,17 @@ export type MountInfoReader = (ctx: Ctx) => Promise<string>;
 export const readSelfMountInfo: MountInfoReader = (ctx) => readFile('/proc/self/mountinfo', { encoding: 'utf8', signal: ctx.signal });
 
 /**
- * Validates and translates CRI mounts. The host path must exist: kubelet
- * creates what it wants created, so a missing one is a client error we report
- * against `mounts[i].host_path` instead of letting runc fail obscurely.
- * Symlinks in the host path are resolved here, on the host, where they mean
- * what the client meant.
+ * Validates and translates CRI mounts. A missing host path is created as a
+ * directory (`hostSource`). Symlinks in the host path are resolved here, on
+ * the host, where they mean what the client meant.
  */
 export async function clientMounts(mounts: readonly Mount[], ctx: Ctx, mountInfo: MountInfoReader = readSelfMountInfo): Promise<ClientMounts> {
   const out: OciMount[] = [];
   let rootfsPropagation: RootfsPropagation | undefined;
   let table: MountInfoEntry[] | undefined;
   for (const [i, m] of mounts.entries()) {
-    if (!m.containerPath.startsWith('/')) {
-      throw new CriError('InvalidArgument', `failed to mount mounts[${i}].container_path "${m.containerPath}": not an absolute path`);
-    }
     if (m.hostPath === '') throw new CriError('InvalidArgument', `failed to mount mounts[${i}].host_path: empty`);
-    let source: string;
-    try {
-      source = await realpath(m.hostPath);
-    } catch (err) {
-      if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) {
-        throw new CriError('NotFound', `failed to mount mounts[${i}].host_path "${m.hostPath}": not found`, { cause: err });
-      }
-      throw new CriError('InvalidArgument', `failed to mount mounts[${i}].host_path "${m.hostPath}"`, { cause: err });
-    }
+    const source = await hostSource(m.hostPath, `mounts[${i}].host_path`);
     const propagation = PROPAGATION[m.propagation];
     if (propagation === undefined) {
       throw new CriError('InvalidArgument', `failed to mount mounts[${i}].propagation: unknown mode ${String(m.propagation)}`);
@@ -106,13 +93,52 @@ export async function clientMounts(mounts: readonly Mount[], ctx: Ctx, mountInfo
       else if (rootfsPropagation !== 'rshared') rootfsPropagation = 'rslave';
     }
     out.push({
-      destination: posix.normalize(m.containerPath),
+      // A relative path means one below the container's root, as runc (and so containerd) reads it.
+      destination: posix.join('/', m.containerPath),
       type: 'bind',
       source,
       options: ['rbind', propagation, m.readonly ? 'ro' : 'rw'],
     });
   }
   return rootfsPropagation ? { mounts: out, rootfsPropagation } : { mounts: out };
+}
+
+/**
+ * The resolved host path of a bind, created first when missing, the way
+ * containerd's `WithMounts` does (`MkdirAll(path, 0755)`): kubelet's hostPath
+ * volumes of the default type rely on the runtime making the directory.
+ * Missing components are made one at a time with mkdir(2), which never
+ * follows a symlink at the name it creates; an existing component must be a
+ * directory (or a link to one, which is what the host path says). A dangling
+ * symlink is refused rather than followed, so nothing is ever created
+ * anywhere but at the path as named.
+ */
+async function hostSource(hostPath: string, field: string): Promise<string> {
+  const fail = (why: string, cause?: unknown): CriError =>
+    new CriError('InvalidArgument', `failed to mount ${field} "${hostPath}": ${why}`, cause === undefined ? undefined : { cause });
+  if (!hostPath.startsWith('/')) throw fail('not an absolute path');
+  try {
+    return await realpath(hostPath);
+  } catch (err) {
+    if (!isErrno(err, 'ENOENT')) throw fail('cannot resolve it', err);
+  }
+  let dir = '';
+  for (const part of hostPath.split('/').filter(Boolean)) {
+    dir = `${dir}/${part}`;
+    try {
+      await mkdir(dir, { mode: 0o755 });
+      continue;
+    } catch (err) {
+      if (!isErrno(err, 'EEXIST')) throw fail(`cannot create ${dir}`, err);
+    }
+    const st = await stat(dir).catch((err: unknown) => {
+      throw fail(`${dir} is a dangling symbolic link`, err);
+    });
+    if (!st.isDirectory()) throw fail(`${dir} exists and is not a directory`);
+  }
+  return realpath(hostPath).catch((err: unknown) => {
+    throw fail('cannot resolve it', err);
+  });
 }
 
 interface MountInfoEntry {

@@ -19,8 +19,9 @@ describe('sandboxNamespaces', () => {
 });
 
 describe('containerNamespaces', () => {
+  const pod = ns();
   it('joins the infra process for pod namespaces', () => {
-    expect(containerNamespaces({ ns: ns({ pid: 'pod' }), infraPid: 42, hostNetwork: false })).toEqual([
+    expect(containerNamespaces({ ns: ns({ pid: 'pod' }), pod, infraPid: 42 })).toEqual([
       { type: 'mount' },
       { type: 'pid', path: '/proc/42/ns/pid' },
       { type: 'ipc', path: '/proc/42/ns/ipc' },
@@ -28,20 +29,27 @@ describe('containerNamespaces', () => {
       { type: 'network', path: '/proc/42/ns/net' },
     ]);
   });
-  it('creates its own pid namespace in container mode and none in node mode', () => {
-    expect(containerNamespaces({ ns: ns(), infraPid: 42, hostNetwork: false })).toContainEqual({ type: 'pid' });
-    const node = containerNamespaces({ ns: ns({ pid: 'node', ipc: 'node' }), infraPid: 42, hostNetwork: true });
-    expect(node).toEqual([{ type: 'mount' }]);
+  it('creates its own pid namespace in container mode; the node\'s only in a pod that has it', () => {
+    expect(containerNamespaces({ ns: ns(), pod, infraPid: 42 })).toContainEqual({ type: 'pid' });
+    const hostPod = ns({ network: 'node', pid: 'node', ipc: 'node' });
+    expect(containerNamespaces({ ns: ns({ pid: 'node', ipc: 'node' }), pod: hostPod, infraPid: 42 })).toEqual([{ type: 'mount' }]);
+    // A pod-level host pid namespace is shared by containers asking for the pod's.
+    expect(containerNamespaces({ ns: ns({ pid: 'pod' }), pod: hostPod, infraPid: 42 })).toEqual([{ type: 'mount' }]);
+  });
+  it('gives a container asking for the node\'s pid or ipc namespace the pod\'s, as containerd', () => {
+    const out = containerNamespaces({ ns: ns({ pid: 'node', ipc: 'node' }), pod, infraPid: 42 });
+    expect(out).toContainEqual({ type: 'pid', path: '/proc/42/ns/pid' });
+    expect(out).toContainEqual({ type: 'ipc', path: '/proc/42/ns/ipc' });
   });
   it('joins a target container pid namespace', () => {
-    expect(containerNamespaces({ ns: ns({ pid: 'target', targetId: 'c1' }), infraPid: 42, hostNetwork: false, targetPid: 77 })).toContainEqual({
+    expect(containerNamespaces({ ns: ns({ pid: 'target', targetId: 'c1' }), pod, infraPid: 42, targetPid: 77 })).toContainEqual({
       type: 'pid', path: '/proc/77/ns/pid',
     });
-    expect(() => containerNamespaces({ ns: ns({ pid: 'target', targetId: 'c1' }), infraPid: 42, hostNetwork: false })).toThrow(
+    expect(() => containerNamespaces({ ns: ns({ pid: 'target', targetId: 'c1' }), pod, infraPid: 42 })).toThrow(
       expect.objectContaining({ code: 'NotFound', message: expect.stringContaining('target_id') }),
     );
   });
   it('refuses a sandbox without an infra process', () => {
-    expect(() => containerNamespaces({ ns: ns(), infraPid: 0, hostNetwork: false })).toThrow(expect.objectContaining({ code: 'FailedPrecondition' }));
+    expect(() => containerNamespaces({ ns: ns(), pod, infraPid: 0 })).toThrow(expect.objectContaining({ code: 'FailedPrecondition' }));
   });
 });

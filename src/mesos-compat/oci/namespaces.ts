@@ -22,32 +22,39 @@ export function sandboxNamespaces(ns: NamespaceOptions, netnsPath: string | unde
 }
 
 /**
- * Namespaces of a container: it joins the infra process's network, IPC and
- * UTS namespaces through `/proc/<pid>/ns/*` (containerd `WithPodNamespaces`),
- * gets its own mount namespace, and picks its PID namespace by mode: the
- * pod's (`pod`), a new one (`container`), the host's (`node`), or another
- * container's (`target`).
+ * Namespaces of a container, as containerd's `WithPodNamespaces` picks them:
+ * it always joins the infra process's network, IPC and UTS namespaces
+ * through `/proc/<pid>/ns/*` (the node's when the pod uses the node's), gets
+ * its own mount namespace, and takes its PID namespace by its own mode: a new
+ * one (`container`), another container's (`target`), or the pod's for both
+ * `pod` and `node`. Whether a container may share the node's namespaces is
+ * decided for the whole pod (kubelet's admission checks the pod's); a
+ * container asking for `node` in a pod that has its own gets the pod's.
  */
 export function containerNamespaces(opts: {
+  /** The container's own options (only `pid` and `targetId` count). */
   ns: NamespaceOptions;
+  /** The pod's options: they decide network, IPC and a shared PID namespace. */
+  pod: NamespaceOptions;
   infraPid: number;
-  hostNetwork: boolean;
   targetPid?: number;
 }): OciNamespace[] {
-  const { ns, infraPid } = opts;
+  const { ns, pod, infraPid } = opts;
   if (!Number.isInteger(infraPid) || infraPid <= 0) {
     throw new CriError('FailedPrecondition', `failed to join the pod's namespaces: sandbox infra pid ${infraPid} is not running`);
   }
+  // The infra process holds no namespace of a kind the pod shares with the
+  // node; leaving that kind out keeps the container in the node's, which is
+  // what joining the infra process's would give too.
   const at = (kind: string): string => `/proc/${infraPid}/ns/${kind}`;
   const out: OciNamespace[] = [{ type: 'mount' }];
   switch (ns.pid) {
     case 'pod':
-      out.push({ type: 'pid', path: at('pid') });
+    case 'node':
+      if (pod.pid !== 'node') out.push({ type: 'pid', path: at('pid') });
       break;
     case 'container':
       out.push({ type: 'pid' });
-      break;
-    case 'node':
       break;
     case 'target':
       if (opts.targetPid === undefined || !Number.isInteger(opts.targetPid) || opts.targetPid <= 0) {
@@ -56,8 +63,8 @@ export function containerNamespaces(opts: {
       out.push({ type: 'pid', path: `/proc/${opts.targetPid}/ns/pid` });
       break;
   }
-  if (ns.ipc !== 'node') out.push({ type: 'ipc', path: at('ipc') });
-  if (!opts.hostNetwork) {
+  if (pod.ipc !== 'node') out.push({ type: 'ipc', path: at('ipc') });
+  if (pod.network !== 'node') {
     out.push({ type: 'uts', path: at('uts') });
     out.push({ type: 'network', path: at('net') });
   }

@@ -1,10 +1,10 @@
 import type { SecurityContext } from '../config';
 
 /**
- * /proc and /sys entries hidden or made read-only in unprivileged
- * containers. These are containerd's defaults (`oci/spec.go`); kubelet sends
- * its own lists (the same ones, or empty for `procMount: Unmasked`) in the
- * security context, and those win when present.
+ * /proc and /sys entries hidden or made read-only. These are containerd's
+ * defaults (`oci/spec.go`), used where no list is given at all (the infra
+ * process). CRI containers get exactly the lists in their security context:
+ * kubelet sends these same ones, or empty ones for `procMount: Unmasked`.
  */
 export const DEFAULT_MASKED_PATHS: readonly string[] = [
   '/proc/acpi',
@@ -27,7 +27,7 @@ export const DEFAULT_READONLY_PATHS: readonly string[] = [
   '/proc/sysrq-trigger',
 ];
 
-/** Privileged containers see everything; otherwise the client's lists, else the defaults. */
+/** Privileged containers see everything; otherwise the given lists, else the defaults. */
 export function maskedAndReadonlyPaths(sc: Pick<SecurityContext, 'privileged' | 'maskedPaths' | 'readonlyPaths'>): {
   maskedPaths: string[];
   readonlyPaths: string[];

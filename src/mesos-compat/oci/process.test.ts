@@ -16,6 +16,12 @@ describe('environment', () => {
     expect(buildEnv({ hostname: 'h', image: [], client: [['HOME', '/x']], home: '/root' })).toEqual([DEFAULT_PATH, 'HOSTNAME=h', 'HOME=/x']);
   });
 
+  it('sets TERM=xterm for a tty, which the image or the client may replace in place', () => {
+    expect(buildEnv({ hostname: 'h', image: [], client: [], home: '/', tty: true })).toEqual([DEFAULT_PATH, 'TERM=xterm', 'HOSTNAME=h', 'HOME=/']);
+    expect(buildEnv({ hostname: 'h', image: ['TERM=vt100'], client: [], home: '/', tty: true })).toEqual([DEFAULT_PATH, 'TERM=vt100', 'HOSTNAME=h', 'HOME=/']);
+    expect(buildEnv({ hostname: 'h', image: [], client: [], home: '/' })).not.toContain('TERM=xterm');
+  });
+
   it('removes keys given without a value and rejects bad client keys', () => {
     expect(mergeEnv(['A=1', 'B=2'], ['A'])).toEqual(['B=2']);
     expect(() => buildEnv({ hostname: 'h', image: [], client: [['A=B', 'c']], home: '/' })).toThrow(

@@ -29,15 +29,18 @@ export function mergeEnv(...layers: ReadonlyArray<readonly string[]>): string[] 
 }
 
 /**
- * The container's environment: PATH, HOSTNAME, the image's, then the
- * client's; HOME from the user's passwd entry when nobody set one (runc
- * would do the same at exec time; doing it here makes the spec complete).
+ * The container's environment in containerd's order: PATH, `TERM=xterm`
+ * with a tty (as containerd, CRI-O and Docker set it), HOSTNAME, the
+ * image's, then the client's (either may replace TERM); HOME from the
+ * user's passwd entry when nobody set one (runc would do the same at exec
+ * time; doing it here makes the spec complete).
  */
 export function buildEnv(opts: {
   hostname: string;
   image: readonly string[];
   client: ReadonlyArray<readonly [string, string]>;
   home: string;
+  tty?: boolean;
 }): string[] {
   for (const [i, [key]] of opts.client.entries()) {
     if (key === '' || key.includes('=')) {
@@ -45,7 +48,7 @@ export function buildEnv(opts: {
     }
   }
   const env = mergeEnv(
-    [DEFAULT_PATH, `HOSTNAME=${opts.hostname}`],
+    [DEFAULT_PATH, ...(opts.tty ? ['TERM=xterm'] : []), `HOSTNAME=${opts.hostname}`],
     opts.image,
     opts.client.map(([k, v]) => `${k}=${v}`),
   );

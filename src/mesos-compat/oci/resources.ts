@@ -15,7 +15,18 @@ const toNumber = (v: bigint, field: string): number => {
   return Number(v);
 };
 
-export function buildResources(r: Resources | undefined): OciResources {
+export interface ResourceOptions {
+  /**
+   * Whether the hugetlb controller can limit this container. Without it,
+   * hugepage limits are dropped rather than failing the container: kubelet
+   * sends a limit (0 unless asked) for every page size the node has, with
+   * every container, and containerd drops them the same way by default
+   * (`tolerate_missing_hugetlb_controller`).
+   */
+  readonly hugetlb: boolean;
+}
+
+export function buildResources(r: Resources | undefined, opts: ResourceOptions): OciResources {
   const out: OciResources = {};
   if (!r) return out;
   const cpu: NonNullable<OciResources['cpu']> = {};
@@ -36,14 +47,13 @@ export function buildResources(r: Resources | undefined): OciResources {
     }
     out.memory = { limit, swap };
   }
-  if (r.hugepageLimits.length > 0) {
-    out.hugepageLimits = r.hugepageLimits.map((h, i) => {
-      if (!/^\d+(KB|MB|GB|TB|PB)$/.test(h.pageSize)) {
-        throw new CriError('InvalidArgument', `failed to apply resources.hugepage_limits[${i}].page_size "${h.pageSize}"`);
-      }
-      return { pageSize: h.pageSize, limit: toNumber(h.limit, `hugepage_limits[${i}].limit`) };
-    });
-  }
+  const hugepageLimits = r.hugepageLimits.map((h, i) => {
+    if (!/^\d+(KB|MB|GB|TB|PB)$/.test(h.pageSize)) {
+      throw new CriError('InvalidArgument', `failed to apply resources.hugepage_limits[${i}].page_size "${h.pageSize}"`);
+    }
+    return { pageSize: h.pageSize, limit: toNumber(h.limit, `hugepage_limits[${i}].limit`) };
+  });
+  if (hugepageLimits.length > 0 && opts.hugetlb) out.hugepageLimits = hugepageLimits;
   if (Object.keys(r.unified).length > 0) out.unified = { ...r.unified };
   return out;
 }

@@ -56,10 +56,23 @@ describe('buildSandboxSpec', () => {
   it('uses the host network without net or uts namespace and without a hostname', () => {
     const s = buildSandboxSpec(input({
       netnsPath: undefined,
-      config: sandboxConfig({ security: securityContext({ namespaces: { network: 'node', pid: 'node', ipc: 'pod', targetId: '' } }) }),
+      config: sandboxConfig({ hostname: '', security: securityContext({ namespaces: { network: 'node', pid: 'node', ipc: 'pod', targetId: '' } }) }),
     }));
     expect(s.hostname).toBeUndefined();
     expect(s.linux.namespaces.map((n) => n.type).sort()).toEqual(['ipc', 'mount']);
+  });
+
+  it('refuses run_as_group without run_as_user, as api.proto says and containerd does', () => {
+    expect(() => buildSandboxSpec(input({ config: sandboxConfig({ security: securityContext({ runAsGroup: 3000n }) }) }))).toThrow(
+      expect.objectContaining({ code: 'InvalidArgument', message: expect.stringContaining('run_as_group') }),
+    );
+  });
+
+  it('refuses a hostname for a host-network pod, as containerd (runc) does', () => {
+    expect(() => buildSandboxSpec(input({
+      netnsPath: undefined,
+      config: sandboxConfig({ hostname: 'mine', security: securityContext({ namespaces: { network: 'node', pid: 'pod', ipc: 'pod', targetId: '' } }) }),
+    }))).toThrow(expect.objectContaining({ code: 'InvalidArgument', message: expect.stringContaining('hostname') }));
   });
 
   it('applies sysctls, run-as ids and default masked paths', () => {

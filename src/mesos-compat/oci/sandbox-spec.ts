@@ -1,3 +1,4 @@
+import { CriError } from '../../common/errors';
 import type { SandboxConfig } from '../config';
 import { ANNOTATION, CONTAINER_TYPE } from './annotations';
 import { buildCapabilities } from './capabilities';
@@ -27,6 +28,25 @@ export interface SandboxSpecInput {
   readonly oomScoreAdjFloor: number;
 }
 
+/**
+ * What a pod config must not ask, checked before anything is made (and
+ * again by `buildSandboxSpec`). containerd refuses both at RunPodSandbox.
+ */
+export function checkSandboxConfig(config: SandboxConfig): void {
+  const sc = config.security;
+  // A hostname needs a UTS namespace of the pod's own, and a host-network pod
+  // shares the node's. kubelet sends none then; containerd fails such a pod
+  // (runc: "unable to set hostname without a private UTS namespace") rather
+  // than quietly leave the node's name in place.
+  if (sc.namespaces.network === 'node' && config.hostname !== '') {
+    throw new CriError('InvalidArgument', `failed to run pod sandbox: hostname "${config.hostname}" is set but the pod uses the node's network and UTS namespaces`);
+  }
+  // api.proto: run_as_group without run_as_user MUST be refused.
+  if (sc.runAsGroup !== undefined && sc.runAsUser === undefined) {
+    throw new CriError('InvalidArgument', `failed to run pod sandbox: linux.security_context.run_as_group ${sc.runAsGroup} is specified without run_as_user`);
+  }
+}
+
 /** Where the infra binary appears inside the sandbox. */
 export const INFRA_PATH = '/catatonit';
 
@@ -47,7 +67,7 @@ const INFRA_ID = 65535;
 export function buildSandboxSpec(input: SandboxSpecInput): OciSpec {
   const { config } = input;
   const sc = config.security;
-  const hostNetwork = sc.namespaces.network === 'node';
+  checkSandboxConfig(config);
   const capabilities = buildCapabilities(sc);
   // No /etc/passwd here: only numeric ids mean anything to the infra process.
   const field = 'linux.security_context';
@@ -105,7 +125,6 @@ export function buildSandboxSpec(input: SandboxSpecInput): OciSpec {
       [ANNOTATION.sandboxLogDirectory]: config.logDirectory,
     },
   };
-  // A hostname needs a UTS namespace of our own; with host network there is none.
-  if (!hostNetwork && config.hostname !== '') spec.hostname = config.hostname;
+  if (config.hostname !== '') spec.hostname = config.hostname;
   return spec;
 }

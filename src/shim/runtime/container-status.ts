@@ -9,5 +9,7 @@ export const containerStatusHandler =
     const cz = containerizerOf(deps);
     const c = containerStatusOf(cz, mustResolve(cz, req.container_id, 'container'));
     const info: Record<string, string> = req.verbose ? { info: JSON.stringify({ pid: c.pid ?? 0, sandboxId: c.sandboxId, config: { name: c.config.name } }) } : {};
-    return { status: containerStatus(c), info };
+    // The image's names as they are now, as containerd looks them up at each call.
+    const names = c.image?.id ? await deps.images?.resolve(c.image.id) : undefined;
+    return { status: containerStatus(c, names), info };
   };

@@ -53,7 +53,7 @@ export const getContainerEvents =
           container_event_type: TYPES[e.type],
           created_at: e.at.toString(),
           pod_sandbox_status: sandbox ? podSandboxStatus(sandbox) : null,
-          containers_statuses: members.map(containerStatus),
+          containers_statuses: members.map((c) => containerStatus(c)),
         };
         await send(res);
       }

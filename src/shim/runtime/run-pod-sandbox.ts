@@ -3,6 +3,7 @@ import { topLevel } from '../../common/container-id';
 import { CriError } from '../../common/errors';
 import type { ShimDeps } from '../deps';
 import type { RuntimeHandler } from '../handlers';
+import { checkSandboxConfig } from '../../mesos-compat/oci';
 import { sandboxConfig } from '../translate/config';
 import { containerizerOf } from './lookup';
 
@@ -16,6 +17,7 @@ export const runPodSandbox =
       throw new CriError('NotFound', `failed to run pod sandbox: runtime handler "${handler}" not found`);
     }
     const config = sandboxConfig(req.config, handler);
+    checkSandboxConfig(config);
     const id = randomBytes(32).toString('hex');
     await cz.launch(topLevel(id), { kind: 'sandbox', config }, ctx);
     return { pod_sandbox_id: id };

@@ -26,17 +26,26 @@ function sc(over: Partial<LinuxContainerSecurityContext__Output> = {}): LinuxCon
 }
 
 describe('containerSecurity', () => {
-  it('leaves masked and read-only paths to the runtime defaults when the lists are empty (proto3 cannot say "none")', () => {
+  it('applies no masks when the lists are empty (kubelet\'s procMount: Unmasked), as containerd', () => {
     const out = containerSecurity(sc());
-    expect(out.maskedPaths).toBeUndefined();
-    expect(out.readonlyPaths).toBeUndefined();
-    expect(containerSecurity(null).maskedPaths).toBeUndefined();
+    expect(out.maskedPaths).toEqual([]);
+    expect(out.readonlyPaths).toEqual([]);
+    expect(containerSecurity(null).maskedPaths).toEqual([]);
   });
 
   it("takes the client's lists when given", () => {
     const out = containerSecurity(sc({ masked_paths: ['/proc/uptime'], readonly_paths: ['/proc/fs'] }));
     expect(out.maskedPaths).toEqual(['/proc/uptime']);
     expect(out.readonlyPaths).toEqual(['/proc/fs']);
+  });
+
+  it('refuses a localhost_ref with a profile type other than Localhost, as containerd', () => {
+    for (const profile_type of ['RuntimeDefault', 'Unconfined'] as const) {
+      expect(() => containerSecurity(sc({ seccomp: { profile_type, localhost_ref: '/p.json' } }))).toThrow(
+        expect.objectContaining({ code: 'InvalidArgument', message: expect.stringContaining('localhost_ref') }),
+      );
+    }
+    expect(containerSecurity(sc({ seccomp: { profile_type: 'Localhost', localhost_ref: 'localhost//p.json' } })).seccomp).toEqual({ kind: 'localhost', path: '/p.json' });
   });
 
   it('parses int64 fields and names the field in errors', () => {

@@ -26,12 +26,17 @@ export function namespaces(ns: NamespaceOption__Output | null | undefined): Name
 /** `seccomp` wins over the deprecated `seccomp_profile_path` (api.proto). */
 export function seccomp(profile: SecurityProfile__Output | null | undefined, legacyPath: string, field: string): SeccompProfile {
   if (profile) {
+    // containerd refuses a reference with any other type rather than guess which was meant.
+    if (profile.profile_type !== 'Localhost' && profile.localhost_ref) {
+      throw new CriError('InvalidArgument', `failed to parse ${field}.seccomp: localhost_ref is only allowed with profile_type Localhost`);
+    }
     switch (profile.profile_type) {
       case 'RuntimeDefault':
         return { kind: 'runtime-default' };
       case 'Localhost':
         if (!profile.localhost_ref) throw new CriError('InvalidArgument', `failed to parse ${field}.seccomp: localhost_ref is required for Localhost`);
-        return { kind: 'localhost', path: profile.localhost_ref };
+        // containerd accepts the legacy `localhost/` prefix here too.
+        return { kind: 'localhost', path: profile.localhost_ref.replace(/^localhost\//, '') };
       default:
         return { kind: 'unconfined' };
     }
@@ -72,11 +77,12 @@ export function containerSecurity(sc: LinuxContainerSecurityContext__Output | nu
       drop: sc?.capabilities?.drop_capabilities ?? [],
       addAmbient: sc?.capabilities?.add_ambient_capabilities ?? [],
     },
-    // Proto3 cannot tell an empty list from an absent one, so an empty list
-    // means "runtime defaults" (as in containerd); kubelet sends the full
-    // lists for non-privileged containers.
-    ...(sc && sc.masked_paths.length > 0 ? { maskedPaths: sc.masked_paths } : {}),
-    ...(sc && sc.readonly_paths.length > 0 ? { readonlyPaths: sc.readonly_paths } : {}),
+    // The lists are applied as sent, empty ones included: kubelet sends its
+    // defaults for every container and empty lists for `procMount: Unmasked`,
+    // and containerd applies no masks of its own either (proto3 cannot tell an
+    // empty list from an absent one, so crictl users without lists get none).
+    maskedPaths: sc?.masked_paths ?? [],
+    readonlyPaths: sc?.readonly_paths ?? [],
     seccomp: seccomp(sc?.seccomp, sc?.seccomp_profile_path ?? '', f),
   };
 }

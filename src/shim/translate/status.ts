@@ -45,11 +45,25 @@ export function podSandboxStatus(s: SandboxStatus): PodSandboxStatus {
   };
 }
 
-function imageOf(c: ContainerStatus) {
+/** What the image store says of a container's image now (`ImageStatus`'s names). */
+export interface ImageNames {
+  readonly repoTags: readonly string[];
+  readonly repoDigests: readonly string[];
+}
+
+/**
+ * A container's image as containerd's ContainerStatus reports it: the image's
+ * first tag now, else the name the container was created with (never the
+ * bare id: kubelet copies it into the pod status users read); its first repo
+ * digest, else its id. Without the image's names (it was removed, or this is
+ * a list), the created-with name and the id.
+ */
+function imageOf(c: ContainerStatus, names?: ImageNames) {
+  const id = c.image?.id ?? '';
   return {
-    image: { image: c.image?.id || c.config.image, user_specified_image: c.config.image },
-    image_ref: c.image ? c.image.repoDigest || c.image.id : '',
-    image_id: c.image?.id ?? '',
+    image: { image: names?.repoTags[0] ?? c.config.image, user_specified_image: c.config.image },
+    image_ref: names?.repoDigests[0] ?? id,
+    image_id: id,
   };
 }
 
@@ -84,8 +98,8 @@ export function linuxResources(r: Resources): LinuxContainerResources {
   };
 }
 
-export function containerStatus(c: ContainerStatus): CriContainerStatus {
-  const img = imageOf(c);
+export function containerStatus(c: ContainerStatus, names?: ImageNames): CriContainerStatus {
+  const img = imageOf(c, names);
   return {
     id: c.id,
     metadata: { name: c.config.name, attempt: c.config.attempt },

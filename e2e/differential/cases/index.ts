@@ -1,0 +1,50 @@
+import { capabilityGroup, seccompGroup, userGroup } from './security';
+import { deviceGroup, imageGroup, mountGroup, processGroup, resourceGroup, volumeGroup } from './process';
+import {
+  allHostGroup,
+  crictlGroup,
+  hostIpcGroup,
+  hostNetworkGroup,
+  hostNetworkHostnameGroup,
+  hostPidGroup,
+  namespaceGroup,
+  podGroupOnlyGroup,
+  podNoDnsGroup,
+  podSeccompRefGroup,
+  podSettingsGroup,
+  podUnsafeSysctlGroup,
+  privilegedGroup,
+  privilegedPodGroup,
+  sharedPidGroup,
+  unprivilegedPodGroup,
+} from './pods';
+import type { GroupSpec } from './types';
+
+/** The catalogue, the biggest groups first so the pool finishes evenly. */
+export const GROUPS: readonly GroupSpec[] = [
+  userGroup,
+  capabilityGroup,
+  processGroup,
+  seccompGroup,
+  mountGroup,
+  resourceGroup,
+  namespaceGroup,
+  imageGroup,
+  volumeGroup,
+  deviceGroup,
+  crictlGroup,
+  privilegedGroup,
+  privilegedPodGroup,
+  hostNetworkGroup,
+  hostPidGroup,
+  hostIpcGroup,
+  sharedPidGroup,
+  allHostGroup,
+  podSettingsGroup,
+  podNoDnsGroup,
+  podUnsafeSysctlGroup,
+  podGroupOnlyGroup,
+  hostNetworkHostnameGroup,
+  podSeccompRefGroup,
+  unprivilegedPodGroup,
+];
