@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Resources } from './config';
 import { applyLimitsV1, applyLimitsV2, checkUnified } from './isolators/cgroup-limits';
-import { podLimits } from './sandbox-resources';
+import { podLimits as podLimitsWith, type PodResources } from './sandbox-resources';
+
+const podLimits = (p: PodResources) => podLimitsWith(p, { hugetlb: true });
 
 const res = (r: Partial<Resources>): Resources => ({
   cpuPeriod: 0n, cpuQuota: 0n, cpuShares: 0n, memoryLimitBytes: 0n, memorySwapLimitBytes: 0n, oomScoreAdj: 0,

@@ -2,7 +2,7 @@ import type { Ctx } from '../common/ctx';
 import { CriError } from '../common/errors';
 import type { Resources } from './config';
 import type { Core } from './core';
-import { buildResources } from './oci/resources';
+import { buildResources, type ResourceOptions } from './oci/resources';
 import type { OciResources } from './oci/types';
 import type { SandboxRecord } from './state';
 
@@ -22,11 +22,11 @@ const MAX_SHARES = 262_144;
  * cpusets, hugepages and unified keys are the pod's. Both parts are
  * validated as UpdateContainerResources validates a container's.
  */
-export function podLimits(p: PodResources): OciResources {
-  const r = buildResources(p.resources);
+export function podLimits(p: PodResources, opts: ResourceOptions): OciResources {
+  const r = buildResources(p.resources, opts);
   let o: OciResources;
   try {
-    o = buildResources(p.overhead);
+    o = buildResources(p.overhead, opts);
   } catch (err) {
     // The checks name `resources.<field>`; say it was the overhead.
     throw new CriError('InvalidArgument', `failed to apply the pod overhead: ${(err as Error).message}`, { cause: err });
@@ -54,7 +54,7 @@ export function podLimits(p: PodResources): OciResources {
  * stopped sandbox runs nothing: its new resources are recorded only.
  */
 export async function updateSandboxResources(core: Core, sb: SandboxRecord, p: PodResources, _ctx: Ctx): Promise<void> {
-  const limits = podLimits(p);
+  const limits = podLimits(p, { hugetlb: core.deps.cgroups.has('hugetlb') });
   core.deps.cgroups.checkUnified(limits.unified);
   if (sb.phase === 'running') core.deps.cgroups.applyLimits(sb.podCgroup, limits);
   sb.podResources = p;
