@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EventEmitter } from 'node:events';
 import { Readable, Writable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { drained, startNativeExec } from './native-exec';
 
@@ -31,6 +32,8 @@ describe('startNativeExec', () => {
     });
     p.stdout!.pipe(slow);
     expect(await p.done).toBe(3);
+    // The writable may still hold the last chunk the pipe handed it; it ends once all were written.
+    await finished(slow);
     expect(got).toBe(262144);
   });
 
