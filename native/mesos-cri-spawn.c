@@ -42,8 +42,12 @@
  * the cgroup it is already in every 3 ms, which keeps the lock in that
  * state; the migrations that matter then take 0.2 ms instead of 8.
  *
- * On EOF on stdin (the daemon is gone) it stops taking requests, lets the
- * running commands finish, and exits.
+ * On EOF on stdin, or when the daemon dies (PR_SET_PDEATHSIG, SIGHUP), it
+ * stops taking requests: monitors still waiting for their start byte are
+ * SIGKILLed (they have run nothing yet, and nobody is left to start them;
+ * closing their start pipe instead would let them run `runtime create` for
+ * a container no checkpoint knows); the other running commands finish,
+ * and it exits.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -57,6 +61,7 @@
 #include <pthread.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <time.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
@@ -97,13 +102,16 @@ static void buf_add(struct buf *b, const void *p, size_t n) {
 static void put32(struct buf *b, uint32_t v) { buf_add(b, &v, 4); }
 static void putstr(struct buf *b, const char *p, size_t n) { put32(b, (uint32_t)n); buf_add(b, p, n); }
 
+static void abandon_unstarted(void);
+
 static void write_all(int fd, const char *p, size_t n) {
   while (n) {
     ssize_t w = write(fd, p, n);
     if (w < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN) { struct pollfd pf = {fd, POLLOUT, 0}; poll(&pf, 1, -1); continue; }
-      exit(0); /* the daemon is gone */
+      abandon_unstarted(); /* the daemon is gone */
+      exit(0);
     }
     p += w;
     n -= (size_t)w;
@@ -367,18 +375,37 @@ static void drain_sync(struct child *c) {
   if (c->sync >= 0 && memchr(c->s.p, '\n', c->s.n)) close_fd(&c->sync);
 }
 
+/* The daemon is gone: nobody will start the monitors that still wait for
+   their start byte. Kill them before closing the pipe (EOF lets conmon go
+   on), so none is left blocked or creates an unrecorded container. */
+static void abandon_unstarted(void) {
+  for (int i = 0; i < nkids; i++) {
+    struct child *c = &kids[i];
+    if (!c->monitor || c->start < 0) continue;
+    if (!c->exited) kill(c->pid, SIGKILL);
+    close_fd(&c->start);
+    close_fd(&c->sync);
+  }
+}
+
 int main(void) {
   sigset_t mask;
   sigemptyset(&mask);
   sigaddset(&mask, SIGCHLD);
   sigaddset(&mask, SIGPIPE);
+  sigaddset(&mask, SIGHUP);
   sigprocmask(SIG_BLOCK, &mask, NULL);
   int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
   if (sfd < 0) { perror("mesos-cri-spawn: signalfd"); return 1; }
+  /* SIGHUP when the daemon dies, even if something else still held our
+     stdin open; checked once after arming, for a daemon that died before. */
+  pid_t daemon_pid = getppid();
+  prctl(PR_SET_PDEATHSIG, SIGHUP);
+  int orphaned = getppid() != daemon_pid || daemon_pid == 1;
   fcntl(0, F_SETFD, FD_CLOEXEC);
   fcntl(1, F_SETFD, FD_CLOEXEC);
   struct buf in = {0};
-  int open_in = 1;
+  int open_in = !orphaned;
   while (open_in || nkids > 0) {
     struct pollfd pf[2 + 4 * MAX_CHILDREN];
     int map[2 + 4 * MAX_CHILDREN];
@@ -407,7 +434,12 @@ int main(void) {
     }
     if (pf[0].revents) {
       struct signalfd_siginfo si;
-      while (read(sfd, &si, sizeof si) == sizeof si) { /* drained; reap below */ }
+      while (read(sfd, &si, sizeof si) == sizeof si) {
+        if (si.ssi_signo == SIGHUP && getppid() != daemon_pid) {
+          open_in = 0;
+          abandon_unstarted();
+        }
+      }
       for (int i = 0; i < nkids; i++) {
         if (kids[i].exited) continue;
         int st;
@@ -424,6 +456,8 @@ int main(void) {
       if (got <= 0) {
         if (got < 0 && errno == EINTR) continue;
         open_in = 0;
+        abandon_unstarted();
+        for (int i = nkids - 1; i >= 0; i--) finish_if_done(i);
         continue;
       }
       buf_add(&in, tmp, (size_t)got);

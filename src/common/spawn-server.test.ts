@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -102,5 +103,74 @@ describe.skipIf(!existsSync(path))('SpawnServer (native/mesos-cri-spawn)', () =>
     const r = await m.done;
     expect(r.signal).toBe('SIGKILL');
     expect(r.stdout.toString()).toBe('');
+  });
+
+  interface RawServer {
+    readonly child: ReturnType<typeof spawn>;
+    write(op: number, id: number, body: Buffer): void;
+    /** A run/monitor body: argv, the server's env, no cwd, no input. */
+    argv(args: string[]): Buffer;
+  }
+
+  /** A raw client of the server, so that the test can be the daemon that dies. */
+  function rawServer(): RawServer {
+    const child = spawn(path, [], { stdio: ['pipe', 'pipe', 'inherit'] });
+    child.stdout!.resume();
+    const u32 = (n: number): Buffer => {
+      const b = Buffer.alloc(4);
+      b.writeUInt32LE(n);
+      return b;
+    };
+    const str = (t: string): Buffer => Buffer.concat([u32(Buffer.byteLength(t)), Buffer.from(t)]);
+    return {
+      child,
+      write: (op, id, body) => child.stdin!.write(Buffer.concat([u32(5 + body.length), u32(id), Buffer.from([op]), body])),
+      argv: (args) => Buffer.concat([u32(args.length), ...args.map(str), u32(0xffffffff), str(''), str('')]),
+    };
+  }
+
+  const alive = (pid: number): boolean => {
+    try {
+      return !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    } catch {
+      return false;
+    }
+  };
+
+  it('kills the monitors still waiting for their start byte when the daemon goes, and lets started ones run', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'spawn-orphan-'));
+    try {
+      const srv = rawServer();
+      // Each records its pid, then waits for its start byte; a started one then lives on.
+      const script = (name: string): string => `echo $$ > ${dir}/${name}.pid; head -c1 <&4 >/dev/null; touch ${dir}/${name}.ran; echo '{"data": 1}' >&3; exec sleep 30`;
+      srv.write(6, 1, srv.argv(['sh', '-c', script('waiting')]));
+      srv.write(6, 2, srv.argv(['sh', '-c', script('started')]));
+      const pidOf = async (name: string): Promise<number> => {
+        for (let i = 0; i < 200; i++) {
+          const t = existsSync(join(dir, `${name}.pid`)) ? readFileSync(join(dir, `${name}.pid`), 'utf8').trim() : '';
+          if (t) return Number(t);
+          await new Promise((r) => setTimeout(r, 10));
+        }
+        throw new Error(`no pid for ${name}`);
+      };
+      const waiting = await pidOf('waiting');
+      const started = await pidOf('started');
+      const go = Buffer.alloc(4);
+      go.writeUInt32LE(2);
+      srv.write(7, 3, go);
+      for (let i = 0; i < 200 && !existsSync(join(dir, 'started.ran')); i++) await new Promise((r) => setTimeout(r, 10));
+      expect(existsSync(join(dir, 'started.ran'))).toBe(true);
+      // The daemon dies: its end of the server's stdin closes.
+      const exited = new Promise((r) => srv.child.once('exit', r));
+      srv.child.stdin!.end();
+      for (let i = 0; i < 200 && alive(waiting); i++) await new Promise((r) => setTimeout(r, 10));
+      expect(alive(waiting)).toBe(false);
+      expect(existsSync(join(dir, 'waiting.ran'))).toBe(false); // killed, not let go by the EOF
+      expect(alive(started)).toBe(true);
+      process.kill(started, 'SIGKILL');
+      await exited;
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

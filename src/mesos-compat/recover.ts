@@ -7,6 +7,7 @@ import { log } from '../common/log';
 import { provisionerId } from './container-lifecycle';
 import type { Core } from './core';
 import { containerDir, containersDir, sandboxDir, sandboxesDir } from './paths';
+import { killMonitorsUnder } from './monitor-procs';
 import { containerName, sandboxName } from './registrar';
 import { cleanupSandbox } from './sandbox-lifecycle';
 import { HALF_MADE, type ContainerRecord, type SandboxRecord } from './state';
@@ -72,6 +73,7 @@ export async function recover(core: Core, ctx: Ctx): Promise<void> {
     if (!sb) {
       // Killed between creating the dir and the first checkpoint.
       log.info({ sandboxId: sid }, 'cleaning up a half-created sandbox without a checkpoint');
+      await killMonitorsUnder(sandboxDir(core.roots, sid), { sandboxId: sid });
       await deps.runtime.delete(sid, ctx).catch(() => false);
       await rm(sandboxDir(core.roots, sid), { recursive: true, force: true });
       continue;
@@ -80,6 +82,7 @@ export async function recover(core: Core, ctx: Ctx): Promise<void> {
       const c = await load(`container ${cid}`, () => core.loadContainer(sid, cid));
       if (!c) {
         log.info({ containerId: cid }, 'cleaning up a half-created container without a checkpoint');
+        await killMonitorsUnder(containerDir(core.roots, sid, cid), { containerId: cid });
         await deps.runtime.delete(cid, ctx).catch(() => false);
         await core.removeMonitorFiles(cid);
         await rm(containerDir(core.roots, sid, cid), { recursive: true, force: true });
@@ -96,6 +99,9 @@ export async function recover(core: Core, ctx: Ctx): Promise<void> {
   for (const c of halfContainers) {
     log.info({ containerId: c.id, phase: c.phase }, 'cleaning up a half-created container');
     if (c.phase === 'isolating') await settleMonitor(core, c, ctx, 10_000);
+    // Its monitor, if one was spawned: still blocked on its start pipe (the
+    // client never let it go) or the parent of a container being deleted.
+    await killMonitorsUnder(containerDir(core.roots, c.sandboxId, c.id), { containerId: c.id });
     await deps.runtime.delete(c.id, ctx).catch(() => false);
     await deps.provisioner.destroy(provisionerId(c), ctx).catch((err: unknown) => log.warn({ err, containerId: c.id }, 'failed to destroy rootfs'));
     await core.removeMonitorFiles(c.id);
