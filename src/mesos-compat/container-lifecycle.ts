@@ -9,6 +9,7 @@ import type { ContainerConfig } from './config';
 import type { Core } from './core';
 import { log } from '../common/log';
 import { containerPhase, observePhases } from '../common/metrics';
+import { clampOomScoreAdj } from './oci/resources';
 import { stopwatch } from './stopwatch';
 import { containerDir } from './paths';
 import { containerName } from './registrar';
@@ -61,7 +62,8 @@ export async function launchContainer(core: Core, id: string, sandboxId: string,
     createdAt: deps.clock.nowNanos(),
     logPath,
     cgroupsPath: `${sb.podCgroup}/${id}`,
-    ...(config.resources ? { resources: config.resources } : {}),
+    // As applied: ContainerStatus reports the clamped oom_score_adj the process has.
+    ...(config.resources ? { resources: { ...config.resources, oomScoreAdj: clampOomScoreAdj(config.resources.oomScoreAdj, deps.oomScoreAdjFloor) } } : {}),
   };
   const dir = containerDir(core.roots, sandboxId, id);
   mkdirSync(dir, { recursive: true, mode: 0o711 });

@@ -13,7 +13,7 @@ import type { EventListener } from './events';
 import { execPlanOf, execSync } from './exec-sync';
 import { loadNetworkConfig, parsePodCidrs, saveNetworkConfig } from './network-config';
 import { netnsInterfaces } from './isolators/cgroup-detail';
-import { buildResources } from './oci/resources';
+import { buildResources, clampOomScoreAdj } from './oci/resources';
 import { containersDir, sandboxDir, sandboxesDir, type Roots } from './paths';
 import { stopwatch } from './stopwatch';
 import { checkpointContainer, type CheckpointOptions } from './checkpoint-container';
@@ -171,7 +171,9 @@ export class MesosContainerizer implements Containerizer {
         throw new CriError('FailedPrecondition', `failed to update container ${c.id}: it is ${c.phase}`);
       }
       await core.deps.runtime.update(c.id, buildResources(resources, { hugetlb: core.deps.cgroups.has('hugetlb') }), ctx);
-      c.resources = resources;
+      // The process keeps the oom_score_adj it was created with (runc update does
+      // not change it); report that one, as containerd does.
+      c.resources = { ...resources, oomScoreAdj: c.resources?.oomScoreAdj ?? clampOomScoreAdj(0, core.deps.oomScoreAdjFloor) };
       await core.saveContainer(c);
     });
   }

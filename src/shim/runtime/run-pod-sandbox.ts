@@ -4,6 +4,7 @@ import { CriError } from '../../common/errors';
 import type { ShimDeps } from '../deps';
 import type { RuntimeHandler } from '../handlers';
 import { checkSandboxConfig } from '../../mesos-compat/oci';
+import { checkSandboxBounds } from '../translate/bounds';
 import { sandboxConfig } from '../translate/config';
 import { containerizerOf } from './lookup';
 
@@ -16,6 +17,7 @@ export const runPodSandbox =
     if (handler && handler !== deps.runtimeName) {
       throw new CriError('NotFound', `failed to run pod sandbox: runtime handler "${handler}" not found`);
     }
+    checkSandboxBounds(req.config);
     const config = sandboxConfig(req.config, handler);
     checkSandboxConfig(config);
     const id = randomBytes(32).toString('hex');
