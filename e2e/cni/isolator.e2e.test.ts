@@ -134,10 +134,13 @@ describe.skipIf(!canRun())('CNI isolator on real plugins', () => {
     const recFile = `${fx.cacheDir}/sandboxes/half.json`;
     writeFileSync(recFile, readFileSync(recFile, 'utf8').replace('"state":"attached"', '"state":"attaching"'));
     fx.spawnIn(keep.netnsPath, 'socat', ['TCP-LISTEN:8081,fork,reuseaddr', 'SYSTEM:echo still-here']);
-    // A pin with no record and a lease with no sandbox, as a crash could leave.
+    // A pin with no record and its lease, as a crash could leave; and a lease
+    // of another runtime on the same network and store, which is not ours.
     run('touch', [`${fx.netnsDir}/ghost`]);
     run('unshare', [`--net=${fx.netnsDir}/ghost`, 'true']);
-    run('sh', ['-c', `printf 'ghost-lease\\r\\neth0' > ${fx.dataDir}/${fx.network}/10.250.0.200`]);
+    run('sh', ['-c', `printf 'ghost\\r\\neth0' > ${fx.dataDir}/${fx.network}/10.250.0.201`]);
+    const foreign = `${fx.dataDir}/${fx.network}/10.250.0.200`;
+    run('sh', ['-c', `printf 'containerd-sandbox-0123\\r\\neth0' > ${foreign}`]);
 
     // The daemon dies (nothing of the isolator lives in-process) and a new one recovers.
     const second = make();
@@ -152,10 +155,13 @@ describe.skipIf(!canRun())('CNI isolator on real plugins', () => {
     expect(existsSync(half.netnsPath)).toBe(false);
     expect(existsSync(recFile)).toBe(false);
     expect(existsSync(`${fx.netnsDir}/ghost`)).toBe(false);
-    expect(leases(fx)).toEqual(keep.ips);
+    // Ours released; the other runtime's lease untouched.
+    expect(leases(fx).sort()).toEqual([...keep.ips, '10.250.0.200'].sort());
+    expect(readFileSync(foreign, 'utf8')).toBe('containerd-sandbox-0123\r\neth0');
 
     await second.detach('keep', ctx);
-    expect(leases(fx)).toEqual([]);
+    expect(leases(fx)).toEqual(['10.250.0.200']);
+    run('rm', ['-f', foreign]);
   });
 
   it('a failing or missing plugin fails attach with its message and leaves nothing behind', async () => {

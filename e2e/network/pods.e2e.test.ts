@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canRun, netFixture, PLUGIN_DIR, type NetFixture } from '../cni/helpers';
@@ -179,13 +179,20 @@ describe.runIf(canRun())('pod networking through the daemon (CNI bridge)', () =>
 
   it('keeps the network working across a kill -9 of the daemon', async () => {
     const a = pods['pod-a']!;
+    // Another runtime's pod on the same network and host-local store (containerd
+    // during a migration, a second instance): its lease is not ours to release.
+    const foreign = join(fx.dataDir, fx.network, '10.251.0.250');
+    writeFileSync(foreign, `${'c'.repeat(64)}\r\neth0`);
     await d.kill9();
     // The pod keeps serving while the daemon is down.
     expect(await get(`http://${a.ip}:8080/`)).toBe('hello-from-a');
     d = await d.restart();
     const st = await d.runtime.call<{ status: { state: string; network: { ip: string } } }>('PodSandboxStatus', { pod_sandbox_id: a.id });
     expect(st.status).toMatchObject({ state: 'SANDBOX_READY', network: { ip: a.ip } });
-    expect(leases()).toEqual([a.ip]);
+    expect(leases().sort()).toEqual([a.ip, '10.251.0.250'].sort());
+    expect(readFileSync(foreign, 'utf8')).toBe(`${'c'.repeat(64)}\r\neth0`);
+    expect(d.logs()).not.toMatch(/releasing orphaned IP lease/);
+    rmSync(foreign);
     expect(await get(`http://127.0.0.1:${hostPort}/`)).toBe('hello-from-a');
 
     const c = await runNetPod('pod-c');

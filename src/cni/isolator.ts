@@ -171,6 +171,9 @@ export class CniNetworkIsolator {
    */
   async recover(knownSandboxIds: ReadonlySet<string>, ctx: Ctx): Promise<void> {
     const kept = new Set<string>();
+    // What this instance made: its own records and pins (both under its own
+    // dirs). Only leases of these ids are ever released here.
+    const owned = new Set<string>();
     const attempt = async (id: string, what: string, fn: () => Promise<void>): Promise<void> => {
       try {
         await this.#mutex.run(id, fn);
@@ -181,6 +184,7 @@ export class CniNetworkIsolator {
     };
     for (const id of await listRecordIds(this.#opts.cacheDir)) {
       if (!VALID_ID.test(id)) continue;
+      owned.add(id);
       const rec = await readRecord(this.#opts.cacheDir, id);
       if (rec && rec.state === 'attached' && knownSandboxIds.has(id)) {
         kept.add(id);
@@ -191,17 +195,27 @@ export class CniNetworkIsolator {
     }
     for (const id of await this.#pins.list(this.#opts.netnsDir)) {
       if (kept.has(id) || !VALID_ID.test(id)) continue;
+      owned.add(id);
       if (knownSandboxIds.has(id)) {
         log.warn({ sandboxId: id }, 'keeping the network namespace of a known sandbox that has no network record');
         continue;
       }
       await attempt(id, 'orphaned network namespace', () => this.#teardown(id, undefined, ctx));
     }
-    if (this.#opts.releaseOrphanLeases ?? true) await this.#releaseOrphanLeases(knownSandboxIds, attempt, ctx);
+    if (this.#opts.releaseOrphanLeases ?? true) await this.#releaseOrphanLeases(knownSandboxIds, owned, attempt, ctx);
   }
 
+  /**
+   * Leases left in host-local's store by sandboxes of ours that are gone
+   * (their DEL ran with another config, or failed after the record went).
+   * The store is shared with every runtime on the node that uses the same
+   * network (containerd during a migration, a second instance): a lease is
+   * released only when its container id is one this instance's own records
+   * or pins name, never because it is "not known to me".
+   */
   async #releaseOrphanLeases(
     known: ReadonlySet<string>,
+    owned: ReadonlySet<string>,
     attempt: (id: string, what: string, fn: () => Promise<void>) => Promise<void>,
     ctx: Ctx,
   ): Promise<void> {
@@ -211,6 +225,10 @@ export class CniNetworkIsolator {
         for (const lease of await readLeases(store)) {
           const key = `${lease.containerId}/${lease.ifName}`;
           if (known.has(lease.containerId) || done.has(key)) continue;
+          if (!owned.has(lease.containerId)) {
+            log.debug({ network: list.name, ip: lease.ip, containerId: lease.containerId }, 'leaving an IP lease this instance did not allocate');
+            continue;
+          }
           done.add(key);
           log.info({ network: list.name, ip: lease.ip, containerId: lease.containerId }, 'releasing orphaned IP lease');
           const rt: RuntimeConf = { containerId: lease.containerId, netns: '', ifName: lease.ifName, cniArgs: [['IgnoreUnknown', '1']], capabilityArgs: {} };
