@@ -115,27 +115,94 @@ export function appendCheckpoint(path: string, value: unknown, replacer?: (key: 
   if (size > APPEND_LIMIT) writeAtomicNow(path, line, 0o600);
 }
 
-/** Reads a checkpoint (the last whole state of an appended one); `undefined` when the file does not exist. */
+/**
+ * Why a checkpoint could not be read. Recovery treats only `corrupt` (and
+ * a missing file) as "not there": such state is moved aside and its
+ * leftovers swept. `unreadable` (EIO, EACCES...) and `newer` (written by a
+ * later version of the daemon) stop the recovery of that one object and
+ * leave everything of it untouched.
+ */
+export type CheckpointFault = 'corrupt' | 'unreadable' | 'newer';
+
+export class CheckpointError extends Error {
+  constructor(
+    readonly fault: CheckpointFault,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = 'CheckpointError';
+  }
+}
+
+/** The fault of a `readCheckpoint` failure; anything that is not a `CheckpointError` counts as unreadable. */
+export const checkpointFault = (err: unknown): CheckpointFault => (err instanceof CheckpointError ? err.fault : 'unreadable');
+
+/**
+ * Migrations from older checkpoint versions, by the version they read:
+ * each returns the value in the next version's shape. Version 1 is the
+ * first; none is older yet.
+ */
+const MIGRATIONS: Record<number, (value: unknown) => unknown> = {};
+
+/**
+ * Reads a checkpoint (the last whole state of an appended one);
+ * `undefined` when the file does not exist. Throws a `CheckpointError`
+ * saying whether the file is corrupt, unreadable or of a newer version;
+ * an older version is migrated.
+ */
 export async function readCheckpoint<T>(path: string): Promise<T | undefined> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
+    // ENOTDIR, EISDIR and the like are a path that is not a file of ours;
+    // EIO, EACCES, EMFILE... say nothing about the state itself.
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new CheckpointError(code === 'EISDIR' ? 'corrupt' : 'unreadable', `failed to read checkpoint ${path}: ${code ?? String(err)}`, { cause: err });
   }
   const lines = text.split('\n').filter((l) => l.trim() !== '');
   let parsed: { version?: number; value?: T } | undefined;
   for (let i = lines.length - 1; i >= 0 && parsed === undefined; i--) {
     try {
-      parsed = JSON.parse(lines[i]!) as { version?: number; value?: T };
+      const p = JSON.parse(lines[i]!) as unknown;
+      if (p !== null && typeof p === 'object' && !Array.isArray(p)) parsed = p as { version?: number; value?: T };
+      else if (i === 0) throw new Error('not an object');
     } catch (err) {
-      if (i === 0) throw new Error(`failed to read checkpoint ${path}: no whole state in it`, { cause: err });
+      if (i === 0) throw new CheckpointError('corrupt', `failed to read checkpoint ${path}: no whole state in it`, { cause: err });
     }
   }
-  if (!parsed) throw new Error(`failed to read checkpoint ${path}: it is empty`);
-  if (parsed.version !== CHECKPOINT_VERSION) {
-    throw new Error(`failed to read checkpoint ${path}: unsupported version ${String(parsed.version)}`);
+  if (!parsed) throw new CheckpointError('corrupt', `failed to read checkpoint ${path}: it is empty`);
+  let version = parsed.version;
+  if (typeof version !== 'number' || !Number.isInteger(version) || version < 1) {
+    throw new CheckpointError('corrupt', `failed to read checkpoint ${path}: no valid version (${String(version)})`);
   }
-  return parsed.value;
+  if (version > CHECKPOINT_VERSION) {
+    throw new CheckpointError('newer', `failed to read checkpoint ${path}: version ${version} is newer than this daemon's ${CHECKPOINT_VERSION}`);
+  }
+  let value: unknown = parsed.value;
+  for (; version < CHECKPOINT_VERSION; version++) {
+    const migrate = MIGRATIONS[version];
+    if (!migrate) throw new CheckpointError('corrupt', `failed to read checkpoint ${path}: no migration from version ${version}`);
+    value = migrate(value);
+  }
+  return value as T;
+}
+
+/**
+ * Moves a corrupt checkpoint out of the way, into `quarantine`, under a
+ * name that says where it was and when; nothing is deleted. Returns the
+ * new path, or `undefined` when the file was already gone.
+ */
+export async function moveAside(path: string, quarantine: string, label: string): Promise<string | undefined> {
+  await mkdir(quarantine, { recursive: true, mode: 0o700 });
+  const dest = join(quarantine, `${new Date().toISOString().replace(/[:.]/g, '-')}-${label.replace(/[^A-Za-z0-9._-]/g, '_')}-${randomBytes(3).toString('hex')}`);
+  try {
+    await rename(path, dest);
+    return dest;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
 }

@@ -1,8 +1,8 @@
-import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { appendCheckpoint, checkpoint, readCheckpoint } from './checkpoint';
+import { appendCheckpoint, checkpoint, checkpointFault, moveAside, readCheckpoint } from './checkpoint';
 import { CriError, describeError, findCriError } from './errors';
 import { KeyedMutex } from './keyed-mutex';
 import { Rollback } from './rollback';
@@ -18,7 +18,30 @@ describe('checkpoint', () => {
       expect(readdirSync(join(dir, 'sub'))).toEqual(['state.json']);
       expect(await readCheckpoint(join(dir, 'absent.json'))).toBeUndefined();
       writeFileSync(path, JSON.stringify({ version: 99, value: {} }));
-      await expect(readCheckpoint(path)).rejects.toThrow(/unsupported version 99/);
+      await expect(readCheckpoint(path)).rejects.toMatchObject({ fault: 'newer', message: expect.stringMatching(/version 99 is newer/) });
+      for (const text of ['{"value":{}}', '{"version":0,"value":{}}', 'garbage', '[1]', '']) {
+        writeFileSync(path, text);
+        await expect(readCheckpoint(path)).rejects.toMatchObject({ fault: 'corrupt' });
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('reports an unreadable checkpoint as such, not as corrupt, and moves a corrupt one aside', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ckpt-'));
+    try {
+      // EISDIR would be corrupt; a directory component that is a file gives ENOTDIR: unreadable.
+      writeFileSync(join(dir, 'file'), 'x');
+      await expect(readCheckpoint(join(dir, 'file', 'state.json'))).rejects.toMatchObject({ fault: 'unreadable' });
+      expect(checkpointFault(new Error('EIO'))).toBe('unreadable');
+      const path = join(dir, 'bad.json');
+      writeFileSync(path, '{torn');
+      const aside = await moveAside(path, join(dir, 'quarantine'), 'sandbox-abc/../x');
+      expect(aside).toMatch(/quarantine\/.*-sandbox-abc_.._x-[0-9a-f]{6}$/);
+      expect(readFileSync(aside!, 'utf8')).toBe('{torn');
+      expect(existsSync(path)).toBe(false);
+      expect(await moveAside(path, join(dir, 'quarantine'), 'again')).toBeUndefined();
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -1,4 +1,4 @@
-import { appendCheckpoint, readCheckpoint } from '../common/checkpoint';
+import { appendCheckpoint, CheckpointError, readCheckpoint } from '../common/checkpoint';
 
 /**
  * Checkpoints hold `bigint`s (CRI nanosecond timestamps, resource limits),
@@ -46,5 +46,11 @@ export function saveRecord(path: string, value: unknown): Promise<void> {
 
 export async function loadRecord<T>(path: string): Promise<T | undefined> {
   const raw = await readCheckpoint<unknown>(path);
-  return raw === undefined ? undefined : (decode(raw) as T);
+  if (raw === undefined) return undefined;
+  if (raw === null || typeof raw !== 'object') throw new CheckpointError('corrupt', `failed to read checkpoint ${path}: its value is not a record`);
+  try {
+    return decode(raw) as T;
+  } catch (err) {
+    throw new CheckpointError('corrupt', `failed to read checkpoint ${path}: ${(err as Error).message}`, { cause: err });
+  }
 }

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -219,6 +219,43 @@ describe('MesosContainerizer (fakes)', () => {
     monitor.exits.set('c1', { code: 0, at: BigInt(Date.now()) * 1_000_000n, oomKilled: false });
     expect(await cz2.remove(topLevel('s'), ctx)).toBe(true);
     expect(prov.destroyed).toContain('s');
+    cz2.close();
+  });
+
+  it('fails safe on checkpoints it cannot read: a newer version is left untouched, an unparseable one is moved aside', async () => {
+    const at = (...p: string[]): string => join(base, 'lib', 'containerizer', 'sandboxes', ...p);
+    await cz.launch(topLevel('newer'), { kind: 'sandbox', config: sandbox('newer') }, ctx);
+    await cz.launch(nested(topLevel('newer'), 'n1'), { kind: 'container', config: container('n1') }, ctx);
+    await cz.launch(topLevel('torn'), { kind: 'sandbox', config: sandbox('torn') }, ctx);
+    await cz.launch(nested(topLevel('torn'), 't1'), { kind: 'container', config: container('t1') }, ctx);
+    await cz.launch(topLevel('mixed'), { kind: 'sandbox', config: sandbox('mixed') }, ctx);
+    await cz.launch(nested(topLevel('mixed'), 'ok'), { kind: 'container', config: container('ok') }, ctx);
+    await cz.launch(nested(topLevel('mixed'), 'later'), { kind: 'container', config: container('later') }, ctx);
+    cz.close();
+    const newer = JSON.stringify({ version: 2, value: { id: 'from-the-future' } });
+    writeFileSync(at('newer', 'sandbox.json'), newer);
+    writeFileSync(at('torn', 'sandbox.json'), '{"version":1,"value":{"id":"to');
+    writeFileSync(at('mixed', 'containers', 'later', 'container.json'), newer);
+
+    const cz2 = make();
+    await cz2.recover(ctx);
+    // Newer: nothing of it touched, not even its container's runtime state or rootfs.
+    expect(readFileSync(at('newer', 'sandbox.json'), 'utf8')).toBe(newer);
+    expect(existsSync(at('newer', 'containers', 'n1', 'container.json'))).toBe(true);
+    expect(await runtime.state('n1')).toBeDefined();
+    expect(() => cz2.status(topLevel('newer'))).toThrow(/not found/);
+    expect(prov.known).toEqual(expect.arrayContaining(['newer', 'newer.n1', 'mixed.later']));
+    // Unparseable: moved aside (kept), and what it recorded swept.
+    expect(existsSync(at('torn'))).toBe(false);
+    const aside = readdirSync(join(base, 'lib', 'containerizer', 'quarantine'));
+    expect(aside).toHaveLength(1);
+    expect(readFileSync(join(base, 'lib', 'containerizer', 'quarantine', aside[0]!), 'utf8')).toBe('{"version":1,"value":{"id":"to');
+    expect(await runtime.state('t1')).toBeUndefined();
+    expect(prov.known).not.toContain('torn.t1');
+    // A sandbox with one unreadable container: the rest recovers.
+    expect(cz2.status(nested(topLevel('mixed'), 'ok'))).toMatchObject({ state: 'created' });
+    expect(readFileSync(at('mixed', 'containers', 'later', 'container.json'), 'utf8')).toBe(newer);
+    expect(await runtime.state('later')).toBeDefined();
     cz2.close();
   });
 });

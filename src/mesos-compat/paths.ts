@@ -8,6 +8,7 @@ import { join } from 'node:path';
  *
  *   <workDir>/containerizer/
  *     network-config.json            checkpoint: the node's pod CIDRs (UpdateRuntimeConfig)
+ *     quarantine/                    unparseable checkpoints recovery moved aside
  *     sandboxes/<sandboxId>/
  *       sandbox.json                 checkpoint: SandboxRecord (a state per line, the last wins)
  *       bundle/                      OCI bundle of the infra process
@@ -35,6 +36,8 @@ export interface Roots {
 }
 
 export const containerizerDir = (r: Roots): string => join(r.workDir, 'containerizer');
+/** Where recovery moves checkpoints it cannot parse (never deleted). */
+export const quarantineDir = (r: Roots): string => join(containerizerDir(r), 'quarantine');
 export const networkConfigCheckpoint = (r: Roots): string => join(containerizerDir(r), 'network-config.json');
 export const sandboxesDir = (r: Roots): string => join(containerizerDir(r), 'sandboxes');
 export const sandboxDir = (r: Roots, sandboxId: string): string => join(sandboxesDir(r), sandboxId);

@@ -1,4 +1,5 @@
 import { readdir, readFile, rm } from 'node:fs/promises';
+import { checkpointFault, moveAside } from '../common/checkpoint';
 import { join } from 'node:path';
 import { topLevel } from '../common/container-id';
 import type { Ctx } from '../common/ctx';
@@ -6,7 +7,7 @@ import { isErrno } from '../common/fsutil';
 import { log } from '../common/log';
 import { provisionerId } from './container-lifecycle';
 import type { Core } from './core';
-import { containerDir, containersDir, sandboxDir, sandboxesDir } from './paths';
+import { containerCheckpoint, containerDir, containersDir, quarantineDir, sandboxCheckpoint, sandboxDir, sandboxesDir, shmDir } from './paths';
 import { killMonitorsUnder } from './monitor-procs';
 import { containerName, sandboxName } from './registrar';
 import { cleanupSandbox } from './sandbox-lifecycle';
@@ -21,13 +22,31 @@ async function list(dir: string): Promise<string[]> {
   }
 }
 
-async function load<T>(what: string, fn: () => Promise<T | undefined>): Promise<T | undefined> {
+type Loaded<T> = { readonly kind: 'ok'; readonly value: T } | { readonly kind: 'missing' | 'corrupt' | 'untouched' };
+
+/**
+ * Reads one checkpoint, failing safe: only a missing file or an
+ * unparseable one counts as "no state" (the unparseable file is moved
+ * aside first, never deleted); an unreadable one (EIO, EACCES) or one of a
+ * newer version stops the recovery of that object, which is then left as
+ * it is, its processes, mounts, network and rootfs included.
+ */
+async function load<T>(core: Core, what: Record<string, string>, path: string, fn: () => Promise<T | undefined>): Promise<Loaded<T>> {
   try {
-    return await fn();
+    const value = await fn();
+    return value === undefined ? { kind: 'missing' } : { kind: 'ok', value };
   } catch (err) {
-    // A torn or foreign file: the checkpoint is atomic, so this is not ours to keep.
-    log.warn({ err, what }, 'ignoring unreadable checkpoint');
-    return undefined;
+    if (checkpointFault(err) !== 'corrupt') {
+      log.error({ err, ...what, path }, 'leaving untouched an object whose checkpoint cannot be read (fix or remove it, then restart)');
+      return { kind: 'untouched' };
+    }
+    const aside = await moveAside(path, quarantineDir(core.roots), Object.values(what).join('-')).catch((e: unknown) => {
+      log.error({ err: e, path }, 'failed to move an unparseable checkpoint aside');
+      return null;
+    });
+    if (aside === null) return { kind: 'untouched' };
+    log.warn({ err, ...what, movedTo: aside }, 'moved an unparseable checkpoint aside; cleaning up what it recorded');
+    return { kind: 'corrupt' };
   }
 }
 
@@ -67,20 +86,32 @@ export async function recover(core: Core, ctx: Ctx): Promise<void> {
   const { deps } = core;
   const halfSandboxes: SandboxRecord[] = [];
   const halfContainers: ContainerRecord[] = [];
+  // Left as they are this time (see `load`): no sweep may touch them.
+  const untouchedSandboxes = new Set<string>();
+  const untouchedContainers: Array<{ sandboxId: string; id: string }> = [];
 
   for (const sid of await list(sandboxesDir(core.roots))) {
-    const sb = await load(`sandbox ${sid}`, () => core.loadSandbox(sid));
-    if (!sb) {
-      // Killed between creating the dir and the first checkpoint.
-      log.info({ sandboxId: sid }, 'cleaning up a half-created sandbox without a checkpoint');
-      await killMonitorsUnder(sandboxDir(core.roots, sid), { sandboxId: sid });
-      await deps.runtime.delete(sid, ctx).catch(() => false);
-      await rm(sandboxDir(core.roots, sid), { recursive: true, force: true });
+    const loaded = await load(core, { sandboxId: sid }, sandboxCheckpoint(core.roots, sid), () => core.loadSandbox(sid));
+    if (loaded.kind === 'untouched') {
+      untouchedSandboxes.add(sid);
+      for (const cid of await list(containersDir(core.roots, sid)).catch(() => [])) untouchedContainers.push({ sandboxId: sid, id: cid });
       continue;
     }
+    if (loaded.kind !== 'ok') {
+      // Killed between creating the dir and the first checkpoint, or a record
+      // that cannot be parsed: sweep what is ours by its derived identity.
+      log.info({ sandboxId: sid }, 'cleaning up a half-created sandbox without a checkpoint');
+      await sweepSandbox(core, sid, ctx);
+      continue;
+    }
+    const sb = loaded.value;
     for (const cid of await list(containersDir(core.roots, sid))) {
-      const c = await load(`container ${cid}`, () => core.loadContainer(sid, cid));
-      if (!c) {
+      const lc = await load(core, { sandboxId: sid, containerId: cid }, containerCheckpoint(core.roots, sid, cid), () => core.loadContainer(sid, cid));
+      if (lc.kind === 'untouched') {
+        untouchedContainers.push({ sandboxId: sid, id: cid });
+        continue;
+      }
+      if (lc.kind !== 'ok') {
         log.info({ containerId: cid }, 'cleaning up a half-created container without a checkpoint');
         await killMonitorsUnder(containerDir(core.roots, sid, cid), { containerId: cid });
         await deps.runtime.delete(cid, ctx).catch(() => false);
@@ -88,6 +119,7 @@ export async function recover(core: Core, ctx: Ctx): Promise<void> {
         await rm(containerDir(core.roots, sid, cid), { recursive: true, force: true });
         continue;
       }
+      const c = lc.value;
       if (HALF_MADE.has(c.phase) || sb.phase === 'preparing') halfContainers.push(c);
       else core.containers.set(cid, c);
     }
@@ -96,30 +128,34 @@ export async function recover(core: Core, ctx: Ctx): Promise<void> {
   }
 
   // Half-made containers: the client never got their ids.
-  for (const c of halfContainers) {
-    log.info({ containerId: c.id, phase: c.phase }, 'cleaning up a half-created container');
-    if (c.phase === 'isolating') await settleMonitor(core, c, ctx, 10_000);
-    // Its monitor, if one was spawned: still blocked on its start pipe (the
-    // client never let it go) or the parent of a container being deleted.
-    await killMonitorsUnder(containerDir(core.roots, c.sandboxId, c.id), { containerId: c.id });
-    await deps.runtime.delete(c.id, ctx).catch(() => false);
-    await deps.provisioner.destroy(provisionerId(c), ctx).catch((err: unknown) => log.warn({ err, containerId: c.id }, 'failed to destroy rootfs'));
-    await core.removeMonitorFiles(c.id);
-    await rm(containerDir(core.roots, c.sandboxId, c.id), { recursive: true, force: true });
-  }
+  // A cleanup that fails (a plugin, a mount) must not keep the daemon from
+  // starting: the object is left for the next start, and no sweep touches it.
+  const attempt = async (what: Record<string, string>, fn: () => Promise<void>, onFail: () => void): Promise<void> => {
+    try {
+      await fn();
+    } catch (err) {
+      if (ctx.signal.aborted) throw err;
+      log.error({ err, ...what }, 'failed to clean up a half-created object; leaving it for the next start');
+      onFail();
+    }
+  };
+  for (const c of halfContainers) await attempt({ containerId: c.id }, () => cleanupHalfContainer(core, c, ctx), () => untouchedContainers.push(c));
   for (const sb of halfSandboxes) {
-    log.info({ sandboxId: sb.id }, 'cleaning up a half-created sandbox');
-    await cleanupSandbox(core, sb, ctx);
-    await deps.provisioner.destroy(topLevel(sb.id), ctx).catch((err: unknown) => log.warn({ err, sandboxId: sb.id }, 'failed to destroy rootfses'));
-    if (sb.ownsPodCgroup) await deps.cgroups.remove(sb.podCgroup).catch(() => undefined);
-    await rm(sandboxDir(core.roots, sb.id), { recursive: true, force: true });
+    await attempt({ sandboxId: sb.id }, () => cleanupHalfSandbox(core, sb, ctx), () => {
+      untouchedSandboxes.add(sb.id);
+      for (const c of halfContainers) if (c.sandboxId === sb.id) untouchedContainers.push(c);
+    });
   }
 
   // Containers that exited while we were down.
   for (const c of core.containers.values()) {
     if (c.phase !== 'created' && c.phase !== 'running') continue;
     if (await core.refreshExit(c)) continue;
-    const st = await deps.runtime.state(c.id, ctx);
+    const st = await deps.runtime.state(c.id, ctx).catch((err: unknown) => {
+      log.error({ err, containerId: c.id }, 'failed to read the runtime state of a container; keeping its recorded state');
+      return null;
+    });
+    if (st === null) continue;
     if (!st || st.status === 'stopped') {
       core.markExited(c, { code: 255, at: deps.clock.nowNanos(), reason: 'Error', message: 'the container exited while its exit status could not be recorded' });
       await core.saveContainer(c);
@@ -130,7 +166,7 @@ export async function recover(core: Core, ctx: Ctx): Promise<void> {
   }
 
   // Orphans: runtime containers under our root that no checkpoint owns.
-  const known = new Set<string>([...core.sandboxes.keys(), ...core.containers.keys()]);
+  const known = new Set<string>([...core.sandboxes.keys(), ...core.containers.keys(), ...untouchedSandboxes, ...untouchedContainers.map((c) => c.id)]);
   for (const st of await deps.runtime.list(ctx)) {
     if (known.has(st.id)) continue;
     log.info({ id: st.id, status: st.status }, 'destroying an orphan container');
@@ -144,8 +180,68 @@ export async function recover(core: Core, ctx: Ctx): Promise<void> {
     if (sb) core.names.reserve(containerName(c.config, sb.config), c.id);
   }
 
-  await deps.network.recover(new Set([...core.sandboxes.values()].filter((s) => s.phase === 'running' && !s.hostNetwork).map((s) => s.id)), ctx);
+  await deps.network.recover(
+    new Set([...[...core.sandboxes.values()].filter((s) => s.phase === 'running' && !s.hostNetwork).map((s) => s.id), ...untouchedSandboxes]),
+    ctx,
+  );
   // Sandboxes are listed too: a provisioner keeps a nested rootfs only
   // under a known parent (Mesos passes every known container, parents included).
-  await deps.provisioner.recover([...[...core.sandboxes.keys()].map((id) => topLevel(id)), ...[...core.containers.values()].map(provisionerId)], ctx);
+  await deps.provisioner.recover(
+    [
+      ...[...core.sandboxes.keys(), ...untouchedSandboxes, ...untouchedContainers.map((c) => c.sandboxId)].map((id) => topLevel(id)),
+      ...[...core.containers.values(), ...untouchedContainers].map(provisionerId),
+    ],
+    ctx,
+  );
+  if (untouchedSandboxes.size + untouchedContainers.length > 0) {
+    log.warn({ sandboxes: [...untouchedSandboxes], containers: untouchedContainers.map((c) => c.id) }, 'recovery left objects untouched whose state could not be read');
+  }
+}
+
+/** A half-created container (the client never got its id): monitor, runtime state, rootfs, files. */
+async function cleanupHalfContainer(core: Core, c: ContainerRecord, ctx: Ctx): Promise<void> {
+  const { deps } = core;
+  log.info({ containerId: c.id, phase: c.phase }, 'cleaning up a half-created container');
+  if (c.phase === 'isolating') await settleMonitor(core, c, ctx, 10_000);
+  // Its monitor, if one was spawned: still blocked on its start pipe (the
+  // client never let it go) or the parent of a container being deleted.
+  await killMonitorsUnder(containerDir(core.roots, c.sandboxId, c.id), { containerId: c.id });
+  await deps.runtime.delete(c.id, ctx).catch(() => false);
+  await deps.provisioner.destroy(provisionerId(c), ctx).catch((err: unknown) => log.warn({ err, containerId: c.id }, 'failed to destroy rootfs'));
+  await core.removeMonitorFiles(c.id);
+  await rm(containerDir(core.roots, c.sandboxId, c.id), { recursive: true, force: true });
+}
+
+async function cleanupHalfSandbox(core: Core, sb: SandboxRecord, ctx: Ctx): Promise<void> {
+  const { deps } = core;
+  log.info({ sandboxId: sb.id }, 'cleaning up a half-created sandbox');
+  await cleanupSandbox(core, sb, ctx);
+  await deps.provisioner.destroy(topLevel(sb.id), ctx).catch((err: unknown) => log.warn({ err, sandboxId: sb.id }, 'failed to destroy rootfses'));
+  if (sb.ownsPodCgroup) await deps.cgroups.remove(sb.podCgroup).catch(() => undefined);
+  await rm(sandboxDir(core.roots, sb.id), { recursive: true, force: true });
+}
+
+/**
+ * A sandbox dir without a usable record: what this daemon would have made
+ * for it, found by identities derived from the id and this instance's own
+ * dirs and cgroup parent (monitors of bundles under the dir, runtime state
+ * of the ids, the infra cgroup under our parent, the shm mount under our
+ * run dir). The network goes with the isolator's recovery (its own
+ * records), rootfses with the provisioner's. A cgroup parent kubelet named
+ * is not derivable, and is left.
+ */
+async function sweepSandbox(core: Core, sid: string, ctx: Ctx): Promise<void> {
+  const { deps } = core;
+  await killMonitorsUnder(sandboxDir(core.roots, sid), { sandboxId: sid });
+  for (const cid of await list(containersDir(core.roots, sid)).catch(() => [])) {
+    await deps.runtime.delete(cid, ctx).catch(() => false);
+    await core.removeMonitorFiles(cid);
+  }
+  await deps.runtime.delete(sid, ctx).catch(() => false);
+  const pod = `${deps.cgroupParent.replace(/\/+$/, '')}/${sid}`;
+  await deps.cgroups.killAll(`${pod}/${sid}`).catch(() => undefined);
+  await deps.cgroups.remove(`${pod}/${sid}`).catch(() => undefined);
+  await deps.cgroups.remove(pod).catch(() => undefined);
+  await deps.shm.cleanup(shmDir(core.roots, sid), ctx).catch((err: unknown) => log.warn({ err, sandboxId: sid }, 'failed to clean up the shm mount'));
+  await rm(sandboxDir(core.roots, sid), { recursive: true, force: true });
 }

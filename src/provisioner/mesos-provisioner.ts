@@ -34,6 +34,8 @@ interface ProvisionedInfo {
 
 export class MesosProvisioner {
   readonly #containers = new Map<string, ProvisionedInfo>();
+  /** Known containers whose layer list could not be read at recovery: until they go, no layer is garbage. */
+  readonly #unknownLayers = new Set<string>();
   readonly #perContainer = new KeyedMutex();
 
   constructor(
@@ -43,7 +45,8 @@ export class MesosProvisioner {
     private readonly lock: RwLock,
   ) {}
 
-  layersInUse(): Set<string> {
+  layersInUse(): Set<string> | 'unknown' {
+    if (this.#unknownLayers.size > 0) return 'unknown';
     const out = new Set<string>();
     for (const c of this.#containers.values()) for (const l of c.layers) out.add(l);
     return out;
@@ -103,6 +106,7 @@ export class MesosProvisioner {
     }
     await rm(dir, { recursive: true, force: true });
     this.#containers.delete(idString(id));
+    this.#unknownLayers.delete(idString(id));
     return true;
   }
 
@@ -116,8 +120,15 @@ export class MesosProvisioner {
         await this.#remove(id, ctx);
         return;
       }
-      const info = await readCheckpoint<ProvisionedInfo>(layersCheckpoint(this.workDir, id)).catch(() => undefined);
-      if (info) this.#containers.set(idString(id), info);
+      // Fail safe: a rootfs whose layer list cannot be read keeps every layer.
+      try {
+        const info = await readCheckpoint<ProvisionedInfo>(layersCheckpoint(this.workDir, id));
+        if (info) this.#containers.set(idString(id), info);
+        else if ((await subdirs(join(containerDir(this.workDir, id), 'backends'))).length > 0) throw new Error('a rootfs without its layers checkpoint');
+      } catch (err) {
+        log.error({ err, containerId: idString(id) }, 'the layers of a container rootfs are unknown: no layer is garbage-collected until it is removed');
+        this.#unknownLayers.add(idString(id));
+      }
       for (const child of await subdirs(join(containerDir(this.workDir, id), 'containers'))) await visit(nested(id, child));
     };
     for (const top of await subdirs(containersDir(this.workDir))) await visit(topLevel(top));
@@ -136,7 +147,8 @@ export class MesosProvisioner {
         if (s) keep.add(s.id);
       }
       for (const c of this.#containers.values()) keep.add(c.imageId);
-      for (const s of this.store.index.all()) {
+      // With a rootfs of unknown image, no image is unused for sure.
+      for (const s of this.#unknownLayers.size > 0 ? [] : this.store.index.all()) {
         if (!keep.has(s.id) && !s.pinned) await this.store.index.delete(s.id);
       }
       await this.store.gc(this.layersInUse(), ctx);

@@ -40,7 +40,7 @@ export interface Provisioner {
 export async function createProvisioner(opts: ProvisionerOptions, ctx: Ctx = background()): Promise<{ store: ImageStore; provisioner: Provisioner; docker: DockerStore }> {
   const lock = new RwLock();
   const backend = await selectBackend(opts.backend, provisionerDir(opts.workDir), ctx);
-  let inUse: () => ReadonlySet<string> = () => new Set();
+  let inUse: () => ReadonlySet<string> | 'unknown' = () => new Set();
   const docker = new DockerStore({ ...opts, lock, layersInUse: () => inUse() });
   const mesos = new MesosProvisioner(opts.workDir, backend, docker, lock);
   inUse = () => mesos.layersInUse();

@@ -1,7 +1,9 @@
 import { readdir, rm } from 'node:fs/promises';
-import { checkpoint, readCheckpoint } from '../../common/checkpoint';
+import { checkpoint, checkpointFault, moveAside, readCheckpoint } from '../../common/checkpoint';
+import { log } from '../../common/log';
 import { isErrno } from '../../common/fsutil';
-import { imagePath, imagesDir } from '../paths';
+import { imagePath, imagesDir, storeDir } from '../paths';
+import { join } from 'node:path';
 import { formatReference, isImageId, parseReference, repository } from '../reference';
 import type { ImageConfig, ImageRecord, LayerDescriptor } from '../types';
 
@@ -32,6 +34,8 @@ export const toRecord = (s: StoredImage): ImageRecord => ({
 
 export class ImageIndex {
   #images = new Map<string, StoredImage>();
+  /** Image records that exist but could not be read (EIO, a newer version): their layers' users are unknown. */
+  #unreadable = new Set<string>();
 
   constructor(private readonly workDir: string) {}
 
@@ -44,9 +48,27 @@ export class ImageIndex {
     }
     for (const n of names) {
       if (!/^[a-f0-9]{64}\.json$/.test(n)) continue;
-      const s = await readCheckpoint<StoredImage>(imagePath(this.workDir, `sha256:${n.slice(0, 64)}`));
-      if (s) this.#images.set(s.id, s);
+      const path = imagePath(this.workDir, `sha256:${n.slice(0, 64)}`);
+      try {
+        const s = await readCheckpoint<StoredImage>(path);
+        if (s) this.#images.set(s.id, s);
+      } catch (err) {
+        // Fail safe: an unparseable record is moved aside (its content goes
+        // with the next GC); an unreadable one keeps every layer and blob.
+        if (checkpointFault(err) === 'corrupt') {
+          const aside = await moveAside(path, join(storeDir(this.workDir), 'quarantine'), n).catch(() => null);
+          log.warn({ err, movedTo: aside }, 'moved an unparseable image record aside');
+          if (aside !== null) continue;
+        }
+        log.error({ err, path }, 'an image record cannot be read: no image content is garbage-collected until it can');
+        this.#unreadable.add(n);
+      }
     }
+  }
+
+  /** Whether some image record could not be read at load: GC then removes nothing. */
+  hasUnreadable(): boolean {
+    return this.#unreadable.size > 0;
   }
 
   all(): StoredImage[] {

@@ -51,7 +51,8 @@ export interface DockerStoreOptions {
   /** Shared with the provisioner: pulls read, removal and prune write. */
   readonly lock: RwLock;
   /** Layers used by provisioned containers, which removal must keep. */
-  readonly layersInUse: () => ReadonlySet<string>;
+  /** `'unknown'` while some rootfs's layers cannot be told (its checkpoint is unreadable): no layer is removed then. */
+  readonly layersInUse: () => ReadonlySet<string> | 'unknown';
   /** Injected by tests; `node:http(s)` otherwise. */
   readonly http?: HttpClient;
 }
@@ -162,9 +163,13 @@ export class DockerStore implements ImageStore {
    * Removes blobs and layers no image references and (layers) no container
    * uses. Callers hold the lock exclusively.
    */
-  async gc(inUse: ReadonlySet<string>, ctx: Ctx): Promise<{ layers: number; blobs: number }> {
+  async gc(inUse: ReadonlySet<string> | 'unknown', ctx: Ctx): Promise<{ layers: number; blobs: number }> {
+    if (this.index.hasUnreadable()) {
+      log.warn({}, 'keeping all image content: some image record cannot be read (see the start-up log)');
+      return { layers: 0, blobs: 0 };
+    }
     const wantBlobs = new Set<string>();
-    const wantLayers = new Set<string>(inUse);
+    const wantLayers = new Set<string>(inUse === 'unknown' ? [] : inUse);
     for (const s of this.index.all()) {
       for (const d of s.manifestDigests) wantBlobs.add(d);
       wantBlobs.add(s.configDigest);
@@ -173,7 +178,8 @@ export class DockerStore implements ImageStore {
     let layers = 0;
     let blobs = 0;
     this.#generation++;
-    for (const d of await this.layers.list()) {
+    if (inUse === 'unknown') log.warn({}, 'keeping every layer: the layers of some container rootfs are unknown (see the recovery log)');
+    for (const d of inUse === 'unknown' ? [] : await this.layers.list()) {
       ctx.signal.throwIfAborted();
       if (!wantLayers.has(d)) {
         await this.layers.remove(d);

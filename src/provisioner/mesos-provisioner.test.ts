@@ -1,0 +1,78 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { checkpoint } from '../common/checkpoint';
+import { nested, topLevel } from '../common/container-id';
+import { background } from '../common/ctx';
+import type { Backend } from './backends/backend';
+import { MesosProvisioner } from './mesos-provisioner';
+import { backendDir, layersCheckpoint } from './paths';
+import type { DockerStore } from './store/image-store';
+import { RwLock } from './sync';
+
+const ctx = background();
+
+/** The store as GC sees it: images in the index and what `gc` was told is in use. */
+function fakeStore(images: Array<{ id: string; layers: string[] }>) {
+  const index = new Map(images.map((i) => [i.id, { ...i, layers: i.layers.map((digest) => ({ digest })), pinned: false, repoTags: [], manifestDigests: [], configDigest: '' }]));
+  const gcCalls: Array<ReadonlySet<string> | 'unknown'> = [];
+  const store = {
+    recover: async () => undefined,
+    find: (id: string) => index.get(id),
+    index: { all: () => [...index.values()], delete: async (id: string) => void index.delete(id) },
+    gc: async (inUse: ReadonlySet<string> | 'unknown') => {
+      gcCalls.push(inUse);
+      return { layers: 0, blobs: 0 };
+    },
+  };
+  return { store: store as unknown as DockerStore, index, gcCalls };
+}
+
+const backend: Backend = { name: 'overlay', provision: async (_l, dir) => dir, destroy: async () => true, writable: (d) => d };
+
+describe('MesosProvisioner garbage collection after recovery', () => {
+  let work: string;
+  beforeEach(() => {
+    work = mkdtempSync(join(tmpdir(), 'prov-unit-'));
+  });
+  afterEach(() => rmSync(work, { recursive: true, force: true }));
+
+  const rootfs = async (id: ReturnType<typeof nested>, info: unknown): Promise<void> => {
+    mkdirSync(backendDir(work, id, 'overlay'), { recursive: true });
+    if (info !== undefined) await checkpoint(layersCheckpoint(work, id), info);
+  };
+
+  it('counts the layers of every recovered rootfs as in use, and the image it came from as used', async () => {
+    const { store, index, gcCalls } = fakeStore([
+      { id: 'sha256:used', layers: ['sha256:l1', 'sha256:l2'] },
+      { id: 'sha256:idle', layers: ['sha256:l3'] },
+    ]);
+    const c = nested(topLevel('s'), 'c');
+    await rootfs(c, { backend: 'overlay', imageId: 'sha256:used', layers: ['sha256:l1', 'sha256:l2'], rootfs: '/r' });
+    const p = new MesosProvisioner(work, backend, store, new RwLock());
+    await p.recover([topLevel('s'), c], ctx);
+    await p.pruneImages([], ctx);
+    expect([...index.keys()]).toEqual(['sha256:used']);
+    expect(gcCalls).toEqual([new Set(['sha256:l1', 'sha256:l2'])]);
+  });
+
+  it('removes no image and no layer while a rootfs has an unreadable or missing layer list, until that rootfs goes', async () => {
+    const { store, index, gcCalls } = fakeStore([{ id: 'sha256:img', layers: ['sha256:l1'] }]);
+    const torn = nested(topLevel('s'), 'torn');
+    const lost = nested(topLevel('s'), 'lost');
+    await rootfs(torn, undefined);
+    writeFileSync(layersCheckpoint(work, torn), '{"version":1,"value":{"lay');
+    await rootfs(lost, undefined);
+    const p = new MesosProvisioner(work, backend, store, new RwLock());
+    await p.recover([topLevel('s'), torn, lost], ctx);
+    expect(p.layersInUse()).toBe('unknown');
+    await p.pruneImages([], ctx);
+    expect([...index.keys()]).toEqual(['sha256:img']);
+    expect(gcCalls).toEqual(['unknown']);
+    await p.destroy(torn, ctx);
+    expect(p.layersInUse()).toBe('unknown');
+    await p.destroy(lost, ctx);
+    expect(p.layersInUse()).toEqual(new Set());
+  });
+});
