@@ -155,6 +155,9 @@ export async function startContainer(core: Core, c: ContainerRecord, ctx: Ctx): 
   } catch (err) {
     core.starting.delete(c.id);
     await core.refreshExit(c);
+    // "Already dead", "started already": the client's precondition, not our failure.
+    const known = findCriError(err);
+    if (known?.code === 'FailedPrecondition') throw known;
     throw new CriError('Internal', `failed to start container ${c.id}`, { cause: err });
   } finally {
     core.starting.delete(c.id);

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { checkpointFault, moveAside } from '../common/checkpoint';
 import { join } from 'node:path';
@@ -5,6 +6,7 @@ import { topLevel } from '../common/container-id';
 import type { Ctx } from '../common/ctx';
 import { isErrno } from '../common/fsutil';
 import { log } from '../common/log';
+import { procStat } from '../common/native';
 import { provisionerId } from './container-lifecycle';
 import type { Core } from './core';
 import { containerCheckpoint, containerDir, containersDir, quarantineDir, sandboxCheckpoint, sandboxDir, sandboxesDir, shmDir } from './paths';
@@ -160,8 +162,14 @@ export async function recover(core: Core, ctx: Ctx): Promise<void> {
       core.markExited(c, { code: 255, at: deps.clock.nowNanos(), reason: 'Error', message: 'the container exited while its exit status could not be recorded' });
       await core.saveContainer(c);
     } else if (c.phase === 'created' && st.status === 'running') {
+      // Killed mid-StartContainer after the process was let go: it runs.
+      log.info({ containerId: c.id }, 'a start cut short by the restart had started the container');
       c.phase = 'running';
+      // /proc's boot time has whole seconds: never before the creation.
+      const began = processStartNanos(st.pid) ?? deps.clock.nowNanos();
+      c.startedAt = began > c.createdAt ? began : c.createdAt;
       await core.saveContainer(c);
+      core.emit('started', c.id, c.sandboxId);
     }
   }
 
@@ -244,4 +252,17 @@ async function sweepSandbox(core: Core, sid: string, ctx: Ctx): Promise<void> {
   await deps.cgroups.remove(pod).catch(() => undefined);
   await deps.shm.cleanup(shmDir(core.roots, sid), ctx).catch((err: unknown) => log.warn({ err, sandboxId: sid }, 'failed to clean up the shm mount'));
   await rm(sandboxDir(core.roots, sid), { recursive: true, force: true });
+}
+
+/** When `pid` started, in nanoseconds since the epoch (its start ticks after boot, USER_HZ 100). */
+function processStartNanos(pid: number): bigint | undefined {
+  const st = pid > 0 ? procStat(pid) : undefined;
+  if (!st || !/^\d+$/.test(st.startTime)) return undefined;
+  try {
+    const btime = /^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'utf8'))?.[1];
+    if (!btime) return undefined;
+    return BigInt(btime) * 1_000_000_000n + BigInt(st.startTime) * 10_000_000n;
+  } catch {
+    return undefined;
+  }
 }

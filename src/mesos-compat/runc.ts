@@ -89,6 +89,12 @@ export class RuncRuntime implements OciRuntime {
    */
   async #startThroughFifo(id: string, ctx: Ctx): Promise<boolean> {
     const fifo = join(this.root, id, 'exec.fifo');
+    // A daemon killed after the hand-off but before it removed the fifo left
+    // it behind: the process runs, nobody will ever write the fifo again.
+    if ((await this.#execd(id)) === true) {
+      await rm(fifo, { force: true });
+      throw new CriError('FailedPrecondition', `failed to start container ${id}: it was started already`);
+    }
     let fd: number;
     try {
       fd = await openFd(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
@@ -101,9 +107,11 @@ export class RuncRuntime implements OciRuntime {
       const chunks: Buffer[] = [];
       // Like runc: if init died before it opened the fifo, nobody ever will.
       const watch = setInterval(() => {
-        void this.#initPid(id).then((pid) => {
+        void this.#initPid(id).then(async (pid) => {
           const st = pid === undefined ? undefined : procStat(pid);
           if (!st || st.state === 'Z') done(new CriError('FailedPrecondition', `failed to start container ${id}: its process is already dead`));
+          // Another start (before a restart) handed the fifo off: no writer will come.
+          else if ((await this.#execd(id)) === true) done(new CriError('FailedPrecondition', `failed to start container ${id}: it was started already`));
         });
       }, 100);
       const done = (err?: Error): void => {
@@ -124,6 +132,21 @@ export class RuncRuntime implements OciRuntime {
     return true;
   }
 
+  /**
+   * Whether the container's init has exec'd its process (no longer `runc
+   * init`, whose comm is `runc:[N:...]`); `undefined` when there is no live
+   * init. With the exec fifo still there, runc would say "created".
+   */
+  async #execd(id: string): Promise<boolean | undefined> {
+    const pid = await this.#initPid(id);
+    if (pid === undefined) return undefined;
+    const st = procStat(pid);
+    if (!st || st.state === 'Z') return undefined;
+    const comm = await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => undefined);
+    if (comm === undefined) return undefined;
+    return !comm.startsWith('runc:[');
+  }
+
   async #initPid(id: string): Promise<number | undefined> {
     try {
       return (JSON.parse(await readFile(join(this.root, id, 'state.json'), 'utf8')) as { init_process_pid?: number }).init_process_pid;
@@ -135,7 +158,14 @@ export class RuncRuntime implements OciRuntime {
   async state(id: string, ctx: Ctx): Promise<OciState | undefined> {
     try {
       const r = await this.#exec(this.path, this.#args('state', id), ctx);
-      return JSON.parse(r.stdout.toString()) as OciState;
+      const st = JSON.parse(r.stdout.toString()) as OciState;
+      // runc says "created" while its exec fifo exists; a start cut short after
+      // the hand-off leaves it with the process running: finish that start.
+      if (this.name === 'runc' && st.status === 'created' && (await this.#execd(id)) === true) {
+        await rm(join(this.root, id, 'exec.fifo'), { force: true });
+        return { ...st, status: 'running' };
+      }
+      return st;
     } catch (err) {
       if (missing(err)) return undefined;
       throw err;
