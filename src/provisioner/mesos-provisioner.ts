@@ -132,6 +132,12 @@ export class MesosProvisioner {
       for (const child of await subdirs(join(containerDir(this.workDir, id), 'containers'))) await visit(nested(id, child));
     };
     for (const top of await subdirs(containersDir(this.workDir))) await visit(topLevel(top));
+    // Start-up GC: layers and blobs no image references (a pull or import cut
+    // short by a crash, a removal that did not finish), now that every kept
+    // rootfs's layers are known. Never fatal: the store is only larger.
+    await this.lock
+      .write(() => this.store.gc(this.layersInUse(), ctx))
+      .catch((err: unknown) => log.warn({ err }, 'failed to garbage-collect image content at start-up'));
   }
 
   /**

@@ -1,5 +1,5 @@
 import { mkdir } from 'node:fs/promises';
-import type { Ctx } from '../../common/ctx';
+import { background, type Ctx } from '../../common/ctx';
 import { log } from '../../common/log';
 import { storeDir } from '../paths';
 import { formatReference, parseReference } from '../reference';
@@ -66,6 +66,8 @@ export class DockerStore implements ImageStore {
   readonly #tracker = new PullTracker();
   /** Bumped by every change to the store's content, to invalidate the cached `fsInfo`. */
   #generation = 0;
+  #gcQueued = false;
+  #gcDone: Promise<void> | undefined;
   #fsInfo: { info: FsInfo; at: number; generation: number } | undefined;
 
   constructor(private readonly opts: DockerStoreOptions) {
@@ -97,13 +99,42 @@ export class DockerStore implements ImageStore {
     const parsed = parseReference(ref);
     const name = formatReference(parsed);
     // Concurrent pulls of one reference share one pull (and its outcome).
-    const stored = await this.#pulls.run(`${name} ${JSON.stringify(opts.auth ?? {})}`, () =>
-      this.opts.lock.read(async () => {
-        const image = await pullImage(this.#pullDeps, parsed, opts.auth, ctx).finally(() => this.#generation++);
-        return this.index.put(image, parsed.digest === undefined ? name : undefined);
-      }),
-    );
+    const stored = await this.#pulls
+      .run(`${name} ${JSON.stringify(opts.auth ?? {})}`, () =>
+        this.opts.lock.read(async () => {
+          const image = await pullImage(this.#pullDeps, parsed, opts.auth, ctx).finally(() => this.#generation++);
+          return this.index.put(image, parsed.digest === undefined ? name : undefined);
+        }),
+      )
+      .catch((err: unknown) => {
+        this.#gcAfterFailedPull();
+        throw err;
+      });
     return toRecord(stored);
+  }
+
+  /**
+   * What a failed pull stored (layers and blobs no image references) goes
+   * once no pull, import or provision holds the lock; one GC covers every
+   * failure that happened while it waited.
+   */
+  #gcAfterFailedPull(): void {
+    if (this.#gcQueued) return;
+    this.#gcQueued = true;
+    this.#gcDone = this.opts.lock
+      .write(() => {
+        this.#gcQueued = false;
+        return this.gc(this.opts.layersInUse(), background());
+      })
+      .then(
+        () => undefined,
+        (err: unknown) => log.warn({ err }, 'failed to remove what a failed pull left'),
+      );
+  }
+
+  /** The last GC scheduled after a failed pull (tests await it). */
+  get gcAfterFailure(): Promise<void> | undefined {
+    return this.#gcDone;
   }
 
   pulls(): PullSnapshot[] {
