@@ -30,6 +30,7 @@ import { readPackageVersion } from './shim/version-info';
 import { startObservability } from './shim/observability';
 import { adminServices } from './shim/admin';
 import { imagesPullCommand } from './shim/cli/images-pull';
+import { checkLeaksCommand, leaksArgs } from './shim/cli/check-leaks';
 
 const provisionerOptions = (config: Config): ProvisionerOptions => ({
   workDir: config.workDir,
@@ -153,8 +154,10 @@ async function importCommand(config: Config, files: readonly string[]): Promise<
 export async function main(argv: readonly string[]): Promise<number> {
   const version = readPackageVersion();
   let cli;
+  // Issue 15: `check --leaks` (its own flag, not a config key).
+  const leaks = leaksArgs(argv);
   try {
-    cli = parseCli(argv);
+    cli = parseCli(leaks ?? argv);
   } catch (err) {
     process.stderr.write(`mesos-cri: ${(err as Error).message}\n`);
     return 2;
@@ -177,6 +180,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     throw err;
   }
+  if (leaks) return checkLeaksCommand(config);
   if (cli.positionals[0] === 'images' && cli.positionals[1] === 'import') {
     return importCommand(config, cli.positionals.slice(2));
   }

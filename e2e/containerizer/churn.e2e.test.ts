@@ -1,8 +1,10 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canRun, netFixture, PLUGIN_DIR, type NetFixture } from '../cni/helpers';
 import { ensureTestRegistry, pushBusybox, stopTestRegistry } from '../support/images';
+import { MAIN_JS } from '../support/build';
 import { startDaemon, type Daemon } from '../support/daemon';
 import { cgroupsUnder, ctrConfig, killPids, mountsUnder, netnsPins, podConfig, processesOf, removeCgroupTree, testCgroupParent, until, type Wire } from './cri-fixture';
 
@@ -216,6 +218,18 @@ describe.skipIf(!canRun())('churn with parallel clients and SIGKILLs of the daem
     expect(list(join(d.workDir, 'containerizer', 'sandboxes'))).toEqual([]);
     expect(list(join(d.workDir, 'provisioner', 'containers'))).toEqual([]);
     expect(list(join(d.workDir, 'cni', 'sandboxes'))).toEqual([]);
+    // `check --leaks` agrees, and does see a leftover when there is one.
+    const check = (): { code: number | null; out: string } => {
+      const r = spawnSync(process.execPath, [MAIN_JS, 'check', '--leaks', '--config', join(d.base, 'none.yaml'), '--work-dir', d.workDir, '--run-dir', d.runDir, '--cgroup-parent', cgroupParent], { encoding: 'utf8' });
+      return { code: r.status, out: r.stdout };
+    };
+    expect(check()).toEqual({ code: 0, out: 'no leftovers\n' });
+    const stray = join(d.runDir, 'exits', 'e'.repeat(64));
+    writeFileSync(stray, '0');
+    const found = check();
+    expect(found.code).toBe(1);
+    expect(found.out).toContain(`monitor-file\t${stray}`);
+    rmSync(stray);
     // Only the other instance's lease is left; its pod and process never noticed.
     expect(leases()).toEqual([otherIp]);
     expect((await other.runtime.call<{ status: { state: string } }>('PodSandboxStatus', { pod_sandbox_id: otherPod })).status.state).toBe('SANDBOX_READY');
