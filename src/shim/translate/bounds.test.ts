@@ -74,6 +74,8 @@ describe('request bounds', () => {
       [() => checkContainerBounds(ctr({ log_path: 'a/../../x.log' })), /log_path/],
       [() => checkContainerBounds(ctr({ linux: { resources: { cpuset_cpus: '0-', cpuset_mems: '', hugepage_limits: [], unified: {} } } as never })), /cpuset_cpus/],
       [() => checkContainerBounds(ctr({ linux: { resources: { cpuset_cpus: '', cpuset_mems: '', cpu_quota: '-2', hugepage_limits: [], unified: {} } } as never })), /cpu_quota -2/],
+      [() => checkContainerBounds(ctr({ linux: { security_context: { masked_paths: ['/a'.repeat(3000)] } } as never })), /security_context\.masked_paths\[0\] is 6000 bytes/],
+      [() => checkContainerBounds(ctr({ linux: { security_context: { supplemental_groups: Array(2000).fill('1') } } as never })), /supplemental_groups has 2000 entries/],
     ];
     for (const [fn, re] of cases) {
       const got = code(fn);

@@ -96,6 +96,21 @@ function sysctls(map: Readonly<Record<string, string>>, field: string): void {
   }
 }
 
+/**
+ * The rest of a message (security contexts, CDI devices): every string a
+ * path's length at most, every list at most `LIMITS.list` long.
+ */
+function everyString(value: unknown, field: string, depth = 0): void {
+  if (depth > 16) throw bad(field, 'is nested too deeply');
+  if (typeof value === 'string') bounded(value, field, LIMITS.path);
+  else if (Array.isArray(value)) {
+    list(value, field);
+    value.forEach((v, i) => everyString(v, `${field}[${i}]`, depth + 1));
+  } else if (value !== null && typeof value === 'object' && !(value instanceof Uint8Array)) {
+    for (const [k, v] of Object.entries(value)) everyString(v, `${field}.${k}`, depth + 1);
+  }
+}
+
 const CPUSET = /^\d+(-\d+)?(,\d+(-\d+)?)*$/;
 
 /** cgroup values: a cpuset list, and no negative amount (-1 is "unlimited" where the kernel has it). */
@@ -159,6 +174,7 @@ export function checkSandboxBounds(c: PodSandboxConfig__Output | null): void {
     if (linux.cgroup_parent.split('/').includes('..')) throw bad('config.linux.cgroup_parent', 'must not contain ".."');
     sysctls(linux.sysctls, 'config.linux.sysctls');
     checkResourceBounds(linux.resources as LinuxContainerResources__Output | null, 'config.linux.resources');
+    everyString(linux.security_context, 'config.linux.security_context');
   }
 }
 
@@ -210,4 +226,6 @@ export function checkContainerBounds(c: ContainerConfig__Output | null): void {
     if (n === '..' || n.startsWith('../')) throw bad('config.log_path', `"${c.log_path}" leaves the pod's log directory`);
   }
   checkResourceBounds(c.linux?.resources, 'config.linux.resources');
+  everyString(c.linux?.security_context, 'config.linux.security_context');
+  everyString(c.CDI_devices, 'config.CDI_devices');
 }
