@@ -3,6 +3,7 @@ import { systemClock } from '../common/clock';
 import { cleanupCtx, type Ctx } from '../common/ctx';
 import { CriError, describeError, findCriError } from '../common/errors';
 import { exec as defaultExec, type Exec } from '../common/exec';
+import { removeStaleTemps } from '../common/checkpoint';
 import { exists } from '../common/fsutil';
 import { KeyedMutex } from '../common/keyed-mutex';
 import { log } from '../common/log';
@@ -12,7 +13,7 @@ import type { InvokeDeps, RuntimeConf } from './invoke';
 import { hostLocalStores, readLeases } from './leases';
 import { ConfigLoader, type LoadedConfigs } from './loader';
 import { isPinned, NetnsPins } from './netns';
-import { netnsPin, POD_IFNAME, VALID_ID } from './paths';
+import { netnsPin, POD_IFNAME, recordsDir, VALID_ID } from './paths';
 import { listRecordIds, readRecord, removeRecord, writeRecord, type NetworkRecord } from './records';
 import { podIps } from './result';
 import { podCapabilityArgs, podCniArgs } from './runtime-conf';
@@ -182,10 +183,19 @@ export class CniNetworkIsolator {
         log.warn({ err, sandboxId: id }, `failed to clean up ${what}`);
       }
     };
+    await removeStaleTemps(recordsDir(this.#opts.cacheDir));
     for (const id of await listRecordIds(this.#opts.cacheDir)) {
       if (!VALID_ID.test(id)) continue;
       owned.add(id);
-      const rec = await readRecord(this.#opts.cacheDir, id);
+      let rec: NetworkRecord | undefined;
+      try {
+        rec = await readRecord(this.#opts.cacheDir, id);
+      } catch (err) {
+        // Fail safe: a record we cannot read is left, and so is its network.
+        log.error({ err, sandboxId: id }, 'leaving untouched a pod network whose record cannot be read');
+        kept.add(id);
+        continue;
+      }
       if (rec && rec.state === 'attached' && knownSandboxIds.has(id)) {
         kept.add(id);
         if (!(await isPinned(rec.netnsPath))) log.warn({ sandboxId: id, netns: rec.netnsPath }, 'network namespace of a known sandbox is gone');
@@ -202,7 +212,7 @@ export class CniNetworkIsolator {
       }
       await attempt(id, 'orphaned network namespace', () => this.#teardown(id, undefined, ctx));
     }
-    if (this.#opts.releaseOrphanLeases ?? true) await this.#releaseOrphanLeases(knownSandboxIds, owned, attempt, ctx);
+    if (this.#opts.releaseOrphanLeases ?? true) await this.#releaseOrphanLeases(new Set([...knownSandboxIds, ...kept]), owned, attempt, ctx);
   }
 
   /**

@@ -1,5 +1,5 @@
 import { readdir, rm } from 'node:fs/promises';
-import { checkpoint, readCheckpoint } from '../common/checkpoint';
+import { checkpoint, checkpointFault, readCheckpoint } from '../common/checkpoint';
 import { isErrno } from '../common/fsutil';
 import type { NetworkConfigList } from './config';
 import { recordPath, recordsDir } from './paths';
@@ -39,7 +39,8 @@ export async function readRecord(cacheDir: string, sandboxId: string): Promise<N
     return await readCheckpoint<NetworkRecord>(recordPath(cacheDir, sandboxId));
   } catch (err) {
     // A torn or foreign file is as good as no cache: DEL still runs without it.
-    if (err instanceof SyntaxError) return undefined;
+    // An unreadable one (EIO, a newer version) is not: the caller leaves it.
+    if (checkpointFault(err) === 'corrupt') return undefined;
     throw err;
   }
 }

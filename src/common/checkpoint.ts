@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, fstatSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
 /**
@@ -188,6 +188,30 @@ export async function readCheckpoint<T>(path: string): Promise<T | undefined> {
     value = migrate(value);
   }
   return value as T;
+}
+
+/** Temp files of `writeAtomic` (`.<12 hex>.tmp`) and `writeAtomicNow` (`.<pid>-<n>.tmp`). */
+const TEMP = /^\.([0-9a-f]{12}|\d+-\d+)\.tmp$/;
+
+/**
+ * Removes the temp files a daemon killed mid-checkpoint left in `dir`
+ * (before its rename). Only for recovery: no write of ours is in flight
+ * then. Returns how many went.
+ */
+export async function removeStaleTemps(dir: string): Promise<number> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return 0;
+  }
+  let n = 0;
+  for (const name of names) {
+    if (!TEMP.test(name)) continue;
+    await rm(join(dir, name), { force: true });
+    n++;
+  }
+  return n;
 }
 
 /**

@@ -2,7 +2,7 @@ import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmS
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { appendCheckpoint, checkpoint, checkpointFault, moveAside, readCheckpoint } from './checkpoint';
+import { appendCheckpoint, checkpoint, checkpointFault, moveAside, readCheckpoint, removeStaleTemps } from './checkpoint';
 import { CriError, describeError, findCriError } from './errors';
 import { KeyedMutex } from './keyed-mutex';
 import { Rollback } from './rollback';
@@ -42,6 +42,10 @@ describe('checkpoint', () => {
       expect(readFileSync(aside!, 'utf8')).toBe('{torn');
       expect(existsSync(path)).toBe(false);
       expect(await moveAside(path, join(dir, 'quarantine'), 'again')).toBeUndefined();
+      // The temp files a kill mid-checkpoint leaves, and nothing else.
+      for (const f of ['.0123456789ab.tmp', '.4242-7.tmp', '.keep.tmp', 'state.json']) writeFileSync(join(dir, f), '');
+      expect(await removeStaleTemps(dir)).toBe(2);
+      expect(readdirSync(dir).sort()).toEqual(['.keep.tmp', 'file', 'quarantine', 'state.json']);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { readdir, readFile, rm } from 'node:fs/promises';
-import { checkpointFault, moveAside } from '../common/checkpoint';
+import { checkpointFault, moveAside, removeStaleTemps } from '../common/checkpoint';
 import { join } from 'node:path';
 import { topLevel } from '../common/container-id';
 import type { Ctx } from '../common/ctx';
@@ -9,7 +9,7 @@ import { log } from '../common/log';
 import { procStat } from '../common/native';
 import { provisionerId } from './container-lifecycle';
 import type { Core } from './core';
-import { containerCheckpoint, containerDir, containersDir, quarantineDir, sandboxCheckpoint, sandboxDir, sandboxesDir, shmDir } from './paths';
+import { containerCheckpoint, containerDir, containerizerDir, containersDir, quarantineDir, sandboxCheckpoint, sandboxDir, sandboxesDir, shmDir } from './paths';
 import { killMonitorsUnder } from './monitor-procs';
 import { containerName, sandboxName } from './registrar';
 import { cleanupSandbox } from './sandbox-lifecycle';
@@ -92,7 +92,10 @@ export async function recover(core: Core, ctx: Ctx): Promise<void> {
   const untouchedSandboxes = new Set<string>();
   const untouchedContainers: Array<{ sandboxId: string; id: string }> = [];
 
+  // A kill mid-checkpoint leaves the temp file of its rename.
+  await removeStaleTemps(containerizerDir(core.roots));
   for (const sid of await list(sandboxesDir(core.roots))) {
+    await removeStaleTemps(sandboxDir(core.roots, sid));
     const loaded = await load(core, { sandboxId: sid }, sandboxCheckpoint(core.roots, sid), () => core.loadSandbox(sid));
     if (loaded.kind === 'untouched') {
       untouchedSandboxes.add(sid);
@@ -108,6 +111,7 @@ export async function recover(core: Core, ctx: Ctx): Promise<void> {
     }
     const sb = loaded.value;
     for (const cid of await list(containersDir(core.roots, sid))) {
+      await removeStaleTemps(containerDir(core.roots, sid, cid));
       const lc = await load(core, { sandboxId: sid, containerId: cid }, containerCheckpoint(core.roots, sid, cid), () => core.loadContainer(sid, cid));
       if (lc.kind === 'untouched') {
         untouchedContainers.push({ sandboxId: sid, id: cid });

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { checkpoint, readCheckpoint } from '../common/checkpoint';
+import { checkpoint, readCheckpoint, removeStaleTemps } from '../common/checkpoint';
 import { idString, nested, topLevel, type ContainerId } from '../common/container-id';
 import { cleanupCtx, type Ctx } from '../common/ctx';
 import { CriError } from '../common/errors';
@@ -11,7 +11,7 @@ import { log } from '../common/log';
 import { Rollback } from '../common/rollback';
 import type { Backend, LayerRef } from './backends/backend';
 import { makeBackend } from './backends/select';
-import { backendDir, containerDir, containersDir, layersCheckpoint } from './paths';
+import { backendDir, containerDir, containersDir, imagesDir, layersCheckpoint } from './paths';
 import type { DockerStore } from './store/image-store';
 import { toRecord } from './store/image-index';
 import type { RwLock } from './sync';
@@ -112,6 +112,8 @@ export class MesosProvisioner {
 
   /** Keeps the rootfses of `known` containers and destroys every other one (Mesos `recover`). */
   async recover(known: readonly ContainerId[], ctx: Ctx): Promise<void> {
+    // A kill mid-checkpoint leaves the temp file of its rename.
+    await removeStaleTemps(imagesDir(this.workDir));
     await this.store.recover();
     const keep = new Set(known.map(idString));
     const visit = async (id: ContainerId): Promise<void> => {
@@ -120,6 +122,7 @@ export class MesosProvisioner {
         await this.#remove(id, ctx);
         return;
       }
+      await removeStaleTemps(containerDir(this.workDir, id));
       // Fail safe: a rootfs whose layer list cannot be read keeps every layer.
       try {
         const info = await readCheckpoint<ProvisionedInfo>(layersCheckpoint(this.workDir, id));
