@@ -173,7 +173,7 @@ describe.skipIf(!canRun())('churn with parallel clients and SIGKILLs of the daem
     const clients = Promise.all(Array.from({ length: CLIENTS }, (_, n) => client(n, ledger))).finally(() => (finished = true));
     let kills = 0;
     for (; kills < KILLS && !finished; kills++) {
-      await new Promise((r) => setTimeout(r, 150 + Math.random() * 700));
+      await new Promise((r) => setTimeout(r, 100 + Math.random() * 400));
       let release!: () => void;
       up = new Promise<void>((r) => (release = r));
       await d.kill9();
