@@ -9,6 +9,7 @@ import { maskedAndReadonlyPaths } from './paths';
 import { DEFAULT_PATH } from './process';
 import { clampOomScoreAdj } from './resources';
 import { buildSeccompSync } from './seccomp';
+import { checkSysctls } from './sysctls';
 import { checkId } from './users';
 import { OCI_VERSION, type OciMount, type OciSpec } from './types';
 
@@ -30,7 +31,8 @@ export interface SandboxSpecInput {
 
 /**
  * What a pod config must not ask, checked before anything is made (and
- * again by `buildSandboxSpec`). containerd refuses both at RunPodSandbox.
+ * again by `buildSandboxSpec`). containerd refuses these at RunPodSandbox
+ * (sysctls through runc).
  */
 export function checkSandboxConfig(config: SandboxConfig): void {
   const sc = config.security;
@@ -45,6 +47,7 @@ export function checkSandboxConfig(config: SandboxConfig): void {
   if (sc.runAsGroup !== undefined && sc.runAsUser === undefined) {
     throw new CriError('InvalidArgument', `failed to run pod sandbox: linux.security_context.run_as_group ${sc.runAsGroup} is specified without run_as_user`);
   }
+  checkSysctls(config.sysctls, sc.namespaces);
 }
 
 /** Where the infra binary appears inside the sandbox. */
