@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureTestRegistry, pushBusybox, stopTestRegistry } from '../support/images';
+import { existsSync } from 'node:fs';
 import { startDaemon, type Daemon } from '../support/daemon';
 import { PLUGIN_DIR } from '../cni/helpers';
 import { createCtr, ctrConfig, execSync, failure, GRPC, runPod, tearDown, testCgroupParent, type Pod, type Wire } from '../containerizer/cri-fixture';
@@ -25,6 +26,7 @@ describe('hostile pods stay inside', () => {
   const probeDir = mkdtempSync(join(tmpdir(), 'mcri-probe-'));
   let d: Daemon;
   let bb = '';
+  let odd = '';
   let pod: Pod;
   let infraPid = 0;
   let a = '';
@@ -42,11 +44,14 @@ describe('hostile pods stay inside', () => {
     if (built.status !== 0) throw new Error(`cannot build the probe: ${built.stderr}`);
     const reg = await ensureTestRegistry();
     bb = (await pushBusybox(reg, 'hostile/busybox:1')).ref;
+    // an image shipping a device node at /dev/ptmx (/dev/null's numbers) and a StopSignal that is none
+    odd = (await pushBusybox(reg, 'hostile/odd:1', { extra: [{ name: 'dev/ptmx', type: 'character-device', devmajor: 1, devminor: 3, mode: 0o666 }] })).ref;
     d = await startDaemon({ args: ['--cgroup-parent', cgroupParent, '--cni-bin-dir', PLUGIN_DIR] });
     // pods with a network of their own get a loopback-only one
     mkdirSync(join(d.base, 'cni'), { recursive: true });
     writeFileSync(join(d.base, 'cni', '10-lo.conflist'), JSON.stringify({ cniVersion: '1.0.0', name: 'lo', plugins: [{ type: 'loopback' }] }));
     await d.image.call('PullImage', { image: { image: bb } });
+    await d.image.call('PullImage', { image: { image: odd } });
     pod = await runPod(d, 'hostile', {
       extra: {
         linux: { security_context: { run_as_user: { value: 0 }, namespace_options: { network: 'NODE', pid: 'POD', ipc: 'POD' } } },
@@ -151,5 +156,42 @@ describe('hostile pods stay inside', () => {
     expect(readSysctl('net.ipv4.ping_group_range')).toBe(before);
     await d.runtime.call('StopPodSandbox', { pod_sandbox_id: p.id });
     await d.runtime.call('RemovePodSandbox', { pod_sandbox_id: p.id });
+  });
+
+  it('refuses a cgroup_parent that leaves the cgroup root and a log_path that leaves the log directory', async () => {
+    const name = `mcri-escape-${process.pid}`;
+    const err = await failure(runPod(d, 'cg-escape', { extra: { linux: { cgroup_parent: `/../../../${name}`, security_context: { namespace_options: { network: 'NODE', pid: 'POD', ipc: 'POD' } } } } }));
+    expect(err.code).toBe(GRPC.INVALID_ARGUMENT);
+    expect(err.details).toContain('linux.cgroup_parent');
+    expect(existsSync(`/sys/fs/cgroup/${name}`)).toBe(false);
+    expect(readdirSync('/sys/fs/cgroup').filter((n) => n.includes('mcri-escape'))).toEqual([]);
+    const log = await failure(createCtr(d, pod, ctrConfig('logs', bb, ['true'], { log_path: `../../../../../../../../..${canary}/x.log` })));
+    expect(log.code).toBe(GRPC.INVALID_ARGUMENT);
+    expect(log.details).toContain('log_path');
+    expect(readdirSync(canary)).toEqual([]);
+  });
+
+  it('refuses an image StopSignal that is not a signal at create', async () => {
+    const reg = await ensureTestRegistry();
+    const bad = (await pushBusybox(reg, 'hostile/stopsig:1', { stopSignal: 'SIGFOO' })).ref;
+    await d.image.call('PullImage', { image: { image: bad } });
+    const err = await failure(createCtr(d, pod, ctrConfig('stopsig', bad, ['sleep', '60'])));
+    expect(err.code).toBe(GRPC.INVALID_ARGUMENT);
+    expect(err.details).toContain('StopSignal "SIGFOO"');
+  });
+
+  it('opens an exec pty from the container\'s devpts only, whatever a root container puts at /dev/ptmx', async () => {
+    const c = await createCtr(d, pod, withProbe('ptmx', ['sleep', '3600'], { image: { image: odd } }));
+    await d.runtime.call('StartContainer', { container_id: c });
+    // root with CAP_MKNOD swaps the /dev/ptmx link for a device node
+    expect((await execSync(d, c, ['sh', '-c', 'rm -f /dev/ptmx && mknod /dev/ptmx c 1 3 && ls -l /dev/ptmx'])).stdout).toMatch(/^c/);
+    const plan = spawnSync('find', [d.base, '-name', 'exec.plan', '-path', `*${c}*`], { encoding: 'utf8' }).stdout.trim().split('\n')[0]!;
+    expect(plan).toMatch(/exec\.plan$/);
+    const helper = join(__dirname, '..', '..', 'native', 'bin', 'mesos-cri-exec');
+    const r = spawnSync(helper, ['-t', plan, 'sh', '-c', 'tty; stat -c %t:%T "$(tty)"'], { input: '', encoding: 'utf8', timeout: 10_000 });
+    expect(r.status, r.stderr).toBe(0);
+    const [tty, numbers] = r.stdout.trim().split(/\r?\n/);
+    expect(tty).toMatch(/^\/dev\/pts\/\d+$/);
+    expect(numbers).toMatch(/^88:/); // a unix98 pty slave (major 136 = 0x88)
   });
 });
