@@ -194,4 +194,16 @@ describe('hostile pods stay inside', () => {
     expect(tty).toMatch(/^\/dev\/pts\/\d+$/);
     expect(numbers).toMatch(/^88:/); // a unix98 pty slave (major 136 = 0x88)
   });
+
+  it('an ExecSync racing RemoveContainer never leaves a bundle behind', async () => {
+    for (let round = 0; round < 5; round++) {
+      const c = await createCtr(d, pod, ctrConfig(`race-${round}`, bb, ['sleep', '3600']));
+      await d.runtime.call('StartContainer', { container_id: c });
+      const execs = Array.from({ length: 4 }, () => execSync(d, c, ['true']).catch(() => undefined));
+      await Promise.all([d.runtime.call('RemoveContainer', { container_id: c }), ...execs]);
+      await Promise.all(Array.from({ length: 2 }, () => execSync(d, c, ['true']).catch(() => undefined)));
+      const left = spawnSync('find', [d.base, '-path', `*${c}*`], { encoding: 'utf8' }).stdout.trim();
+      expect(left, `round ${round}`).toBe('');
+    }
+  });
 });

@@ -82,23 +82,6 @@ export const EXCEPTIONS: readonly Exception[] = [
     why: 'An image VOLUME no mount covers: containerd 1.6 binds a fresh per-container host directory there (a copy of the image\'s content), writable even with a read-only rootfs; we make it a directory of the container\'s own rootfs, as CRI-O does by default (image_volumes = "mkdir"), so a read-only rootfs covers it too. kubelet users give such paths an emptyDir; we never copy image content to the host.',
     covers: (d) => (d.section === 'mount' || d.section === 'write') && IMAGE_VOLUMES.some((v) => d.line.startsWith(`${v} `) || d.line.startsWith(`${v}/`)),
   },
-  {
-    id: 'pod-security-seccomp',
-    why: 'A seccomp_profile_path that names no known profile: containerd refuses it, we run unconfined. Owned by the pod-security issue (issue 12), which makes the path fail closed.',
-    pending: 'issue 12',
-    outcome: { refused: 'containerd', code: 'Unknown' },
-  },
-  {
-    id: 'pod-security-validation',
-    why: 'Validation the pod-security issue (issue 12) owns: sysctls outside the pod\'s namespaces, device permissions and sources. Whatever differs here is that issue\'s to settle; the case runs so the answer is on record.',
-    pending: 'issue 12',
-  },
-  {
-    id: 'pod-security-sysctl-values',
-    why: 'A pod sysctl whose value has spaces (net.ipv4.ping_group_range "0 2147483647") reaches the pod as its first word only: the infra helper\'s plan splits records on spaces. Owned by the pod-security issue (issue 12: sysctls and native/mesos-cri-exec.c).',
-    pending: 'issue 12',
-    covers: (d) => lineStarts('sysctl', 'net/ipv4/ping_group_range')(d) || lineStarts('sys', 'socket_ping')(d),
-  },
 ];
 
 export const exceptionsById = new Map(EXCEPTIONS.map((e) => [e.id, e]));
