@@ -82,6 +82,11 @@ export const EXCEPTIONS: readonly Exception[] = [
     why: 'An image VOLUME no mount covers: containerd 1.6 binds a fresh per-container host directory there (a copy of the image\'s content), writable even with a read-only rootfs; we make it a directory of the container\'s own rootfs, as CRI-O does by default (image_volumes = "mkdir"), so a read-only rootfs covers it too. kubelet users give such paths an emptyDir; we never copy image content to the host.',
     covers: (d) => (d.section === 'mount' || d.section === 'write') && IMAGE_VOLUMES.some((v) => d.line.startsWith(`${v} `) || d.line.startsWith(`${v}/`)),
   },
+  {
+    id: 'device-permissions-letters',
+    why: 'Device permissions other than r, w and m (e.g. "rwx"): containerd 1.6 passes them on and the container runs with whatever the cgroup makes of them; we refuse the request at CreateContainer with INVALID_ARGUMENT naming devices[i].permissions, since a letter the kernel does not know means the rule grants something other than what was written.',
+    outcome: { refused: 'mesos-cri', code: 'InvalidArgument' },
+  },
 ];
 
 export const exceptionsById = new Map(EXCEPTIONS.map((e) => [e.id, e]));
