@@ -58,19 +58,36 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/sendfile.h>
 #include <sys/signalfd.h>
+#include <sys/statfs.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 #include <linux/capability.h>
+#include <linux/openat2.h>
+#include <sys/sysmacros.h>
 
 #ifndef PR_CAP_AMBIENT
 #define PR_CAP_AMBIENT 47
 #define PR_CAP_AMBIENT_RAISE 2
 #define PR_CAP_AMBIENT_CLEAR_ALL 4
 #endif
+
+#ifndef MFD_CLOEXEC
+#define MFD_CLOEXEC 1U
+#endif
+#ifndef MFD_EXEC
+#define MFD_EXEC 0x10U
+#endif
+#ifndef DEVPTS_SUPER_MAGIC
+#define DEVPTS_SUPER_MAGIC 0x1cd1
+#endif
+#define KEYCTL_JOIN_SESSION_KEYRING 1
+#define SYSCTL_MAX_KEY 256
+#define SYSCTL_MAX_VALUE 4096
 
 #define MAX_ITEMS 256
 #define CTL_FD 3
@@ -90,7 +107,7 @@ static struct {
   char *cgroups[MAX_ITEMS]; int ncgroups; int cgroup_fds[MAX_ITEMS];
   char *cwd;
   char *env[1024]; int nenv;
-  uid_t uid; gid_t gid; gid_t groups[MAX_ITEMS]; int ngroups;
+  int has_user; uid_t uid; gid_t gid; gid_t groups[MAX_ITEMS]; int ngroups;
   int has_umask; mode_t umask;
   uint64_t cap_bounding, cap_effective, cap_permitted, cap_inheritable, cap_ambient; int has_caps;
   int nnp;
@@ -225,6 +242,7 @@ static void parse_plan(const char *path) {
     } else if (!strcmp(key, "user")) {
       int n = split(rest, f, 40);
       if (n < 2) die("bad user record in exec plan");
+      plan.has_user = 1;
       plan.uid = (uid_t)num(f[0]);
       plan.gid = (gid_t)num(f[1]);
       for (int i = 2; i < n && plan.ngroups < MAX_ITEMS; i++) plan.groups[plan.ngroups++] = (gid_t)num(f[i]);
@@ -289,9 +307,12 @@ static void parse_plan(const char *path) {
     } else if (!strcmp(key, "hostname")) {
       plan.hostname = strdup(unescape(rest));
     } else if (!strcmp(key, "sysctl")) {
-      if (split(rest, f, 2) != 2 || plan.nsysctls >= 64) die("bad sysctl record in exec plan");
-      plan.sysctls[plan.nsysctls][0] = strdup(unescape(f[0]));
-      plan.sysctls[plan.nsysctls++][1] = strdup(unescape(f[1]));
+      /* `sysctl KEY VALUE`: the value is the rest of the line, spaces included */
+      char *v = strchr(rest, ' ');
+      if (!v || plan.nsysctls >= 64) die("bad sysctl record in exec plan");
+      *v++ = 0;
+      plan.sysctls[plan.nsysctls][0] = strdup(unescape(rest));
+      plan.sysctls[plan.nsysctls++][1] = strdup(unescape(v));
     } else if (!strcmp(key, "root")) {
       plan.root = strdup(unescape(rest));
     } else if (!strcmp(key, "exe")) {
@@ -363,14 +384,81 @@ static void enter_namespaces(void) {
   }
 }
 
+/* Whether the infra has a namespace of this kind of its own (created or the pod's pinned one). */
+static int owns_ns(int type) {
+  if (plan.unshare_flags & type) return 1;
+  for (int i = 0; i < plan.njoins; i++) if (plan.joins[i].type == type) return 1;
+  return 0;
+}
+
+/*
+ * A sysctl is written only into a namespace the pod owns, by runc's rule
+ * (libcontainer/configs/validate): the IPC ones with a private IPC
+ * namespace, net.* with a private network namespace, kernel.domainname with
+ * a private UTS namespace; nothing else. The daemon refuses the rest at
+ * RunPodSandbox already; this is the last line. KEY is the /proc/sys path
+ * form ("net/ipv4/ping_group_range"): no empty, "." or ".." component.
+ */
+static const char *ipc_sysctls[] = {
+  "kernel/msgmax", "kernel/msgmnb", "kernel/msgmni", "kernel/sem",
+  "kernel/shmall", "kernel/shmmax", "kernel/shmmni", "kernel/shm_rmid_forced",
+};
+
+static void check_sysctl(const char *key, const char *value) {
+  size_t n = strlen(key);
+  if (n == 0 || n > SYSCTL_MAX_KEY || strlen(value) > SYSCTL_MAX_VALUE) die("sysctl record out of bounds in exec plan");
+  for (const char *p = key; *p; p++) {
+    if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || strchr("_-./", *p)))
+      die("sysctl %s: bad name", key);
+  }
+  for (const char *c = key; c; c = strchr(c, '/') ? strchr(c, '/') + 1 : NULL) {
+    size_t len = strcspn(c, "/");
+    if (len == 0 || (len == 1 && c[0] == '.') || (len == 2 && c[0] == '.' && c[1] == '.')) die("sysctl %s: bad name", key);
+  }
+  int ipc = !strncmp(key, "fs/mqueue/", 10);
+  for (size_t i = 0; i < sizeof ipc_sysctls / sizeof ipc_sysctls[0]; i++) ipc |= !strcmp(key, ipc_sysctls[i]);
+  if (ipc) {
+    if (!owns_ns(CLONE_NEWIPC)) die("sysctl %s is not allowed in the host's IPC namespace", key);
+  } else if (!strncmp(key, "net/", 4)) {
+    if (!owns_ns(CLONE_NEWNET)) die("sysctl %s is not allowed in the host's network namespace", key);
+  } else if (!strcmp(key, "kernel/domainname")) {
+    if (!owns_ns(CLONE_NEWUTS)) die("sysctl %s is not allowed in the host's UTS namespace", key);
+  } else {
+    die("sysctl %s is not in a separate kernel namespace", key);
+  }
+}
+
+/*
+ * The infra's executable as a private copy only the kernel can read (mode
+ * 0111): exec'ing a file its user cannot read leaves the process
+ * non-dumpable, so no process of the pod (even root with the default
+ * capabilities in a shared PID namespace) can ptrace it or open its
+ * /proc/<pid>/{root,cwd,fd,exe,environ}.
+ */
+static int private_exe(const char *path) {
+  int src = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  struct stat st;
+  if (src < 0 || fstat(src, &st) < 0) die("cannot open %s: %s", path, strerror(errno));
+  if (!S_ISREG(st.st_mode)) die("%s is not a regular file", path);
+  /* the process is named after it: "memfd:catatonit" */
+  const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+  int fd = (int)syscall(SYS_memfd_create, base, MFD_CLOEXEC | MFD_EXEC);
+  if (fd < 0 && errno == EINVAL) fd = (int)syscall(SYS_memfd_create, base, MFD_CLOEXEC);
+  if (fd < 0) die("memfd_create: %s", strerror(errno));
+  for (off_t off = 0; off < st.st_size;) {
+    ssize_t w = sendfile(fd, src, &off, (size_t)(st.st_size - off));
+    if (w <= 0) die("cannot copy %s: %s", path, w < 0 ? strerror(errno) : "short read");
+  }
+  close(src);
+  if (fchmod(fd, 0111) < 0) die("fchmod: %s", strerror(errno));
+  return fd;
+}
+
 /* The infra's side: shm, pinned namespaces, new ones, hostname and sysctls. */
 static void enter_new_namespaces(void) {
   if (plan.shm && mount("shm", plan.shm, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k") < 0)
     die("cannot mount the pod's shm at %s: %s", plan.shm, strerror(errno));
-  if (plan.exe) {
-    plan.exe_fd = open(plan.exe, O_PATH | O_CLOEXEC);
-    if (plan.exe_fd < 0) die("cannot open %s: %s", plan.exe, strerror(errno));
-  }
+  if (plan.exe) plan.exe_fd = private_exe(plan.exe);
   for (int i = 0; i < plan.njoins; i++) {
     int fd = open(plan.joins[i].path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) die("cannot open namespace %s: %s", plan.joins[i].path, strerror(errno));
@@ -380,12 +468,12 @@ static void enter_new_namespaces(void) {
   if (plan.unshare_flags && unshare(plan.unshare_flags) < 0) die("cannot create the pod's namespaces: %s", strerror(errno));
   if (plan.hostname && sethostname(plan.hostname, strlen(plan.hostname)) < 0) die("cannot set hostname %s: %s", plan.hostname, strerror(errno));
   for (int i = 0; i < plan.nsysctls; i++) {
+    const char *key = plan.sysctls[i][0], *value = plan.sysctls[i][1];
+    check_sysctl(key, value);
     char path[PATH_MAX];
-    int n = snprintf(path, sizeof path, "/proc/sys/%s", plan.sysctls[i][0]);
-    for (char *p = path + 10; p < path + n; p++) if (*p == '.') *p = '/';
-    int fd = open(path, O_WRONLY | O_CLOEXEC);
-    if (fd < 0 || write(fd, plan.sysctls[i][1], strlen(plan.sysctls[i][1])) < 0)
-      die("cannot set sysctl %s to %s: %s", plan.sysctls[i][0], plan.sysctls[i][1], strerror(errno));
+    snprintf(path, sizeof path, "/proc/sys/%s", key);
+    int fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 || write(fd, value, strlen(value)) < 0) die("cannot set sysctl %s: %s", key, strerror(errno));
     close(fd);
   }
 }
@@ -393,6 +481,7 @@ static void enter_new_namespaces(void) {
 /* ---- child side: become the container's process ---- */
 
 static int errpipe_w = -1;
+static void child_fail(const char *fmt, ...);
 
 /* Reports a start-up failure to the parent over the close-on-exec pipe and exits. */
 static void child_fail(const char *fmt, ...) {
@@ -448,14 +537,9 @@ static void load_seccomp(void) {
   seccomp_release(ctx);
 }
 
+/* Every bit, 0-63: a count read inside the container (its /proc) could be made to lie. */
 static void set_caps(void) {
-  int last = CAP_LAST_CAP;
-  FILE *f = fopen("/proc/sys/kernel/cap_last_cap", "re");
-  if (f) {
-    if (fscanf(f, "%d", &last) != 1) last = CAP_LAST_CAP;
-    fclose(f);
-  }
-  for (int c = 0; c <= last && c < 64; c++) {
+  for (int c = 0; c < 64; c++) {
     if (!(plan.cap_bounding >> c & 1) && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
       child_fail("cannot drop capability %d from the bounding set: %s", c, strerror(errno));
   }
@@ -479,7 +563,25 @@ static void apply_caps(void) {
 
 static int detached;
 
-static void become(char **argv, int sync_r, const char *pts, int tty) {
+/*
+ * The infra's own mount namespace holding one empty read-only tmpfs as its
+ * root, pivot_root'ed like runc does (and the host's tree detached): `..`
+ * from its root or cwd, or from /proc/<infra>/root seen by a process of the
+ * pod, ends in that tmpfs. Nothing of the host stays mounted in it, so it
+ * pins none of the host's mounts either.
+ */
+static void enter_infra_root(void) {
+  if (unshare(CLONE_NEWNS) < 0) child_fail("cannot create the infra's mount namespace: %s", strerror(errno));
+  if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) child_fail("cannot make the infra's mounts private: %s", strerror(errno));
+  if (mount("infra", plan.root, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,nr_inodes=8,mode=0555") < 0)
+    child_fail("cannot mount the infra's root at %s: %s", plan.root, strerror(errno));
+  if (chdir(plan.root) < 0) child_fail("cannot enter %s: %s", plan.root, strerror(errno));
+  if (syscall(SYS_pivot_root, ".", ".") < 0) child_fail("pivot_root: %s", strerror(errno));
+  if (umount2(".", MNT_DETACH) < 0) child_fail("cannot detach the host's tree: %s", strerror(errno));
+  if (chdir("/") < 0) child_fail("chdir /: %s", strerror(errno));
+}
+
+static void become(char **argv, int sync_r, int slave, int tty) {
   char c;
   /* wait until the parent has put us into the container's cgroups */
   if (read(sync_r, &c, 1) != 1) _exit(255);
@@ -487,9 +589,8 @@ static void become(char **argv, int sync_r, const char *pts, int tty) {
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   if (setsid() < 0) child_fail("setsid: %s", strerror(errno));
   if (tty) {
-    int s = open(pts, O_RDWR | O_CLOEXEC);
-    if (s < 0) child_fail("cannot open %s: %s", pts, strerror(errno));
-    if (ioctl(s, TIOCSCTTY, 0) < 0) child_fail("cannot make %s the controlling terminal: %s", pts, strerror(errno));
+    int s = slave;
+    if (ioctl(s, TIOCSCTTY, 0) < 0) child_fail("cannot make the pty the controlling terminal: %s", strerror(errno));
     if (fchown(s, plan.uid, plan.gid) < 0) { /* best effort, as a shared devpts may refuse */ }
     for (int fd = 0; fd < 3; fd++) if (dup2(s, fd) < 0) child_fail("dup2: %s", strerror(errno));
     if (s > 2) close(s);
@@ -520,17 +621,19 @@ static void become(char **argv, int sync_r, const char *pts, int tty) {
     if (fd < 0 || dprintf(fd, "exec %s", plan.apparmor) < 0) child_fail("cannot set apparmor profile %s: %s", plan.apparmor, strerror(errno));
     close(fd);
   }
-  if (plan.root && (chroot(plan.root) < 0 || chdir("/") < 0)) child_fail("cannot change root to %s: %s", plan.root, strerror(errno));
+  if (plan.root) enter_infra_root();
+  /* a session keyring of its own, as runc gives every process it starts: nothing of the daemon's or another pod's */
+  if (syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, NULL) < 0 && errno != ENOSYS) child_fail("cannot join a new session keyring: %s", strerror(errno));
   if (plan.cwd && *plan.cwd && chdir(plan.cwd) < 0) child_fail("cannot change to the working directory %s: %s", plan.cwd, strerror(errno));
   /* without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it while we still have it */
   if (plan.has_seccomp && !plan.nnp) load_seccomp();
-  if (plan.has_caps) set_caps();
+  set_caps();
   if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) child_fail("PR_SET_KEEPCAPS: %s", strerror(errno));
   if (setgroups(plan.ngroups, plan.groups) < 0) child_fail("setgroups: %s", strerror(errno));
   if (setresgid(plan.gid, plan.gid, plan.gid) < 0) child_fail("setgid %u: %s", plan.gid, strerror(errno));
   if (setresuid(plan.uid, plan.uid, plan.uid) < 0) child_fail("setuid %u: %s", plan.uid, strerror(errno));
   prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
-  if (plan.has_caps) apply_caps();
+  apply_caps();
   /* the credentials changed, which clears the parent-death signal: set it now */
   if (!detached) prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   umask(plan.has_umask ? plan.umask : 022);
@@ -555,6 +658,33 @@ static void become(char **argv, int sync_r, const char *pts, int tty) {
   if (errno == ENOENT && !strchr(argv[0], '/'))
     child_fail("exec: \"%s\": executable file not found in $PATH", argv[0]);
   child_fail("exec: \"%s\": %s", argv[0], strerror(errno));
+}
+
+/*
+ * The pty master from the container's own devpts, checked before it is
+ * opened for real: /dev/pts/ptmx looked up without following any symlink,
+ * then verified on an O_PATH handle to be the devpts ptmx (char 5:2 on a
+ * devpts file system) and only then reopened read-write through the host's
+ * /proc/self/fd. A device node a container put at /dev/ptmx (or anywhere
+ * else) is never opened: the helper is not in the container's device
+ * cgroup, and opening some devices has effects of its own.
+ */
+static int open_ptmx(int procfd) {
+  struct open_how how = {.flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS};
+  int p = (int)syscall(SYS_openat2, AT_FDCWD, "/dev/pts/ptmx", &how, sizeof how);
+  if (p < 0 && errno == ENOSYS) p = open("/dev/pts/ptmx", O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  if (p < 0) die("cannot open the container's /dev/pts/ptmx: %s", strerror(errno));
+  struct stat st;
+  struct statfs sf;
+  if (fstat(p, &st) < 0 || fstatfs(p, &sf) < 0) die("cannot inspect the container's /dev/pts/ptmx: %s", strerror(errno));
+  if (!S_ISCHR(st.st_mode) || major(st.st_rdev) != 5 || minor(st.st_rdev) != 2 || sf.f_type != DEVPTS_SUPER_MAGIC)
+    die("the container's /dev/pts/ptmx is not a devpts ptmx");
+  char name[16];
+  snprintf(name, sizeof name, "%d", p);
+  int fd = openat(procfd, name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0) die("cannot open the container's /dev/pts/ptmx: %s", strerror(errno));
+  close(p);
+  return fd;
 }
 
 /* ---- parent side: wait, relay the tty, take control lines ---- */
@@ -674,7 +804,7 @@ static int supervise(pid_t child, int master) {
 }
 
 int main(int argc, char **argv) {
-  int tty = 0, a = 1;
+  int tty = 0, a = 1, procfd = -1;
   if (a < argc && !strcmp(argv[a], "-t")) { tty = 1; a++; }
   else if (a < argc && !strcmp(argv[a], "-d")) { detached = 1; a++; }
   report_ok = fcntl(REPORT_FD, F_GETFD) >= 0;
@@ -688,6 +818,9 @@ int main(int argc, char **argv) {
   if (argc - a < 2) die("usage: mesos-cri-exec [-t|-d] PLAN ARG...");
   parse_plan(argv[a]);
   if (!detached && !plan.pid) die("exec plan names no container process");
+  /* never a default of uid 0 with every capability */
+  if (!plan.has_user) die("exec plan has no user record");
+  if (!plan.has_caps) die("exec plan has no caps record");
   char **cmd = argv + a + 1;
 
   /* block the signals we wait for; the child restores its mask before exec */
@@ -699,18 +832,20 @@ int main(int argc, char **argv) {
     enter_new_namespaces();
   } else {
     if (start_time(plan.pid) != plan.start) die("container process %d is gone", plan.pid);
+    /* the host's /proc/self/fd, to reopen the pty master by fd once inside the container */
+    if (tty && (procfd = open("/proc/self/fd", O_DIRECTORY | O_RDONLY | O_CLOEXEC)) < 0) die("cannot open /proc/self/fd: %s", strerror(errno));
     open_namespaces();
     open_cgroups();
     if (start_time(plan.pid) != plan.start) die("container process %d is gone", plan.pid);
     enter_namespaces();
   }
 
-  int master = -1;
-  char pts[64] = "";
+  int master = -1, slave = -1;
   if (tty) {
-    master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
-    if (master < 0) die("cannot open the container's /dev/ptmx: %s", strerror(errno));
-    if (unlockpt(master) < 0 || ptsname_r(master, pts, sizeof pts) != 0) die("cannot set up a pty: %s", strerror(errno));
+    master = open_ptmx(procfd);
+    if (unlockpt(master) < 0) die("cannot set up a pty: %s", strerror(errno));
+    slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (slave < 0) die("cannot open the pty's other end: %s", strerror(errno));
   }
 
   int sync[2], errp[2];
@@ -722,8 +857,9 @@ int main(int argc, char **argv) {
     close(errp[0]);
     errpipe_w = errp[1];
     if (master >= 0) close(master);
-    become(cmd, sync[0], pts, tty);
+    become(cmd, sync[0], slave, tty);
   }
+  if (slave >= 0) close(slave);
   close(sync[0]);
   close(errp[1]);
   char pidbuf[32];

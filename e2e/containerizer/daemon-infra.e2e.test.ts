@@ -52,18 +52,19 @@ describe('the infra process through the daemon', () => {
     await stopTestRegistry();
   });
 
-  it('runs catatonit unprivileged, capability-less, with no_new_privs, chrooted to an empty directory, in the pod cgroup', () => {
+  it('runs catatonit unprivileged, capability-less, with no_new_privs, in an empty root of its own, in the pod cgroup', () => {
     expect(infraPid).toBeGreaterThan(0);
     const st = status(infraPid);
-    expect(field(st, 'Name')).toBe('catatonit');
+    // a private copy it cannot read (so it is not dumpable), named after the binary
+    expect(field(st, 'Name')).toBe('memfd:catatonit');
     expect(field(st, 'Uid').split(/\s+/)).toEqual(['65535', '65535', '65535', '65535']);
     for (const c of ['CapInh', 'CapPrm', 'CapEff', 'CapAmb']) expect(field(st, c)).toBe('0000000000000000');
     expect(field(st, 'NoNewPrivs')).toBe('1');
     // pid 1 of the pod's own pid namespace
     expect(field(st, 'NSpid').split(/\s+/).pop()).toBe('1');
-    const root = readlinkSync(`/proc/${infraPid}/root`);
-    expect(root).toMatch(/rootfs$/);
-    expect(root).not.toBe('/');
+    // its own mount namespace: one empty read-only tmpfs, nothing of the host's
+    expect(readlinkSync(`/proc/${infraPid}/ns/mnt`)).not.toBe(readlinkSync('/proc/self/ns/mnt'));
+    expect(readFileSync(`/proc/${infraPid}/mountinfo`, 'utf8').trim().split('\n')).toHaveLength(1);
     expect(readFileSync(`/proc/${infraPid}/cgroup`, 'utf8')).toContain(`:${cgroupParent}/${pod.id}/${pod.id}\n`);
   });
 
@@ -75,7 +76,7 @@ describe('the infra process through the daemon', () => {
     const [rmid, msgmax, ipc, ...ps] = seen.stdout.trim().split('\n');
     expect([rmid, msgmax]).toEqual(['1', '12345']);
     expect(ipc).toBe(readlinkSync(`/proc/${infraPid}/ns/ipc`));
-    expect(ps).toContain('catatonit');
+    expect(ps).toContain('memfd:catatonit');
     expect((await execSync(d, b, ['cat', '/dev/shm/shared'])).stdout).toBe('hi\n');
     const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(`/shm/${pod.id} `));
     expect(mounts.length).toBe(1);
@@ -85,9 +86,10 @@ describe('the infra process through the daemon', () => {
   it('fails a pod whose infra cannot start with the reason, and leaves nothing behind', async () => {
     const before = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes('/shm/')).length;
     const err = await runPod(d, 'bad-sysctl', {
-      extra: { linux: { sysctls: { 'kernel.no_such_sysctl': '1' }, security_context: { namespace_options: { network: 'NODE', pid: 'POD', ipc: 'POD' } } } },
+      // namespaced, so it passes validation; the kernel has no such file
+      extra: { linux: { sysctls: { 'fs.mqueue.no_such_sysctl': '1' }, security_context: { namespace_options: { network: 'NODE', pid: 'POD', ipc: 'POD' } } } },
     }).catch((e: unknown) => e as { details: string });
-    expect(err).toMatchObject({ details: expect.stringMatching(/kernel\.no_such_sysctl/) });
+    expect(err).toMatchObject({ details: expect.stringMatching(/fs\/mqueue\/no_such_sysctl/) });
     expect(readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes('/shm/')).length).toBe(before);
     const pods = await d.runtime.call<{ items: Array<{ metadata: { name: string } }> }>('ListPodSandbox', {});
     expect(pods.items.map((p) => p.metadata.name)).not.toContain('bad-sysctl');

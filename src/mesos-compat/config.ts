@@ -1,3 +1,4 @@
+import type { AppArmorProfile } from './oci/apparmor';
 /**
  * What the containerizer is asked to run, in its own terms. `src/shim`
  * translates CRI `PodSandboxConfig`/`ContainerConfig` into these; nothing below
@@ -33,6 +34,8 @@ export interface SecurityContext {
   readonly maskedPaths?: readonly string[];
   readonly readonlyPaths?: readonly string[];
   readonly seccomp: SeccompProfile;
+  /** Containers only; absent means unset. */
+  readonly apparmor?: AppArmorProfile;
 }
 
 export interface Resources {

@@ -1,6 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { dirname, isAbsolute, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { nested, topLevel, type ContainerId } from '../common/container-id';
 import { cleanupCtx, type Ctx } from '../common/ctx';
 import { CriError, findCriError } from '../common/errors';
@@ -14,11 +14,26 @@ import { stopwatch } from './stopwatch';
 import { containerDir } from './paths';
 import { containerName } from './registrar';
 import { infraAlive } from './sandbox-lifecycle';
+import { checkStopSignal, parseSignal } from './signals';
 import type { ContainerRecord } from './state';
 
 export const provisionerId = (c: Pick<ContainerRecord, 'sandboxId' | 'id'>): ContainerId => nested(topLevel(c.sandboxId), c.id);
 
-const stopSignalOf = (c: ContainerRecord): string => c.config.stopSignal || c.image?.config.stopSignal || 'SIGTERM';
+const stopSignalOf = (c: ContainerRecord): string => parseSignal(c.config.stopSignal || c.image?.config.stopSignal || '') ?? 'SIGTERM';
+
+/**
+ * Where a container's log goes: `log_path` under the pod's `log_directory`,
+ * joined as containerd joins them (an absolute `log_path` is taken relative
+ * to the directory too), and refused when `..` would leave the directory.
+ */
+export function containerLogPath(logDirectory: string, logPath: string): string {
+  const dir = resolve('/', logDirectory);
+  const path = join(dir, logPath);
+  if (!path.startsWith(dir.endsWith('/') ? dir : `${dir}/`) || logPath.includes('\0')) {
+    throw new CriError('InvalidArgument', `failed to create container: log_path ${JSON.stringify(logPath.slice(0, 256))} leaves the pod's log_directory`);
+  }
+  return path;
+}
 
 /**
  * CreateContainer as a nested launch: provision the rootfs, build the spec
@@ -53,7 +68,7 @@ export async function launchContainer(core: Core, id: string, sandboxId: string,
   deps.cgroups.warmMigrations();
   rollback.add('release container name', async () => core.names.release(name, id));
 
-  const logPath = config.logPath ? (isAbsolute(config.logPath) ? config.logPath : join(sb.config.logDirectory, config.logPath)) : '';
+  const logPath = config.logPath ? containerLogPath(sb.config.logDirectory, config.logPath) : '';
   const rec: ContainerRecord = {
     id,
     sandboxId,
@@ -87,6 +102,8 @@ export async function launchContainer(core: Core, id: string, sandboxId: string,
     const { rootfs, image } = await deps.provisioner.provision(provisionerId(rec), config.image, ctx);
     lap('provision');
     rec.rootfs = rootfs;
+    checkStopSignal(config.stopSignal, 'stop_signal');
+    checkStopSignal(image.config.stopSignal, 'image config StopSignal');
     rec.image = { ref: config.image, id: image.id, repoDigest: image.repoDigests[0] ?? '', config: image.config };
     rec.phase = 'preparing';
     const spec = await deps.specs.container(
@@ -187,8 +204,12 @@ export async function stopContainer(core: Core, c: ContainerRecord, opts: { time
   if (await core.refreshExit(c)) return;
   const rt = core.deps.runtime;
   if (opts.timeoutSeconds > 0 && c.phase === 'running') {
-    await rt.kill(c.id, opts.signal ?? stopSignalOf(c), ctx);
-    if (await waitExit(core, c, opts.timeoutSeconds * 1000)) return;
+    // Nothing about the stop signal may keep the SIGKILL from coming.
+    const sent = await rt.kill(c.id, (opts.signal && parseSignal(opts.signal)) ?? stopSignalOf(c), ctx).catch((err: unknown) => {
+      log.warn({ containerId: c.id, err }, 'the stop signal could not be sent; killing');
+      return false;
+    });
+    if (sent && (await waitExit(core, c, opts.timeoutSeconds * 1000))) return;
   }
   await rt.kill(c.id, 'SIGKILL', ctx, { all: true });
   if (await waitExit(core, c, 30_000)) return;

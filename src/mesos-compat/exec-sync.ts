@@ -10,9 +10,18 @@ import type { ContainerRecord } from './state';
 /** Output beyond this per stream is dropped (kubelet caps probe output at 16 KiB anyway). */
 export const EXEC_OUTPUT_CAP = 16 * 1024 * 1024;
 
-/** The plan of a running container for `native/mesos-cri-exec`, or FailedPrecondition once its process is gone. */
+/**
+ * The plan of a running container for `native/mesos-cri-exec`, or
+ * FailedPrecondition once its process is gone. The plan is written under the
+ * container's lock, after checking the container is still the running one:
+ * an exec racing RemoveContainer must not write into (and so recreate) a
+ * bundle being removed. The lock is not held while the command runs.
+ */
 export async function execPlanOf(core: Core, c: ContainerRecord): Promise<string> {
-  const plan = c.pid ? await ensureExecPlan(core.bundleOf(c), c.pid) : undefined;
+  const plan = await core.containerLock(c.id, async () => {
+    if (core.containers.get(c.id) !== c || c.phase !== 'running' || !c.pid) return undefined;
+    return ensureExecPlan(core.bundleOf(c), c.pid);
+  });
   if (!plan) throw new CriError('FailedPrecondition', `failed to exec in container ${c.id}: it is not running`);
   return plan;
 }

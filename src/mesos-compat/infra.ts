@@ -5,6 +5,7 @@ import type { Exec } from '../common/exec';
 import { procStat } from '../common/native';
 import { CriError } from '../common/errors';
 import { escape, processLines, seccompLines } from './io/exec-plan';
+import { sysctlPath } from './oci/sysctls';
 import type { OciSpec } from './oci/types';
 
 /**
@@ -14,11 +15,14 @@ import type { OciSpec } from './oci/types';
  * description of the infra process; this turns it into the helper's plan:
  * the pod's /dev/shm, its namespaces (the pinned netns joined, the others
  * created), hostname and sysctls, the pod cgroup, and `catatonit -P` run
- * chrooted to an empty read-only directory with the spec's user,
- * capabilities, no_new_privs, oom_score_adj and seccomp filter. There is no
- * mount namespace: the process sees nothing but its empty root, needs no
- * /proc, /dev or /sys, and the pod's containers join only its IPC, UTS,
- * network and PID namespaces.
+ * with the spec's user,
+ * no capabilities at all, no_new_privs, oom_score_adj and seccomp filter.
+ * The helper gives it a mount namespace of its own whose root is an empty
+ * read-only tmpfs (pivot_root'ed, the host's tree detached), a fresh
+ * session keyring, and a private copy of the binary it cannot read, so it
+ * is not dumpable: a pod's process cannot ptrace it or walk its
+ * /proc/<pid>/root. It needs no /proc, /dev or /sys, and the pod's
+ * containers join only its IPC, UTS, network and PID namespaces.
  */
 export interface InfraPlanInput {
   readonly spec: OciSpec;
@@ -45,9 +49,12 @@ export function infraPlanText(i: InfraPlanInput): string {
     lines.push(ns.path ? `join ${name} ${escape(ns.path)}` : `unshare ${name}`);
   }
   if (i.spec.hostname) lines.push(`hostname ${escape(i.spec.hostname)}`);
-  for (const [k, v] of Object.entries(i.spec.linux.sysctl ?? {})) lines.push(`sysctl ${escape(k)} ${escape(v)}`);
+  // The helper takes the /proc/sys path and the value up to the end of the line.
+  for (const [k, v] of Object.entries(i.spec.linux.sysctl ?? {})) lines.push(`sysctl ${escape(sysctlPath(k))} ${escape(v)}`);
   for (const dir of i.cgroupDirs) lines.push(`cgroup ${escape(dir)}`);
-  lines.push(...processLines({ ...i.spec.process, cwd: '/' }));
+  // No capability at all, whatever the pod's containers get: the infra process needs none.
+  const none = { bounding: [], effective: [], permitted: [], inheritable: [], ambient: [] };
+  lines.push(...processLines({ ...i.spec.process, cwd: '/', capabilities: none }));
   if (i.spec.linux.seccomp) lines.push(...seccompLines(i.spec.linux.seccomp));
   return lines.join('\n') + '\n';
 }

@@ -83,21 +83,9 @@ export const EXCEPTIONS: readonly Exception[] = [
     covers: (d) => (d.section === 'mount' || d.section === 'write') && IMAGE_VOLUMES.some((v) => d.line.startsWith(`${v} `) || d.line.startsWith(`${v}/`)),
   },
   {
-    id: 'pod-security-seccomp',
-    why: 'A seccomp_profile_path that names no known profile: containerd refuses it, we run unconfined. Owned by the pod-security issue (issue 12), which makes the path fail closed.',
-    pending: 'issue 12',
-    outcome: { refused: 'containerd', code: 'Unknown' },
-  },
-  {
-    id: 'pod-security-validation',
-    why: 'Validation the pod-security issue (issue 12) owns: sysctls outside the pod\'s namespaces, device permissions and sources. Whatever differs here is that issue\'s to settle; the case runs so the answer is on record.',
-    pending: 'issue 12',
-  },
-  {
-    id: 'pod-security-sysctl-values',
-    why: 'A pod sysctl whose value has spaces (net.ipv4.ping_group_range "0 2147483647") reaches the pod as its first word only: the infra helper\'s plan splits records on spaces. Owned by the pod-security issue (issue 12: sysctls and native/mesos-cri-exec.c).',
-    pending: 'issue 12',
-    covers: (d) => lineStarts('sysctl', 'net/ipv4/ping_group_range')(d) || lineStarts('sys', 'socket_ping')(d),
+    id: 'device-permissions-letters',
+    why: 'Device permissions other than r, w and m (e.g. "rwx"): containerd 1.6 passes them on and the container runs with whatever the cgroup makes of them; we refuse the request at CreateContainer with INVALID_ARGUMENT naming devices[i].permissions, since a letter the kernel does not know means the rule grants something other than what was written.',
+    outcome: { refused: 'mesos-cri', code: 'InvalidArgument' },
   },
 ];
 

@@ -105,14 +105,14 @@ export const podSettingsGroup: GroupSpec = {
         security_context: { run_as_user: { value: 1000 }, run_as_group: { value: 3000 }, supplemental_groups: [2000], seccomp: { profile_type: 'RuntimeDefault' } },
       },
     }),
-  cases: [k('pod-sysctls-and-ids', { security: { run_as_user: { value: 1000 }, run_as_group: { value: 3000 }, supplemental_groups: [2000] } }, ['pod-security-sysctl-values'])],
+  cases: [k('pod-sysctls-and-ids', { security: { run_as_user: { value: 1000 }, run_as_group: { value: 3000 }, supplemental_groups: [2000] } })],
 };
 
 export const podUnsafeSysctlGroup: GroupSpec = {
   name: 'pod-unsafe-sysctl',
   pod: () => kubeletPod('pod-unsafe-sysctl', { linux: { sysctls: { 'kernel.pid_max': '65536' } } }),
-  podExceptions: ['pod-security-validation'],
-  cases: [k('pod-sysctl-not-namespaced', {}, ['pod-security-validation'])],
+  podExceptions: ['unclassified-error'],
+  cases: [k('pod-sysctl-not-namespaced', {}, ['unclassified-error'])],
 };
 
 export const podNoDnsGroup: GroupSpec = {

@@ -129,7 +129,7 @@ export const deviceGroup: GroupSpec = {
     k('device-null-alias', { extra: { devices: [{ container_path: '/dev/mynull', host_path: '/dev/null', permissions: 'rw' }] } }),
     k('device-same-path', { extra: { devices: [{ container_path: '/dev/zero', host_path: '/dev/zero', permissions: 'r' }] } }),
     k('device-mknod-only', { extra: { devices: [{ container_path: '/dev/mfull', host_path: '/dev/full', permissions: 'm' }] } }),
-    k('device-bad-permissions', { extra: { devices: [{ container_path: '/dev/x', host_path: '/dev/null', permissions: 'rwx' }] } }, ['pod-security-validation']),
+    k('device-bad-permissions', { extra: { devices: [{ container_path: '/dev/x', host_path: '/dev/null', permissions: 'rwx' }] } }, ['device-permissions-letters']),
     k('device-not-a-device', { extra: { devices: [{ container_path: '/dev/x', host_path: '/etc/passwd', permissions: 'rw' }] } }, ['unclassified-error']),
     k('device-missing', { extra: { devices: [{ container_path: '/dev/x', host_path: '/dev/no-such-device', permissions: 'rw' }] } }, ['unclassified-not-found']),
   ],

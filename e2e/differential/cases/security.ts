@@ -103,7 +103,7 @@ export const seccompGroup: GroupSpec = {
       name: 'seccomp-legacy-localhost',
       container: (kit) => kubeletContainer(kit, 'seccomp-legacy-localhost', sec({ seccomp: null, seccomp_profile_path: `localhost/${join(kit.hostDir, 'seccomp', 'oci.json')}` })),
     },
-    k('seccomp-legacy-invalid', sec({ seccomp: null, seccomp_profile_path: 'not-a-profile' }), ['pod-security-seccomp']),
+    k('seccomp-legacy-invalid', sec({ seccomp: null, seccomp_profile_path: 'not-a-profile' }), ['unclassified-error']),
     k('seccomp-none', sec({ seccomp: null })),
   ],
 };

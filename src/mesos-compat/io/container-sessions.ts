@@ -18,8 +18,12 @@ import type { SessionIO } from './session-io';
  * containerizer's live containers. The streaming server calls it through its
  * `StreamRuntime` interface, which this class satisfies structurally.
  */
+/** Port-forward connections (one helper process each) open at once, node-wide. */
+export const MAX_PORT_FORWARDS = 128;
+
 export class ContainerSessions {
   readonly #cz: MesosContainerizer;
+  #portForwards = 0;
   readonly #runtime: { path: string; root: string };
   readonly #monitor: Pick<ConmonMonitor, 'attachSocket' | 'controlFifo'>;
 
@@ -63,7 +67,15 @@ export class ContainerSessions {
     const st = id && !id.parent ? (this.#cz.status(id) as SandboxStatus) : undefined;
     if (!st) throw new CriError('NotFound', `pod sandbox ${JSON.stringify(sandboxId)} not found`);
     if (st.state !== 'ready') throw new CriError('FailedPrecondition', `pod sandbox ${JSON.stringify(sandboxId)} is not ready`);
+    // Each connection is a helper process: a client opening streams in a loop must not fork the node to death.
+    if (this.#portForwards >= MAX_PORT_FORWARDS) {
+      throw new CriError('ResourceExhausted', `failed to forward port ${port}: ${MAX_PORT_FORWARDS} port-forward connections are already open`);
+    }
+    this.#portForwards++;
     const closed = sessionOpened('port_forward');
-    await portForwardSession({ netnsPath: st.hostNetwork ? undefined : st.netnsPath, port }, stream, ctx).finally(closed);
+    await portForwardSession({ netnsPath: st.hostNetwork ? undefined : st.netnsPath, port }, stream, ctx).finally(() => {
+      this.#portForwards--;
+      closed();
+    });
   }
 }

@@ -87,8 +87,9 @@ export function processLines(p: OciProcess): string[] {
   for (const e of p.env ?? []) lines.push(`env ${escape(e)}`);
   lines.push(['user', p.user.uid, p.user.gid, ...(p.user.additionalGids ?? [])].join(' '));
   if (p.user.umask !== undefined) lines.push(`umask 0${p.user.umask.toString(8)}`);
-  const c = p.capabilities;
-  if (c) lines.push(['caps', capMask(c.bounding), capMask(c.effective), capMask(c.permitted), capMask(c.inheritable), capMask(c.ambient)].join(' '));
+  // Always written: the helper refuses a plan without it (no capabilities is all zeros).
+  const c = p.capabilities ?? {};
+  lines.push(['caps', capMask(c.bounding), capMask(c.effective), capMask(c.permitted), capMask(c.inheritable), capMask(c.ambient)].join(' '));
   lines.push(`nnp ${p.noNewPrivileges ? 1 : 0}`);
   for (const r of p.rlimits ?? []) {
     const n = RLIMITS.indexOf(r.type);

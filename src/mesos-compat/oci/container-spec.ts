@@ -11,6 +11,7 @@ import { containerNamespaces } from './namespaces';
 import { maskedAndReadonlyPaths } from './paths';
 import { buildArgs, buildEnv, workingDir } from './process';
 import { buildResources, clampOomScoreAdj } from './resources';
+import { resolveAppArmor, type AppArmorHost } from './apparmor';
 import { buildSeccomp } from './seccomp';
 import { OCI_VERSION, type OciDevice, type OciSpec } from './types';
 import { resolveUser, type UserRequest } from './users';
@@ -37,6 +38,8 @@ export interface ContainerSpecInput {
   readonly oomScoreAdjFloor: number;
   /** Whether the hugetlb controller can limit the container; hugepage limits are dropped without it. */
   readonly hugetlb: boolean;
+  /** Test seam: the host's AppArmor (default: the real one). */
+  readonly apparmor?: AppArmorHost;
   /** Test seam: where mount propagation of host paths is read from. */
   readonly mountInfo?: MountInfoReader;
 }
@@ -90,6 +93,7 @@ export async function buildContainerSpec(input: ContainerSpecInput, ctx: Ctx = b
   resources.devices = sc.privileged ? [ALLOW_ALL] : [DENY_ALL, ...requested.cgroup];
 
   const seccomp = await buildSeccomp(sc.seccomp, { privileged: sc.privileged, bounding: capabilities.bounding, field: `${SC}.seccomp` }, ctx);
+  const apparmorProfile = resolveAppArmor(sc.apparmor ?? { kind: 'unset' }, { privileged: sc.privileged, field: `${SC}.apparmor`, ...(input.apparmor ? { host: input.apparmor } : {}) });
 
   const spec: OciSpec = {
     ociVersion: OCI_VERSION,
@@ -102,6 +106,7 @@ export async function buildContainerSpec(input: ContainerSpecInput, ctx: Ctx = b
       capabilities,
       noNewPrivileges: sc.noNewPrivs,
       oomScoreAdj: clampOomScoreAdj(config.resources?.oomScoreAdj ?? 0, input.oomScoreAdjFloor),
+      ...(apparmorProfile ? { apparmorProfile } : {}),
     },
     root: { path: input.rootfs, readonly: sc.readonlyRootfs },
     mounts,

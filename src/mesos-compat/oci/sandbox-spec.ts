@@ -9,6 +9,7 @@ import { maskedAndReadonlyPaths } from './paths';
 import { DEFAULT_PATH } from './process';
 import { clampOomScoreAdj } from './resources';
 import { buildSeccompSync } from './seccomp';
+import { checkSysctls } from './sysctls';
 import { checkId } from './users';
 import { OCI_VERSION, type OciMount, type OciSpec } from './types';
 
@@ -30,7 +31,8 @@ export interface SandboxSpecInput {
 
 /**
  * What a pod config must not ask, checked before anything is made (and
- * again by `buildSandboxSpec`). containerd refuses both at RunPodSandbox.
+ * again by `buildSandboxSpec`). containerd refuses these at RunPodSandbox
+ * (sysctls through runc).
  */
 export function checkSandboxConfig(config: SandboxConfig): void {
   const sc = config.security;
@@ -45,6 +47,23 @@ export function checkSandboxConfig(config: SandboxConfig): void {
   if (sc.runAsGroup !== undefined && sc.runAsUser === undefined) {
     throw new CriError('InvalidArgument', `failed to run pod sandbox: linux.security_context.run_as_group ${sc.runAsGroup} is specified without run_as_user`);
   }
+  checkSysctls(config.sysctls, sc.namespaces);
+  checkCgroupParent(config.cgroupParent);
+}
+
+/**
+ * kubelet's cgroup parent (cgroupfs driver: `/kubepods/burstable/pod<uid>`)
+ * is made below the root of every hierarchy: no `.` or `..` component,
+ * nothing but the characters cgroup names use, bounded, so it can never
+ * name a directory outside cgroupfs.
+ */
+export function checkCgroupParent(parent: string): void {
+  if (parent === '') return;
+  const bad = (why: string): CriError => new CriError('InvalidArgument', `failed to run pod sandbox: linux.cgroup_parent ${JSON.stringify(parent.slice(0, 256))}: ${why}`);
+  if (parent.length > 1024) throw bad('longer than 1024 bytes');
+  if (!/^[A-Za-z0-9_.:@=+,/-]+$/.test(parent)) throw bad('not a cgroup path');
+  const parts = parent.split('/').filter((p) => p !== '');
+  if (parts.length === 0 || parts.some((p) => p === '.' || p === '..')) throw bad('must stay under the cgroup root');
 }
 
 /** Where the infra binary appears inside the sandbox. */

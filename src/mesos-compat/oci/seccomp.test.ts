@@ -129,3 +129,63 @@ describe('compareKernel', () => {
     expect(compareKernel('3.2', '4.8')).toBeLessThan(0);
   });
 });
+
+describe('Localhost profiles a pod points at', () => {
+  let dir = '';
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'seccomp-hostile-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+  const load = (path: string) => buildSeccomp({ kind: 'localhost', path }, opts, background());
+  const refusal = async (path: string): Promise<{ code: string; message: string }> => {
+    try {
+      await load(path);
+    } catch (err) {
+      const e = err as { code: string; message: string; cause?: unknown };
+      expect(e.cause === undefined || !String((e.cause as Error).message).includes('s3cret')).toBe(true);
+      return { code: e.code, message: e.message };
+    }
+    throw new Error(`accepted ${path}`);
+  };
+
+  it('refuses a FIFO at once instead of blocking the daemon', async () => {
+    const fifo = join(dir, 'fifo');
+    const { spawnSync } = await import('node:child_process');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    const t = Date.now();
+    const r = await refusal(fifo);
+    expect(Date.now() - t).toBeLessThan(1000);
+    expect(r).toMatchObject({ code: 'InvalidArgument', message: expect.stringContaining('not a regular file') });
+  });
+
+  it('never quotes the file it read back: a non-JSON file, a bad action, a bad argument rule', async () => {
+    const shadow = join(dir, 'shadow');
+    await writeFile(shadow, 'root:$y$j9T$s3cret:19000:0:99999:7:::\n');
+    const badAction = join(dir, 'action.json');
+    await writeFile(badAction, JSON.stringify({ defaultAction: 's3cret' }));
+    const badArg = join(dir, 'arg.json');
+    await writeFile(badArg, JSON.stringify({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['read'], action: 'SCMP_ACT_ERRNO', args: [{ s3cret: 1 }] }] }));
+    for (const f of [shadow, badAction, badArg]) {
+      const r = await refusal(f);
+      expect(r.code).toBe('InvalidArgument');
+      expect(r.message).not.toContain('s3cret');
+      expect(r.message).not.toContain('root:');
+    }
+  });
+
+  it('refuses a final symlink, a directory and an oversized file', async () => {
+    const { symlink, mkdir, truncate } = await import('node:fs/promises');
+    const good = join(dir, 'good.json');
+    await writeFile(good, JSON.stringify({ defaultAction: 'SCMP_ACT_ALLOW' }));
+    await expect(load(good)).resolves.toMatchObject({ defaultAction: 'SCMP_ACT_ALLOW' });
+    await symlink(good, join(dir, 'link.json'));
+    expect(await refusal(join(dir, 'link.json'))).toMatchObject({ code: 'InvalidArgument', message: expect.stringContaining('symbolic link') });
+    await mkdir(join(dir, 'd'));
+    expect((await refusal(join(dir, 'd'))).message).toContain('not a regular file');
+    await writeFile(join(dir, 'big.json'), '');
+    await truncate(join(dir, 'big.json'), 2 << 20);
+    expect((await refusal(join(dir, 'big.json'))).message).toContain('larger than');
+  });
+});

@@ -1,5 +1,4 @@
-import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { release } from 'node:os';
 import { CriError } from '../../common/errors';
 import { isErrno } from '../../common/fsutil';
@@ -27,29 +26,19 @@ export interface SeccompOptions {
  */
 export async function buildSeccomp(profile: SeccompProfile, opts: SeccompOptions, ctx: Ctx): Promise<OciSeccomp | undefined> {
   if (opts.privileged || profile.kind !== 'localhost') return builtinSeccomp(profile, opts);
-  const path = checkPath(profile.path, opts.field);
-  let text: string;
-  try {
-    text = await readFile(path, { encoding: 'utf8', signal: ctx.signal });
-  } catch (err) {
-    throw readError(err, path, opts.field);
-  }
-  return convertProfile(parseJson(text, path, opts.field), opts.bounding, opts.field);
+  if (ctx.signal?.aborted) throw new CriError('Canceled', `failed to load ${opts.field}: cancelled`);
+  return buildSeccompSync(profile, opts);
 }
 
 /**
- * The same, reading a Localhost profile synchronously: for the sandbox spec,
- * whose builder is synchronous. Profiles are a few KiB.
+ * The same, reading a Localhost profile synchronously (also for the sandbox
+ * spec, whose builder is synchronous). Profiles are a few KiB; the read is
+ * bounded and never blocks (see `readProfile`).
  */
 export function buildSeccompSync(profile: SeccompProfile, opts: SeccompOptions): OciSeccomp | undefined {
   if (opts.privileged || profile.kind !== 'localhost') return builtinSeccomp(profile, opts);
   const path = checkPath(profile.path, opts.field);
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw readError(err, path, opts.field);
-  }
+  const text = readProfile(path, opts.field);
   return convertProfile(parseJson(text, path, opts.field), opts.bounding, opts.field);
 }
 
@@ -65,18 +54,53 @@ function checkPath(path: string, field: string): string {
   return path;
 }
 
+/** Larger than any real profile (Docker's default is ~20 KiB). */
+export const MAX_PROFILE_BYTES = 1 << 20;
+
+/**
+ * A profile file a pod names: opened without following a final symlink and
+ * without blocking (a FIFO must not freeze the daemon), a regular file only,
+ * at most MAX_PROFILE_BYTES.
+ */
+function readProfile(path: string, field: string): string {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (err) {
+    throw readError(err, path, field);
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new CriError('InvalidArgument', `failed to load ${field}: seccomp profile ${path} is not a regular file`);
+    if (st.size > MAX_PROFILE_BYTES) throw new CriError('InvalidArgument', `failed to load ${field}: seccomp profile ${path} is larger than ${MAX_PROFILE_BYTES} bytes`);
+    const buf = Buffer.alloc(st.size + 1);
+    let n = 0;
+    for (let r = 1; r > 0 && n < buf.length; n += r) r = readSync(fd, buf, n, buf.length - n, null);
+    if (n > st.size) throw new CriError('InvalidArgument', `failed to load ${field}: seccomp profile ${path} is larger than ${MAX_PROFILE_BYTES} bytes`);
+    return buf.subarray(0, n).toString('utf8');
+  } catch (err) {
+    if (err instanceof CriError) throw err;
+    throw readError(err, path, field);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 function readError(err: unknown, path: string, field: string): CriError {
   if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) {
     return new CriError('NotFound', `failed to load ${field}: seccomp profile ${path} not found`, { cause: err });
   }
-  return new CriError('Internal', `failed to load ${field}: cannot read ${path}`, { cause: err });
+  if (isErrno(err, 'ELOOP')) return new CriError('InvalidArgument', `failed to load ${field}: seccomp profile ${path} is a symbolic link`);
+  const code = (err as { code?: unknown }).code;
+  return new CriError('Internal', `failed to load ${field}: cannot read ${path}${typeof code === 'string' ? ` (${code})` : ''}`);
 }
 
+/** The parser's own message would quote the file (a pod may point at /etc/shadow): none of it is kept. */
 function parseJson(text: string, path: string, field: string): unknown {
   try {
     return JSON.parse(text) as unknown;
-  } catch (err) {
-    throw new CriError('InvalidArgument', `failed to load ${field}: ${path} is not valid JSON`, { cause: err });
+  } catch {
+    throw new CriError('InvalidArgument', `failed to load ${field}: ${path} is not valid JSON`);
   }
 }
 
@@ -143,13 +167,14 @@ export function convertProfile(raw: unknown, bounding: readonly string[], field:
 }
 
 function action(v: unknown, bad: (why: string) => CriError): SeccompAction {
-  if (typeof v !== 'string' || !ACTIONS.has(v)) throw bad(`unknown seccomp action ${JSON.stringify(v)}`);
+  // Only a known name is quoted back: the file may not be a profile at all.
+  if (typeof v !== 'string' || !ACTIONS.has(v)) throw bad('unknown seccomp action');
   return v as SeccompAction;
 }
 
 function arg(v: unknown, bad: (why: string) => CriError): OciSeccompArg {
   if (!isObj(v) || typeof v.index !== 'number' || typeof v.value !== 'number' || typeof v.op !== 'string' || !OPERATORS.has(v.op)) {
-    throw bad(`bad syscall argument rule ${JSON.stringify(v)}`);
+    throw bad('bad syscall argument rule');
   }
   const out: OciSeccompArg = { index: v.index, value: v.value, op: v.op as SeccompOperator };
   if (typeof v.valueTwo === 'number') out.valueTwo = v.valueTwo;

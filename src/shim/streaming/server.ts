@@ -33,7 +33,18 @@ export interface StreamingServerOptions {
   readonly streamTimeoutMs?: number;
   /** Upgraded connections with no traffic for this long are dropped; default 4h. */
   readonly idleTimeoutMs?: number;
+  /** Connections open at once; more are closed as they come. Default MAX_CONNECTIONS. */
+  readonly maxConnections?: number;
 }
+
+/**
+ * Anyone who can reach the port may connect without a token, so what a
+ * connection can hold is bounded: this many at once, 10 s to send request
+ * headers, frames of at most 1 MiB, header blocks inflated to at most 1 MiB,
+ * 64 streams per SPDY connection.
+ */
+export const MAX_CONNECTIONS = 1024;
+const HEADERS_TIMEOUT_MS = 10_000;
 
 type Kind = StreamRequest['kind'];
 const KINDS: readonly string[] = ['exec', 'attach', 'portforward'];
@@ -63,6 +74,10 @@ export class StreamingServer {
     this.#wss.on('headers', (headers, req) => {
       if (this.#chosen.get(req) === PORT_FORWARD_TUNNEL) headers.push(`Sec-WebSocket-Protocol: ${PORT_FORWARD_TUNNEL}`);
     });
+    this.#server.maxConnections = opts.maxConnections ?? MAX_CONNECTIONS;
+    this.#server.headersTimeout = HEADERS_TIMEOUT_MS;
+    this.#server.requestTimeout = HEADERS_TIMEOUT_MS * 3;
+    this.#server.maxHeadersCount = 100;
     this.#server.on('request', (req, res) => this.#onRequest(req, res));
     this.#server.on('upgrade', (req, socket, head) => this.#onUpgrade(req, socket, head));
     this.#server.on('connection', (socket: Socket) => {
@@ -89,6 +104,9 @@ export class StreamingServer {
     const host = addr.family === 'IPv6' || addr.address.includes(':') ? `[${addr.address}]` : addr.address;
     this.#baseUrl = `${this.#opts.tls ? 'https' : 'http'}://${host}:${addr.port}`;
     log.info({ url: this.#baseUrl }, 'streaming server listening');
+    if (!this.#opts.tls && !isLoopback(addr.address)) {
+      log.warn({ url: this.#baseUrl }, 'the streaming server listens beyond loopback without TLS: its single-use URLs and every stream cross the network in the clear (set streaming TLS, or bind 127.0.0.1 as containerd does)');
+    }
   }
 
   /** Stops listening and drops every live session; their runtimes see `ctx.signal` abort. */
@@ -233,6 +251,10 @@ export class StreamingServer {
       await serveWsPortForward(ws, { runtime, podSandboxId: request.podSandboxId, ports, version, signal });
     }
   }
+}
+
+export function isLoopback(address: string): boolean {
+  return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
 }
 
 function isWebSocket(req: http.IncomingMessage): boolean {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { LinuxContainerSecurityContext__Output } from '../../../cri/generated/runtime/v1/LinuxContainerSecurityContext';
-import { containerSecurity, int64 } from './security';
+import { containerSecurity, int64, seccomp } from './security';
 
 /** A security context as the generated loader hands it over (`--defaults`: every list present). */
 function sc(over: Partial<LinuxContainerSecurityContext__Output> = {}): LinuxContainerSecurityContext__Output {
@@ -51,5 +51,15 @@ describe('containerSecurity', () => {
   it('parses int64 fields and names the field in errors', () => {
     expect(containerSecurity(sc({ run_as_user: { value: '1000' } })).runAsUser).toBe(1000n);
     expect(() => int64('12x', 'linux.resources.memory_limit_in_bytes')).toThrow(/memory_limit_in_bytes/);
+  });
+});
+
+describe('seccomp_profile_path (deprecated)', () => {
+  it('fails closed on a profile it does not know, as containerd', () => {
+    expect(() => seccomp(null, 'not-a-profile', 'linux.security_context')).toThrow(/seccomp_profile_path: unsupported seccomp profile "not-a-profile"/);
+    expect(seccomp(null, '', 'f')).toEqual({ kind: 'unconfined' });
+    expect(seccomp(null, 'unconfined', 'f')).toEqual({ kind: 'unconfined' });
+    expect(seccomp(null, 'docker/default', 'f')).toEqual({ kind: 'runtime-default' });
+    expect(seccomp(null, 'localhost//p.json', 'f')).toEqual({ kind: 'localhost', path: '/p.json' });
   });
 });

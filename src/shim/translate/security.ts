@@ -4,6 +4,7 @@ import type { NamespaceOption__Output } from '../../../cri/generated/runtime/v1/
 import type { SecurityProfile__Output } from '../../../cri/generated/runtime/v1/SecurityProfile';
 import { CriError } from '../../common/errors';
 import type { NamespaceMode, NamespaceOptions, SeccompProfile, SecurityContext } from '../../mesos-compat/config';
+import type { AppArmorProfile } from '../../mesos-compat/oci/apparmor';
 
 const MODES: Record<string, NamespaceMode> = { POD: 'pod', CONTAINER: 'container', NODE: 'node', TARGET: 'target' };
 
@@ -43,7 +44,32 @@ export function seccomp(profile: SecurityProfile__Output | null | undefined, leg
   }
   if (legacyPath === 'runtime/default' || legacyPath === 'docker/default') return { kind: 'runtime-default' };
   if (legacyPath.startsWith('localhost/')) return { kind: 'localhost', path: legacyPath.slice('localhost/'.length) };
-  return { kind: 'unconfined' };
+  if (legacyPath === '' || legacyPath === 'unconfined') return { kind: 'unconfined' };
+  // Fails closed, as containerd: a profile we do not know is not "none".
+  throw new CriError('InvalidArgument', `failed to parse ${field}.seccomp_profile_path: unsupported seccomp profile ${JSON.stringify(legacyPath.slice(0, 256))}`);
+}
+
+/** `apparmor` wins over the deprecated `apparmor_profile`, as for seccomp. */
+export function apparmor(profile: SecurityProfile__Output | null | undefined, legacy: string, field: string): AppArmorProfile {
+  if (profile) {
+    if (profile.profile_type !== 'Localhost' && profile.localhost_ref) {
+      throw new CriError('InvalidArgument', `failed to parse ${field}.apparmor: localhost_ref is only allowed with profile_type Localhost`);
+    }
+    switch (profile.profile_type) {
+      case 'RuntimeDefault':
+        return { kind: 'runtime-default' };
+      case 'Localhost':
+        if (!profile.localhost_ref) throw new CriError('InvalidArgument', `failed to parse ${field}.apparmor: localhost_ref is required for Localhost`);
+        return { kind: 'localhost', name: profile.localhost_ref.replace(/^localhost\//, '') };
+      default:
+        return { kind: 'unconfined' };
+    }
+  }
+  if (legacy === '') return { kind: 'unset' };
+  if (legacy === 'runtime/default') return { kind: 'runtime-default' };
+  if (legacy === 'unconfined') return { kind: 'unconfined' };
+  if (legacy.startsWith('localhost/') && legacy.length > 'localhost/'.length) return { kind: 'localhost', name: legacy.slice('localhost/'.length) };
+  throw new CriError('InvalidArgument', `failed to parse ${field}.apparmor_profile: unsupported apparmor profile ${JSON.stringify(legacy.slice(0, 256))}`);
 }
 
 export function sandboxSecurity(sc: LinuxSandboxSecurityContext__Output | null | undefined): SecurityContext {
@@ -84,5 +110,6 @@ export function containerSecurity(sc: LinuxContainerSecurityContext__Output | nu
     maskedPaths: sc?.masked_paths ?? [],
     readonlyPaths: sc?.readonly_paths ?? [],
     seccomp: seccomp(sc?.seccomp, sc?.seccomp_profile_path ?? '', f),
+    apparmor: apparmor(sc?.apparmor, sc?.apparmor_profile ?? '', f),
   };
 }

@@ -54,3 +54,33 @@ describe('HeaderCodec', () => {
     b.close();
   });
 });
+
+describe('bounds a tokenless client cannot push past', () => {
+  it('refuses a frame over 1 MiB before buffering it', () => {
+    const parser = new FrameParser();
+    const head = Buffer.alloc(8);
+    head.writeUInt32BE(1, 0);
+    head.writeUInt32BE((1 << 20) + 1, 4);
+    expect(() => parser.push(head)).toThrow(/too large/);
+    const ok = Buffer.alloc(8);
+    ok.writeUInt32BE(1, 0);
+    ok.writeUInt32BE(1 << 20, 4);
+    expect(new FrameParser().push(ok)).toEqual([]); // waits for its payload
+  });
+
+  it('stops inflating a header block at 1 MiB: a zip bomb costs little', async () => {
+    const { deflateSync, constants } = await import('node:zlib');
+    // 64 MiB of zeros as one SPDY header block (well under 1 MiB compressed)
+    const bomb = deflateSync(Buffer.alloc(64 << 20), { dictionary: SPDY3_DICTIONARY, finishFlush: constants.Z_SYNC_FLUSH });
+    expect(bomb.length).toBeLessThan(1 << 20);
+    const codec = new HeaderCodec();
+    const before = process.memoryUsage().arrayBuffers;
+    const t = Date.now();
+    await expect(codec.decode(bomb)).rejects.toThrow(/block too large/);
+    expect(Date.now() - t).toBeLessThan(2000);
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(16 << 20);
+    // the context is dead for good: later blocks fail too
+    await expect(codec.decode(Buffer.alloc(4))).rejects.toThrow();
+    codec.close();
+  });
+});

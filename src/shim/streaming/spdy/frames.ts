@@ -31,7 +31,8 @@ export type Frame =
   | { readonly kind: 'control'; readonly type: number; readonly version: number; readonly flags: number; readonly payload: Buffer };
 
 /** Kubernetes clients send a few KiB at most per frame; anything near the 16 MiB format limit is hostile. */
-const MAX_FRAME = 1 << 24;
+/** No frame we accept is larger (spdystream's own writes stay far below; a control frame's headers are capped too). */
+export const MAX_FRAME = 1 << 20;
 /** Outgoing DATA payloads are chunked to this size so one stream cannot hog the connection. */
 export const MAX_DATA_CHUNK = 32 * 1024;
 
@@ -91,7 +92,7 @@ export class FrameParser {
       if (this.#length < 8) break;
       const head = this.#peek(8);
       const len = head.readUInt32BE(4) & 0xffffff;
-      if (len >= MAX_FRAME) throw new Error(`failed to parse SPDY frame: length ${len} too large`);
+      if (len > MAX_FRAME) throw new Error(`failed to parse SPDY frame: length ${len} too large`);
       if (this.#length < 8 + len) break;
       const buf = this.#take(8 + len);
       const payload = buf.subarray(8);

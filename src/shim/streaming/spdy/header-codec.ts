@@ -14,20 +14,37 @@ const MAX_HEADER_BYTES = 1 << 20;
  */
 class ZlibPipe {
   readonly #stream: zlib.Deflate | zlib.Inflate;
+  readonly #limit: number;
   #chunks: Buffer[] = [];
   #size = 0;
   #tail: Promise<unknown> = Promise.resolve();
   #failed: Error | undefined;
+  #fail: ((err: Error) => void) | undefined;
 
-  constructor(stream: zlib.Deflate | zlib.Inflate) {
+  constructor(stream: zlib.Deflate | zlib.Inflate, limit = Infinity) {
     this.#stream = stream;
+    this.#limit = limit;
     // Flowing mode: output is pushed synchronously before the flush callback
-    // fires, so by then `#chunks` holds the whole block.
+    // fires, so by then `#chunks` holds the whole block. The output is
+    // counted as it comes (zlib hands it over in 16 KiB chunks): past the
+    // limit the context is destroyed at once, so a small "zip bomb" block
+    // is never inflated beyond it.
     stream.on('data', (chunk: Buffer) => {
-      this.#chunks.push(chunk);
+      if (this.#failed) return;
       this.#size += chunk.length;
+      if (this.#size > this.#limit) {
+        this.#chunks = [];
+        this.#failed = new Error('failed to decode SPDY headers: block too large');
+        this.#fail?.(this.#failed);
+        stream.destroy();
+        return;
+      }
+      this.#chunks.push(chunk);
     });
-    stream.on('error', (err) => (this.#failed = err));
+    stream.on('error', (err) => {
+      this.#failed ??= err;
+      this.#fail?.(this.#failed);
+    });
   }
 
   run(input: Buffer): Promise<Buffer> {
@@ -38,13 +55,14 @@ class ZlibPipe {
             reject(this.#failed);
             return;
           }
+          this.#fail = reject;
           this.#stream.write(input);
           this.#stream.flush(zlib.constants.Z_SYNC_FLUSH, () => {
+            this.#fail = undefined;
             const out = Buffer.concat(this.#chunks, this.#size);
             this.#chunks = [];
             this.#size = 0;
             if (this.#failed) reject(this.#failed);
-            else if (out.length > MAX_HEADER_BYTES) reject(new Error('failed to decode SPDY headers: block too large'));
             else resolve(out);
           });
         }),
@@ -60,7 +78,7 @@ class ZlibPipe {
 
 export class HeaderCodec {
   readonly #deflate = new ZlibPipe(zlib.createDeflate({ dictionary: SPDY3_DICTIONARY, level: zlib.constants.Z_BEST_COMPRESSION }));
-  readonly #inflate = new ZlibPipe(zlib.createInflate({ dictionary: SPDY3_DICTIONARY }));
+  readonly #inflate = new ZlibPipe(zlib.createInflate({ dictionary: SPDY3_DICTIONARY }), MAX_HEADER_BYTES);
 
   encode(headers: ReadonlyMap<string, string>): Promise<Buffer> {
     return this.#deflate.run(encodeNameValues(headers));

@@ -4,6 +4,9 @@ import { FLAG_FIN, FrameParser, FrameType, RstStatus, encodeGoAway, encodePing, 
 import { HeaderCodec } from './header-codec';
 import { SpdyStream, type FrameSink } from './stream';
 
+/** Streams open at once on one connection; more are refused (RST_STREAM REFUSED_STREAM). */
+export const MAX_STREAMS = 64;
+
 export interface SpdySessionOptions {
   /** Bytes that arrived with the HTTP upgrade request, before the socket was handed over. */
   readonly head?: Buffer;
@@ -213,6 +216,11 @@ export class SpdySession implements FrameSink {
       return;
     }
     this.#lastStreamId = id;
+    // exec and attach use up to 5 streams, a port-forward 2 per connection
+    if (this.#streams.size >= MAX_STREAMS) {
+      this.send(encodeRst(id, RstStatus.RefusedStream));
+      return;
+    }
     const stream = new SpdyStream(id, headers, this);
     this.#streams.set(id, stream);
     if ((flags & FLAG_FIN) !== 0) stream.onData(Buffer.alloc(0), true);
