@@ -38,6 +38,7 @@ const provisionerOptions = (config: Config): ProvisionerOptions => ({
   insecure: config.registry.insecure,
   pullProgressTimeoutSec: config.images.pullProgressTimeout,
   maxConcurrentDownloads: config.images.maxConcurrentDownloads,
+  maxLayerBytes: config.images.maxLayerSize > 0 ? config.images.maxLayerSize : undefined,
 });
 
 async function serve(config: Config, version: string): Promise<void> {
