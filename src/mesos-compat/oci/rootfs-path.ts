@@ -1,4 +1,5 @@
-import { lstat, readlink } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { lstat, open, readlink, type FileHandle } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { isErrno } from '../../common/fsutil';
 
@@ -50,4 +51,48 @@ export async function resolveInRoot(root: string, unsafePath: string): Promise<s
 
 function splitPath(p: string): string[] {
   return p.split('/').filter((s) => s !== '' && s !== '.');
+}
+
+/** Linux `O_PATH` (Node does not export it): an fd that names an inode without opening it. */
+const O_PATH = 0o10000000;
+
+/**
+ * Reads a regular file of a rootfs on a pod's behalf (the image's
+ * `/etc/passwd`, `/etc/group`): resolved inside `root`, opened `O_PATH |
+ * O_NOFOLLOW` first so that a FIFO or a device there is only looked at,
+ * never opened (a FIFO would hang a libuv thread, a block device would read
+ * the host's disk), then reopened for reading through `/proc/self/fd` (the
+ * same inode) with `O_NONBLOCK`, and read up to `maxBytes`. `undefined`
+ * when the file does not exist.
+ */
+export async function readRegularFileInRoot(root: string, unsafePath: string, maxBytes: number): Promise<Buffer | undefined> {
+  const host = await resolveInRoot(root, unsafePath);
+  let pathFd: FileHandle;
+  try {
+    pathFd = await open(host, O_PATH | constants.O_NOFOLLOW);
+  } catch (err) {
+    if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) return undefined;
+    throw err;
+  }
+  try {
+    const st = await pathFd.stat();
+    if (!st.isFile()) throw Object.assign(new Error(`${unsafePath} is not a regular file`), { code: 'EINVAL' });
+    if (st.size > maxBytes) throw Object.assign(new Error(`${unsafePath} is larger than ${maxBytes} bytes`), { code: 'EFBIG' });
+    const fh = await open(`/proc/self/fd/${pathFd.fd}`, constants.O_RDONLY | constants.O_NONBLOCK);
+    try {
+      const buf = Buffer.alloc(maxBytes + 1);
+      let n = 0;
+      for (;;) {
+        const { bytesRead } = await fh.read(buf, n, buf.length - n, n);
+        if (bytesRead === 0) break;
+        n += bytesRead;
+        if (n > maxBytes) throw Object.assign(new Error(`${unsafePath} is larger than ${maxBytes} bytes`), { code: 'EFBIG' });
+      }
+      return buf.subarray(0, n);
+    } finally {
+      await fh.close();
+    }
+  } finally {
+    await pathFd.close();
+  }
 }
