@@ -54,7 +54,8 @@ function wrapStreamError(err: unknown, what: string, ctx: Ctx): Error {
   if (err instanceof CriError && err.message.startsWith(what)) return err;
   const reason = (err instanceof Error ? err.message : String(err)).replace(/^failed to unpack layer: /, '');
   const code = err instanceof CriError ? err.code : isErrno(err, 'ENOSPC') ? 'ResourceExhausted' : 'InvalidArgument';
-  return new CriError(code, `${what}: ${reason}`, { cause: err });
+  // The reason is in the message; no `cause`, which `describeError` would print a second time.
+  return new CriError(code, `${what}: ${reason}`);
 }
 
 export interface LayerProgress {
