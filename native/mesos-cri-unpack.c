@@ -507,12 +507,52 @@ static void extract_entry(struct archive *a, struct archive_entry *e) {
   }
 }
 
+/*
+ * The layer stream. Writers such as umoci end a layer right after the last
+ * file's data: no padding to 512 bytes, no end blocks. GNU tar and Go's
+ * archive/tar accept that; libarchive accepts missing end blocks but not a
+ * short last block. So at EOF a partial block is completed with zeros, and
+ * the extraction is accepted only if the stream ended exactly where the
+ * last entry's data did (checked with `last_residue`), so a layer cut
+ * inside a file's data still fails.
+ */
+struct input {
+  int64_t total;
+  size_t synthetic;
+  char buf[1 << 20];
+};
+static struct input in;
+static long last_residue;
+
+static la_ssize_t read_input(struct archive *a, void *data, const void **out) {
+  (void)data;
+  for (;;) {
+    ssize_t n = read(0, in.buf, sizeof in.buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      archive_set_error(a, errno, "read: %s", strerror(errno));
+      return -1;
+    }
+    *out = in.buf;
+    if (n > 0) {
+      in.total += n;
+      return n;
+    }
+    if (in.synthetic == 0 && in.total % 512 != 0) {
+      in.synthetic = 512 - (size_t)(in.total % 512);
+      memset(in.buf, 0, in.synthetic);
+      return (la_ssize_t)in.synthetic;
+    }
+    return 0;
+  }
+}
+
 static int extract(void) {
   struct archive *a = archive_read_new();
   if (!a) die(2, "out of memory");
   archive_read_support_format_tar(a);
   archive_read_support_filter_none(a);
-  if (archive_read_open_fd(a, 0, 1 << 20) != ARCHIVE_OK) bad("cannot read layer: %s", archive_error_string(a));
+  if (archive_read_open(a, NULL, NULL, read_input, NULL) != ARCHIVE_OK) bad("cannot read layer: %s", archive_error_string(a));
   struct archive_entry *e;
   int r;
   while ((r = archive_read_next_header(a, &e)) != ARCHIVE_EOF) {
@@ -524,9 +564,12 @@ static int extract(void) {
       current = "";
       bad("bad tar header: %s", archive_error_string(a));
     }
+    int plain = archive_entry_filetype(e) == AE_IFREG && !archive_entry_hardlink(e) && archive_entry_sparse_count(e) == 0;
+    last_residue = plain ? (long)(archive_entry_size(e) % 512) : 0;
     extract_entry(a, e);
   }
   current = "";
+  if (in.synthetic != 0 && (long)(512 - in.synthetic) != last_residue) bad("truncated layer: the stream ends inside an entry");
   finish_dirs();
   archive_read_free(a);
   /* Consume what follows the end blocks, so the writer's digest sees every byte. */
