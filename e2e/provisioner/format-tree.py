@@ -6,7 +6,7 @@
 Features: long (names and link targets over 100/255 bytes), bigid (uid/gid over
 2097151), xattr (binary user.* value, security.capability), sparse (a file with
 holes), nonutf8 (a name that is not UTF-8), special (fifo, char device), frac
-(sub-second mtimes kept).
+(sub-second mtimes kept), round (the writer rounds mtimes to seconds).
 """
 import hashlib
 import os
@@ -94,6 +94,8 @@ def snap(root, feats):
             rel = os.path.relpath(p, root)
             st = os.lstat(p)
             mt = st.st_mtime_ns // 1000 if 'frac' in feats else st.st_mtime_ns // 10**9
+            if 'round' in feats:  # Go's archive/tar rounds times it cannot store exactly
+                mt = (st.st_mtime_ns + 5 * 10**8) // 10**9
             row = [repr(rel), oct(st.st_mode), '%d:%d' % (st.st_uid, st.st_gid), 'mtime=%d' % mt]
             if os.path.islink(p):
                 row.append('-> ' + repr(os.readlink(p)))
