@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { readRegularFileInRoot } from './rootfs-path';
+import { readRegularFileInRoot } from './in-root';
 
 const root = mkdtempSync(join(tmpdir(), 'rootfs-file-'));
 const host = mkdtempSync(join(tmpdir(), 'rootfs-host-'));
