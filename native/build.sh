@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the native helpers into native/bin/ when their sources changed.
-# Needs gcc and libseccomp-dev (scripts/setup.sh installs them).
+# Needs gcc, libseccomp-dev and libarchive-dev (scripts/setup.sh installs them).
 set -euo pipefail
 cd "$(dirname "$0")"
 mkdir -p bin
@@ -15,3 +15,6 @@ build() {
 # starts in half the time (no dynamic loader; it uses no NSS).
 build mesos-cri-exec -static $(pkg-config --libs --static libseccomp)
 build mesos-cri-spawn -pthread
+# Layer extraction: libarchive reads the tar, the helper places every entry
+# relative to directory fds inside the layer root.
+build mesos-cri-unpack $(pkg-config --libs libarchive)

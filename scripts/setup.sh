@@ -8,12 +8,12 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
   runc crun conmon catatonit containernetworking-plugins iproute2 iptables util-linux
   socat zstd pigz tar python3 ca-certificates
-  # the native exec helper (native/): a C compiler and libseccomp
-  gcc libc6-dev libseccomp-dev pkg-config
+  # the native helpers (native/): a C compiler, libseccomp, libarchive (layer unpack)
+  gcc libc6-dev libseccomp-dev pkg-config libarchive-dev
   # CheckpointContainer: CRIU, which `runc checkpoint` drives
   criu
   # tests and benchmarks: a real registry on loopback, images from busybox, a reference runtime
-  docker-registry busybox-static skopeo umoci apache2-utils containerd
+  docker-registry busybox-static skopeo umoci apache2-utils containerd libarchive-tools
 )
 
 missing=()

@@ -17,6 +17,7 @@ import { nativeBinary } from './common/native';
 import { createContainerizer, type ContainerizerOptions } from './mesos-compat';
 import { ContainerSessions } from './mesos-compat/io';
 import { importImages } from './provisioner/import-images';
+import { liveStoreOwner, recordStoreOwner } from './provisioner/store-owner';
 import { createProvisioner, type ProvisionerOptions } from './provisioner/provisioner';
 import { imageHandlers } from './shim/image';
 import { describeError } from './common/errors';
@@ -39,6 +40,7 @@ const provisionerOptions = (config: Config): ProvisionerOptions => ({
   insecure: config.registry.insecure,
   pullProgressTimeoutSec: config.images.pullProgressTimeout,
   maxConcurrentDownloads: config.images.maxConcurrentDownloads,
+  maxLayerBytes: config.images.maxLayerSize > 0 ? config.images.maxLayerSize : undefined,
 });
 
 async function serve(config: Config, version: string): Promise<void> {
@@ -59,6 +61,7 @@ async function serve(config: Config, version: string): Promise<void> {
   });
 
   const { store, provisioner } = await createProvisioner(provisionerOptions(config));
+  await recordStoreOwner(config.workDir);
   const containerizerOptions: ContainerizerOptions = {
     workDir: config.workDir,
     runDir: config.runDir,
@@ -137,6 +140,11 @@ async function importCommand(config: Config, files: readonly string[]): Promise<
     return 2;
   }
   setLogLevel(config.logLevel === 'debug' ? 'debug' : 'warn');
+  const owner = await liveStoreOwner(config.workDir);
+  if (owner !== undefined) {
+    process.stderr.write(`mesos-cri: refusing to import: the daemon (pid ${owner}) owns the image store in ${config.workDir}; stop it first\n`);
+    return 1;
+  }
   const { store } = await createProvisioner(provisionerOptions(config));
   for (const file of files) {
     try {

@@ -49,6 +49,10 @@ describe('mesos-cri images import', () => {
     const st = await d.image.call<{ image: { id: string; repo_tags: string[] } | null }>('ImageStatus', { image: { image: 'imported:1' } });
     expect(st.image?.id).toBe(img.config.digest);
     expect(st.image?.repo_tags).toContain('docker.io/library/imported:1');
+    // While that daemon owns the store, a second writer is refused before it touches anything.
+    const again = spawnSync(process.execPath, [MAIN_JS, 'images', 'import', file, '--work-dir', join(base, 'lib'), '--run-dir', join(base, 'run'), '--config', join(dir, 'empty.yaml')], { encoding: 'utf8', timeout: 60_000 });
+    expect(again.status).toBe(1);
+    expect(again.stderr).toMatch(new RegExp(`refusing to import: the daemon \\(pid ${d.pid}\\) owns the image store`));
   });
 
   it('fails with a message for a file that is not an image archive', () => {

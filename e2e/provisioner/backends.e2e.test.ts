@@ -173,3 +173,26 @@ describe('backend selection', () => {
     }
   });
 });
+
+describe('deep images', () => {
+  it('mounts 130 layers, one of them twice, on overlay', async () => {
+    const p = await tempProvisioner({ backend: 'overlay' });
+    try {
+      const layers = [await buildLayer(busyboxEntries())];
+      for (let i = 0; i < 128; i++) layers.push(await buildLayer([{ name: `deep/${i}`, content: String(i) }, { name: 'top', content: String(i) }], 'none'));
+      // The same layer again on top: overlayfs refuses one directory twice, so it is mounted once, at its topmost place.
+      layers.push(layers[5]!);
+      const img = buildImage(layers);
+      const { ref } = await pushImage(reg, 'deep:1', img);
+      await p.store.pull(ref, {}, ctx);
+      const { rootfs } = await p.provisioner.provision(topLevel('deep'), ref, ctx);
+      expect(readdirSync(join(rootfs, 'deep')).length).toBe(128);
+      expect(readFileSync(join(rootfs, 'deep/127'), 'utf8')).toBe('127');
+      expect(readFileSync(join(rootfs, 'top'), 'utf8')).toBe('4');
+      expect(existsSync(join(rootfs, 'bin/busybox'))).toBe(true);
+      expect(await p.provisioner.destroy(topLevel('deep'), ctx)).toBe(true);
+    } finally {
+      await p.cleanup();
+    }
+  }, 60_000);
+});

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -69,5 +69,40 @@ describe('importImages', () => {
     expect(await p.store.resolve('example.com/bad:1')).toBeUndefined();
     const staging = join(p.workDir, 'provisioner/store/staging');
     expect(existsSync(staging) ? readdirSync(staging) : []).toEqual([]);
+  });
+
+  describe('hostile archives', () => {
+    let canary = '';
+    beforeAll(async () => {
+      canary = join(p.workDir, '..', `import-canary-${randomBytes(4).toString('hex')}`);
+      mkdirSync(canary);
+      await writeFile(join(canary, 'secret'), 'host secret');
+    });
+    afterAll(() => rmSync(canary, { recursive: true, force: true }));
+
+    const dockerArchive = (configName: string, layerNames: string[], extra: TarEntry[] = []): Promise<Buffer> =>
+      tarOf([{ name: 'manifest.json', content: JSON.stringify([{ Config: configName, RepoTags: ['hostile/import:1'], Layers: layerNames }]) }, ...extra]);
+
+    it.each([
+      ['a config path with ".."', () => dockerArchive('../../../../../../etc/passwd', []), /has no \.\.\/\.\.\/.*etc\/passwd/],
+      ['a config symlinked to a host file', () => dockerArchive('cfg.json', [], [{ name: 'cfg.json', type: 'symlink', linkname: join(canary, 'secret') }]), /has no cfg.json/],
+      ['a config that is a FIFO', () => dockerArchive('cfg.json', [], [{ name: 'cfg.json', type: 'fifo' }]), /cfg.json is not a regular file/],
+      ['a layer symlinked to a host file', async () => {
+        const img = await buildBusybox();
+        return dockerArchive('cfg.json', ['l.tar'], [{ name: 'cfg.json', content: img.config.data }, { name: 'l.tar', type: 'symlink', linkname: join(canary, 'secret') }]);
+      }, /has no l.tar/],
+      ['an OCI digest that climbs out', async () => tarOf([{ name: 'oci-layout', content: '{}' }, { name: 'index.json', content: JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: 'sha256:../../../../etc/passwd', size: 1 }] }) }]), /bad digest/],
+      ['a layer whose uncompressed content does not match its diff id', async () => {
+        const img = await buildBusybox();
+        const other = await buildLayer([{ name: 'other', content: 'o' }], 'none');
+        return dockerArchive('cfg.json', ['l.tar'], [{ name: 'cfg.json', content: img.config.data }, { name: 'l.tar', content: other.data }]);
+      }, /digest mismatch/],
+    ] as const)('refuses %s and reads nothing outside it', async (_what, make, want) => {
+      const file = join(p.workDir, `hostile-${randomBytes(4).toString('hex')}.tar`);
+      await writeFile(file, await make());
+      await expect(importImages(file, { store: p.store }, ctx)).rejects.toThrow(want);
+      expect(await p.store.resolve('hostile/import:1')).toBeUndefined();
+      expect(readdirSync(canary)).toEqual(['secret']);
+    });
   });
 });

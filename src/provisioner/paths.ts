@@ -24,6 +24,8 @@ export const blobsDir = (workDir: string): string => join(storeDir(workDir), 'bl
 export const layersDir = (workDir: string): string => join(storeDir(workDir), 'layers');
 export const imagesDir = (workDir: string): string => join(storeDir(workDir), 'images');
 export const stagingDir = (workDir: string): string => join(storeDir(workDir), 'staging');
+/** Which daemon process owns the store (`store-owner.ts`); `images import` refuses while it lives. */
+export const storeOwnerPath = (workDir: string): string => join(storeDir(workDir), 'owner.json');
 
 const hexOf = (digest: string): string => digest.slice(digest.indexOf(':') + 1);
 const algOf = (digest: string): string => digest.slice(0, digest.indexOf(':'));

@@ -62,4 +62,6 @@ export interface ProvisionerOptions {
   readonly maxConcurrentDownloads: number;
   /** Interval of pull-progress log lines; default 10 s. */
   readonly progressLogIntervalMs?: number;
+  /** Largest uncompressed layer accepted, in bytes (a gzip bomb stops there); default 64 GiB. */
+  readonly maxLayerBytes?: number;
 }

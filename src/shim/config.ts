@@ -22,7 +22,7 @@ export interface Config {
   restrictOomScoreAdj: boolean;
   cni: { confDir: string; binDirs: string[]; cacheDir: string };
   registry: { mirrors: Record<string, string[]>; insecure: string[] };
-  images: { backend: 'auto' | 'overlay' | 'aufs' | 'bind' | 'copy'; pullProgressTimeout: number; maxConcurrentDownloads: number };
+  images: { backend: 'auto' | 'overlay' | 'aufs' | 'bind' | 'copy'; pullProgressTimeout: number; maxConcurrentDownloads: number; maxLayerSize: number };
   streaming: { address: string; port: number; tlsCert: string; tlsKey: string; idleTimeout: number };
   /** Issue 17's keys: `config-metrics.ts`. */
   metrics: MetricsConfig;
@@ -60,6 +60,7 @@ export const SCHEMA: readonly Key[] = [
   { path: 'images.backend', kind: { enum: ['auto', 'overlay', 'aufs', 'bind', 'copy'] }, flag: 'image-backend', def: 'auto', help: 'provisioner backend; auto tries overlay, aufs, copy' },
   { path: 'images.pullProgressTimeout', kind: 'number', flag: 'pull-progress-timeout', def: 60, help: 'seconds without pull progress before the pull is cancelled (0: never)' },
   { path: 'images.maxConcurrentDownloads', kind: 'number', flag: 'max-concurrent-downloads', def: 3, help: 'layers downloaded in parallel per pull' },
+  { path: 'images.maxLayerSize', kind: 'number', flag: 'max-layer-size', def: 0, help: 'largest uncompressed layer accepted, in bytes (0: 64 GiB); a larger one fails the pull' },
   { path: 'streaming.address', kind: 'string', flag: 'stream-address', def: '127.0.0.1', help: 'streaming server (exec/attach/port-forward) address' },
   { path: 'streaming.port', kind: 'number', flag: 'stream-port', def: 0, help: 'streaming server port (0: random)' },
   { path: 'streaming.tlsCert', kind: 'string', flag: 'stream-tls-cert', def: '', help: 'PEM certificate for streaming TLS (empty: plain HTTP)' },

@@ -1,7 +1,6 @@
-import { readFile } from 'node:fs/promises';
 import { CriError } from '../../common/errors';
 import { isErrno } from '../../common/fsutil';
-import { resolveInRoot } from './rootfs-path';
+import { readRegularFileInRoot } from './rootfs-path';
 
 /**
  * Users and groups as the container will see them: names are looked up in the
@@ -73,12 +72,19 @@ export function parseGroup(text: string): GroupEntry[] {
   return out;
 }
 
-/** Reads a file of the rootfs without letting symlinks escape it; a missing file is empty. */
+/** The largest image `/etc/passwd` or `/etc/group` read (glibc has no limit; 4 MiB is ~50k users). */
+const MAX_DB_BYTES = 4 << 20;
+
+/**
+ * Reads a file of the rootfs without letting symlinks escape it, regular
+ * files only and size-capped (`readRegularFileInRoot`); a missing file is empty.
+ */
 async function readRootfsFile(rootfs: string, path: string): Promise<string> {
   try {
-    return await readFile(await resolveInRoot(rootfs, path), 'utf8');
+    return (await readRegularFileInRoot(rootfs, path, MAX_DB_BYTES))?.toString('utf8') ?? '';
   } catch (err) {
-    if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR') || isErrno(err, 'EISDIR')) return '';
+    if (isErrno(err, 'EINVAL') || isErrno(err, 'EFBIG') || isErrno(err, 'ELOOP'))
+      throw new CriError('InvalidArgument', `failed to read ${path} of the container rootfs: ${(err as Error).message}`, { cause: err });
     throw new CriError('Internal', `failed to read ${path} of the container rootfs`, { cause: err });
   }
 }

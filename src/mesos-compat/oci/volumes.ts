@@ -1,4 +1,4 @@
-import { mkdir, stat } from 'node:fs/promises';
+import { lstat, mkdir } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { isErrno } from '../../common/fsutil';
 import type { Ctx } from '../../common/ctx';
@@ -25,7 +25,7 @@ export async function prepareImageVolumes(
     if (dst === '/' || covered.has(dst)) continue;
     const host = await resolveInRoot(rootfs, dst);
     try {
-      await stat(host);
+      await lstat(host);
       continue; // the image already has it (a file or a directory): leave it be
     } catch (err) {
       if (!isErrno(err, 'ENOENT')) throw err;

@@ -5,7 +5,7 @@ import {
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Ctx } from '../../common/ctx';
-import { applyFixups, type Fixup } from '../unpack/fixups';
+import { applyNodeFixups, type NodeFixup } from '../unpack/fixups';
 import { DirResolver } from '../unpack/resolve';
 import type { Backend, LayerRef } from './backend';
 import { destroyBackendDir } from './mounts';
@@ -53,7 +53,7 @@ export class CopyBackend implements Backend {
       for (const o of layer.meta.opaques) hide(o, true);
       for (const w of layer.meta.whiteouts) hide(w, false);
       resolver.invalidate();
-      await copyTree(layer.rootfs, resolver, ctx);
+      await copyTree(layer.rootfs, rootfs, resolver, ctx);
     }
     return rootfs;
   }
@@ -65,8 +65,8 @@ export class CopyBackend implements Backend {
 
 const isWhiteout = (st: Stats): boolean => st.isCharacterDevice() && st.rdev === 0;
 
-async function copyTree(src: string, resolver: DirResolver, ctx: Ctx): Promise<void> {
-  const fixups: Fixup[] = [];
+async function copyTree(src: string, rootfs: string, resolver: DirResolver, ctx: Ctx): Promise<void> {
+  const fixups: NodeFixup[] = [];
   const dirs: Array<{ path: string; st: Stats }> = [];
   const links = new Map<string, string>();
   const walk = (rel: string[]): void => {
@@ -110,12 +110,13 @@ async function copyTree(src: string, resolver: DirResolver, ctx: Ctx): Promise<v
         lchownSync(d, st.uid, st.gid);
         lutimesSync(d, st.atime, st.mtime);
       } else {
-        fixups.push({ op: 'mknod', path: d, mode: st.mode, major: Math.floor(st.rdev / 256) & 0xfff, minor: (st.rdev & 0xff) | ((st.rdev >> 12) & 0xfff00), uid: st.uid, gid: st.gid, mtime: st.mtimeMs / 1000 });
+        // By path relative to the rootfs: the helper resolves it inside the rootfs again.
+        fixups.push({ path: [...rel, name].join('/'), mode: st.mode, rdev: st.rdev, uid: st.uid, gid: st.gid, mtimeMs: st.mtimeMs });
       }
       if (st.nlink > 1) links.set(key, d);
     }
   };
   walk([]);
-  await applyFixups(fixups, ctx);
+  await applyNodeFixups(rootfs, fixups, ctx);
   for (let i = dirs.length - 1; i >= 0; i--) utimesSync(dirs[i]!.path, dirs[i]!.st.atime, dirs[i]!.st.mtime);
 }

@@ -5,6 +5,26 @@ import { CriError } from '../../common/errors';
 
 import type { Backend, LayerRef } from './backend';
 import { destroyBackendDir, hasOwnFilesystem, mountFs } from './mounts';
+import { exec } from '../../common/exec';
+
+/** mount(2) copies one page of options; keep a margin. */
+const MAX_MOUNT_DATA = 4000;
+
+/**
+ * Each lower dir once, at its topmost place: overlayfs refuses a directory
+ * twice (ELOOP), and a layer repeated higher up hides everything its lower
+ * copy provides, so the lower copy adds nothing.
+ */
+export function topmostOnce(bottomFirst: readonly string[]): string[] {
+  const seen = new Set<string>();
+  const out: string[] = [];
+  for (let i = bottomFirst.length - 1; i >= 0; i--) {
+    if (seen.has(bottomFirst[i]!)) continue;
+    seen.add(bottomFirst[i]!);
+    out.push(bottomFirst[i]!);
+  }
+  return out.reverse();
+}
 
 /**
  * Mesos `OverlayBackend`: the shared extracted layers are the lower dirs, a
@@ -27,15 +47,24 @@ export class OverlayBackend implements Backend {
     const links = join(dir, 'links');
     rmSync(links, { recursive: true, force: true });
     for (const d of ['rootfs', 'upper', 'work', 'links']) mkdirSync(join(dir, d), { recursive: true });
-    for (let i = 0; i < layers.length; i++) symlinkSync(layers[i]!.rootfs, join(links, String(i)));
+    const lower = topmostOnce(layers.map((l) => l.rootfs));
+    for (let i = 0; i < lower.length; i++) symlinkSync(lower[i]!, join(links, String(i)));
     // overlayfs lists lower dirs top first.
-    const lower = layers.map((_l, i) => join(links, String(i))).reverse();
+    const names = lower.map((_l, i) => String(i)).reverse();
+    const rest = this.name === 'overlay' ? `upperdir=${join(dir, 'upper')},workdir=${join(dir, 'work')}` : '';
     const opts =
       this.name === 'overlay'
-        ? `lowerdir=${lower.join(':')},upperdir=${join(dir, 'upper')},workdir=${join(dir, 'work')}`
-        : `br=${join(dir, 'upper')}=rw:${lower.map((l) => `${l}=ro+wh`).join(':')},dio`;
-    if (opts.length > 4000) throw new CriError('FailedPrecondition', `failed to provision rootfs: ${layers.length} layers exceed the mount option size`);
-    await mountFs({ source: this.name, target: rootfs, fstype: this.name, data: opts }, ctx);
+        ? `lowerdir=${names.map((n) => join(links, n)).join(':')},${rest}`
+        : `br=${join(dir, 'upper')}=rw:${names.map((n) => `${join(links, n)}=ro+wh`).join(':')},dio`;
+    if (opts.length <= MAX_MOUNT_DATA) {
+      await mountFs({ source: this.name, target: rootfs, fstype: this.name, data: opts }, ctx);
+      return rootfs;
+    }
+    // Too long for the one page mount(2) takes: lower dirs relative to the links
+    // directory, with mount(8) run there (containerd's snapshotter does the same).
+    const short = this.name === 'overlay' ? `lowerdir=${names.join(':')},${rest}` : `br=${join(dir, 'upper')}=rw:${names.map((n) => `${n}=ro+wh`).join(':')},dio`;
+    if (short.length > MAX_MOUNT_DATA) throw new CriError('FailedPrecondition', `failed to provision rootfs: ${layers.length} layers exceed the mount option size`);
+    await exec('mount', ['-t', this.name, this.name, '-o', short, rootfs], ctx, { cwd: links });
     return rootfs;
   }
 

@@ -1,14 +1,15 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { open, readFile, rm } from 'node:fs/promises';
+import { open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Ctx } from '../../common/ctx';
 import { CriError } from '../../common/errors';
 import { sha256, verifyDigest } from '../digest';
+import { openRegularFileInRoot, readRegularFileInRoot } from '../../common/in-root';
 import { stagingDir } from '../paths';
 import { formatReference, parseReference, repository } from '../reference';
 import type { ImageRecord, LayerDescriptor } from '../types';
-import { decompress } from '../unpack/decompress';
+import { decompress, sniffCompression } from '../unpack/decompress';
 import { unpackLayer } from '../unpack/unpack';
 import type { DockerStore } from './image-store';
 import { hostPlatform, parseConfig, parseDocument, selectPlatform } from './manifest';
@@ -31,35 +32,56 @@ export async function importArchive(store: DockerStore, workDir: string, file: s
     } finally {
       await fh.close();
     }
-    const compression = magic[0] === 0x1f && magic[1] === 0x8b ? 'gzip' : magic.readUInt32LE(0) === 0xfd2fb528 ? 'zstd' : 'none';
+    const compression = sniffCompression(magic);
+    if (compression === 'bzip2' || compression === 'xz') throw new CriError('InvalidArgument', `failed to import ${file}: ${compression} compression is not supported`);
+    // Extracted like a layer (every entry confined to `dir`, no devices); every
+    // file is then read through `readIn`/`openIn` (in `dir`, regular files only).
     await unpackLayer(decompress(createReadStream(file), compression), dir, ctx, { devices: false }).catch((err: unknown) => {
       throw new CriError('InvalidArgument', `failed to import ${file}: not a readable tar archive`, { cause: err });
     });
-    if (await exists(join(dir, 'index.json'))) return await importOciLayout(store, dir, ctx);
-    if (await exists(join(dir, 'manifest.json'))) return await importDockerArchive(store, dir, ctx);
+    if (await readIn(dir, 'index.json', MAX_META)) return await importOciLayout(store, dir, ctx);
+    if (await readIn(dir, 'manifest.json', MAX_META)) return await importDockerArchive(store, dir, ctx);
     throw new CriError('InvalidArgument', `failed to import ${file}: neither an OCI layout (index.json) nor a docker archive (manifest.json)`);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
 }
 
-async function exists(p: string): Promise<boolean> {
-  return readFile(p).then(
-    () => true,
-    () => false,
-  );
+/** Manifests, indexes, configs: small JSON documents. */
+const MAX_META = 16 << 20;
+/** A layer file in an archive (the extracted layer is bounded separately). */
+const MAX_LAYER_FILE = Number.MAX_SAFE_INTEGER;
+
+/** A regular file of the extracted archive, read without following symlinks out of it. */
+async function readIn(dir: string, rel: string, max: number): Promise<Buffer | undefined> {
+  try {
+    return await readRegularFileInRoot(dir, rel, max);
+  } catch (err) {
+    throw new CriError('InvalidArgument', `failed to import: ${rel}: ${(err as Error).message}`, { cause: err });
+  }
 }
 
-const blobFile = (dir: string, digest: string): string => join(dir, 'blobs', ...digest.split(':'));
+async function mustReadIn(dir: string, rel: string, max: number): Promise<Buffer> {
+  const data = await readIn(dir, rel, max);
+  if (data === undefined) throw new CriError('InvalidArgument', `failed to import: the archive has no ${rel}`);
+  return data;
+}
+
+const DIGEST = /^sha256:[a-f0-9]{64}$/;
+
+function blobPath(digest: string): string {
+  if (!DIGEST.test(digest)) throw new CriError('InvalidArgument', `failed to import: bad digest "${digest.slice(0, 80)}"`);
+  return join('blobs', ...digest.split(':'));
+}
 
 async function readVerified(dir: string, digest: string): Promise<Buffer> {
-  const data = await readFile(blobFile(dir, digest));
+  const data = await mustReadIn(dir, blobPath(digest), MAX_META);
   verifyDigest(data, digest, `blob ${digest}`);
   return data;
 }
 
 async function importOciLayout(store: DockerStore, dir: string, ctx: Ctx): Promise<ImageRecord[]> {
-  const top = JSON.parse(await readFile(join(dir, 'index.json'), 'utf8')) as { manifests?: Array<{ mediaType?: string; digest: string; size: number; annotations?: Record<string, string> }> };
+  const top = JSON.parse((await mustReadIn(dir, 'index.json', MAX_META)).toString('utf8')) as { manifests?: Array<{ mediaType?: string; digest: string; size: number; annotations?: Record<string, string> }> };
   const out: ImageRecord[] = [];
   for (const entry of top.manifests ?? []) {
     let body = await readVerified(dir, entry.digest);
@@ -80,7 +102,8 @@ async function importOciLayout(store: DockerStore, dir: string, ctx: Ctx): Promi
     const cfg = await readVerified(dir, m.config.digest);
     blobs.push([m.config.digest, cfg]);
     const parsed = parseConfig(cfg, `config ${m.config.digest}`);
-    await addLayers(store, dir, m.layers, ctx);
+    if (m.layers.length !== parsed.diffIds.length) throw new CriError('InvalidArgument', `failed to import ${entry.digest}: layer count does not match diff ids`);
+    await addLayers(store, dir, m.layers.map((l, i) => ({ ...l, diffId: parsed.diffIds[i] })), ctx);
     for (const [d, b] of blobs) await store.blobs.put(d, b);
     const name = entry.annotations?.['io.containerd.image.name'] ?? entry.annotations?.['org.opencontainers.image.ref.name'];
     const tags: string[] = [];
@@ -104,32 +127,57 @@ async function importOciLayout(store: DockerStore, dir: string, ctx: Ctx): Promi
   return out;
 }
 
-async function addLayers(store: DockerStore, dir: string, layers: readonly LayerDescriptor[], ctx: Ctx, files?: readonly string[]): Promise<void> {
+async function addLayers(store: DockerStore, dir: string, layers: ReadonlyArray<LayerDescriptor & { diffId?: string }>, ctx: Ctx, files?: readonly string[]): Promise<void> {
   for (let i = 0; i < layers.length; i++) {
     const l = layers[i]!;
-    const path = files?.[i] ?? blobFile(dir, l.digest);
-    await store.layers.add(l, async () => createReadStream(path), () => undefined, ctx);
+    const rel = files?.[i] ?? blobPath(l.digest);
+    // Same path as a pull: size, digest and diff id verified, extraction confined.
+    await store.layers.add(l, async () => {
+      const fh = await openRegularFileInRoot(dir, rel, MAX_LAYER_FILE).catch((err: unknown) => {
+        throw new CriError('InvalidArgument', `failed to import: ${rel}: ${(err as Error).message}`, { cause: err });
+      });
+      if (!fh) throw new CriError('InvalidArgument', `failed to import: the archive has no ${rel}`);
+      return fh.createReadStream({ highWaterMark: 1 << 20 });
+    }, () => undefined, ctx);
   }
 }
 
+/** Digest, size and first bytes of an archive file, streamed (layers can be large). */
+async function hashIn(dir: string, rel: string): Promise<{ digest: string; size: number; head: Buffer }> {
+  const fh = await openRegularFileInRoot(dir, rel, MAX_LAYER_FILE).catch((err: unknown) => {
+    throw new CriError('InvalidArgument', `failed to import: ${rel}: ${(err as Error).message}`, { cause: err });
+  });
+  if (!fh) throw new CriError('InvalidArgument', `failed to import: the archive has no ${rel}`);
+  const hash = createHash('sha256');
+  let size = 0;
+  let head = Buffer.alloc(0);
+  for await (const chunk of fh.createReadStream({ highWaterMark: 1 << 20 })) {
+    const b = chunk as Buffer;
+    if (head.length < 8) head = Buffer.concat([head, b.subarray(0, 8)]).subarray(0, 8);
+    hash.update(b);
+    size += b.length;
+  }
+  return { digest: `sha256:${hash.digest('hex')}`, size, head };
+}
+
 async function importDockerArchive(store: DockerStore, dir: string, ctx: Ctx): Promise<ImageRecord[]> {
-  const manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) as Array<{ Config: string; RepoTags?: string[] | null; Layers: string[] }>;
+  const manifest = JSON.parse((await mustReadIn(dir, 'manifest.json', MAX_META)).toString('utf8')) as Array<{ Config: string; RepoTags?: string[] | null; Layers: string[] }>;
   const out: ImageRecord[] = [];
   for (const entry of manifest) {
-    const cfg = await readFile(join(dir, entry.Config));
+    const cfg = await mustReadIn(dir, entry.Config, MAX_META);
     const configDigest = sha256(cfg);
     const parsed = parseConfig(cfg, `config ${entry.Config}`);
     const layers: LayerDescriptor[] = [];
     const files: string[] = [];
     for (const rel of entry.Layers) {
-      const path = join(dir, rel);
-      const data = await readFile(path);
-      const mediaType = data[0] === 0x1f && data[1] === 0x8b ? MT.ociLayerGzip : data.length >= 4 && data.readUInt32LE(0) === 0xfd2fb528 ? MT.ociLayerZstd : MT.ociLayer;
-      layers.push({ digest: sha256(data), size: data.length, mediaType });
-      files.push(path);
+      const { digest, size, head } = await hashIn(dir, rel);
+      const c = sniffCompression(head);
+      const mediaType = c === 'gzip' ? MT.ociLayerGzip : c === 'zstd' ? MT.ociLayerZstd : MT.ociLayer;
+      layers.push({ digest, size, mediaType });
+      files.push(rel);
     }
     if (layers.length !== parsed.diffIds.length) throw new CriError('InvalidArgument', `failed to import ${entry.Config}: layer count does not match diff ids`);
-    await addLayers(store, dir, layers, ctx, files);
+    await addLayers(store, dir, layers.map((l, i) => ({ ...l, diffId: parsed.diffIds[i] })), ctx, files);
     await store.blobs.put(configDigest, cfg);
     const tags = (entry.RepoTags ?? []).map((t) => formatReference(parseReference(t)));
     out.push(

@@ -48,6 +48,8 @@ export interface DockerStoreOptions {
   readonly pullProgressTimeoutSec: number;
   readonly maxConcurrentDownloads: number;
   readonly progressLogIntervalMs?: number;
+  /** Largest uncompressed layer accepted (`LayerStore`). */
+  readonly maxLayerBytes?: number;
   /** Shared with the provisioner: pulls read, removal and prune write. */
   readonly lock: RwLock;
   /** Layers used by provisioned containers, which removal must keep. */
@@ -72,7 +74,7 @@ export class DockerStore implements ImageStore {
 
   constructor(private readonly opts: DockerStoreOptions) {
     this.index = new ImageIndex(opts.workDir);
-    this.layers = new LayerStore(opts.workDir);
+    this.layers = new LayerStore(opts.workDir, opts.maxLayerBytes);
     this.blobs = new BlobStore(opts.workDir);
     this.#pullDeps = {
       client: new RegistryClient(opts.http),

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
+import { open as openFile } from 'node:fs/promises';
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
-import { finished, pipeline } from 'node:stream/promises';
+import { pipeline } from 'node:stream/promises';
 import { checkpoint, readCheckpoint } from '../../common/checkpoint';
 import type { Ctx } from '../../common/ctx';
 import { CriError } from '../../common/errors';
@@ -11,8 +12,8 @@ import { isErrno } from '../../common/fsutil';
 import { layerUnpacked } from '../../common/metrics';
 import { DigestingStream, mismatch } from '../digest';
 import { layerDir, layerMetaPath, layerRootfs, layersDir, stagingDir } from '../paths';
-import { decompress } from '../unpack/decompress';
-import { unpackLayer } from '../unpack/unpack';
+import { ByteLimit, chain, decompress, sniffCompression } from '../unpack/decompress';
+import { unpackLayer, type LayerInfo } from '../unpack/unpack';
 import { layerCompression } from './media-types';
 
 /**
@@ -30,13 +31,44 @@ export interface LayerMeta {
   readonly opaques: readonly string[];
 }
 
+/** The default bound on one uncompressed layer (config `images.maxLayerSize`). */
+export const DEFAULT_MAX_LAYER_BYTES = 64 * 2 ** 30;
+
+async function readHead(file: string): Promise<Buffer> {
+  const fh = await openFile(file, 'r');
+  try {
+    const head = Buffer.alloc(8);
+    const { bytesRead } = await fh.read(head, 0, 8, 0);
+    return head.subarray(0, bytesRead);
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * A stream failure as a PullImage error that names the layer and the reason
+ * (decompressor, tar, size limit, disk full); an abort stays an abort.
+ */
+function wrapStreamError(err: unknown, what: string, ctx: Ctx): Error {
+  if (ctx.signal.aborted) return ctx.signal.reason as Error;
+  if (err instanceof CriError && err.message.startsWith(what)) return err;
+  const reason = (err instanceof Error ? err.message : String(err)).replace(/^failed to unpack layer: /, '');
+  const code = err instanceof CriError ? err.code : isErrno(err, 'ENOSPC') ? 'ResourceExhausted' : 'InvalidArgument';
+  // The reason is in the message; no `cause`, which `describeError` would print a second time.
+  return new CriError(code, `${what}: ${reason}`);
+}
+
 export interface LayerProgress {
   /** Called with each chunk's size, while downloading and while extracting. */
   (downloaded: number, extracted: number): void;
 }
 
 export class LayerStore {
-  constructor(private readonly workDir: string) {}
+  /** `maxLayerBytes`: the largest uncompressed layer accepted (a gzip bomb stops there). */
+  constructor(
+    private readonly workDir: string,
+    private readonly maxLayerBytes = DEFAULT_MAX_LAYER_BYTES,
+  ) {}
 
   rootfs(digest: string): string {
     return layerRootfs(this.workDir, digest);
@@ -58,19 +90,24 @@ export class LayerStore {
     ctx: Ctx,
   ): Promise<void> {
     if (await this.has(desc.digest)) return;
-    const compression = layerCompression(desc.mediaType);
-    if (compression === undefined) throw new CriError('InvalidArgument', `failed to add layer ${desc.digest}: unsupported media type "${desc.mediaType}"`);
+    if (layerCompression(desc.mediaType) === undefined) throw new CriError('InvalidArgument', `failed to add layer ${desc.digest}: unsupported media type "${desc.mediaType}"`);
     const staging = join(stagingDir(this.workDir), randomBytes(8).toString('hex'));
     await mkdir(staging, { recursive: true });
+    const what = `layer ${desc.digest}`;
     try {
       const blob = join(staging, 'blob');
       const digester = new DigestingStream((n) => progress(n, 0));
-      await pipeline(await open(ctx), digester, createWriteStream(blob), { signal: ctx.signal });
+      // The declared size is enforced while streaming: a registry that sends more is cut off at once.
+      const declared = new ByteLimit(desc.size, `failed to download ${what}: the blob`);
+      await pipeline(await open(ctx), declared, digester, createWriteStream(blob), { signal: ctx.signal }).catch((err: unknown) => {
+        throw wrapStreamError(err, `failed to download ${what}`, ctx);
+      });
       const got = digester.digest();
-      if (got !== desc.digest) throw mismatch(`layer ${desc.digest}`, desc.digest, got);
-      if (desc.size > 0 && digester.bytes !== desc.size)
-        throw new CriError('Internal', `failed to verify layer ${desc.digest}: size ${digester.bytes}, expected ${desc.size}`);
+      if (got !== desc.digest) throw mismatch(what, desc.digest, got);
+      if (digester.bytes !== desc.size) throw new CriError('InvalidArgument', `failed to verify ${what}: size ${digester.bytes}, expected ${desc.size}`);
 
+      const compression = sniffCompression(await readHead(blob));
+      if (compression === 'bzip2' || compression === 'xz') throw new CriError('InvalidArgument', `failed to unpack ${what}: ${compression} compression is not supported`);
       const unpackStart = process.hrtime.bigint();
       const counter = new Transform({
         highWaterMark: 1 << 20,
@@ -79,18 +116,22 @@ export class LayerStore {
           cb(null, chunk);
         },
       });
-      const source = createReadStream(blob, { highWaterMark: 1 << 20 });
+      const raw = chain(createReadStream(blob, { highWaterMark: 1 << 20 }), counter);
       // The uncompressed stream must hash to the config's diff id (containerd checks it too).
       const tarDigest = new DigestingStream();
-      const info = await unpackLayer(decompress(source.pipe(counter), compression).pipe(tarDigest), join(staging, 'rootfs'), ctx).catch((err: unknown) => {
-        source.destroy();
-        throw new CriError('InvalidArgument', `failed to unpack layer ${desc.digest}`, { cause: err });
-      });
+      const tar = chain(decompress(raw.out, compression), new ByteLimit(this.maxLayerBytes, `failed to unpack ${what}: the uncompressed layer`), tarDigest);
+      let info: LayerInfo;
+      try {
+        info = await unpackLayer(tar.out, join(staging, 'rootfs'), ctx);
+      } catch (err) {
+        throw wrapStreamError(err, `failed to unpack ${what}`, ctx);
+      } finally {
+        raw.destroyAll();
+        tar.destroyAll();
+      }
       if (desc.diffId !== undefined) {
-        // The extractor ends only after its input did, so the hash has seen every byte.
-        await finished(tarDigest);
         const diffId = tarDigest.digest();
-        if (diffId !== desc.diffId) throw mismatch(`uncompressed layer ${desc.digest}`, desc.diffId, diffId);
+        if (diffId !== desc.diffId) throw mismatch(`uncompressed ${what}`, desc.diffId, diffId);
       }
       await rm(blob, { force: true });
       layerUnpacked(Number(process.hrtime.bigint() - unpackStart) / 1e9);

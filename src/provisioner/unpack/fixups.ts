@@ -1,48 +1,32 @@
 import type { Ctx } from '../../common/ctx';
 import { exec } from '../../common/exec';
+import { UNPACK_HELPER } from './unpack';
 
 /**
- * What Node cannot do itself, batched into one helper process per layer:
- * `mknod` (devices, overlay whiteouts), `mkfifo` and `setxattr`. Node has no
- * xattr or mknod binding; one python3 run per layer costs ~30 ms whatever the
- * number of operations, where a process per node would dominate unpack time.
- * Paths are absolute and were resolved through real directories only.
+ * What Node cannot do itself, batched into one helper run: `mknod` (devices,
+ * whiteouts) and `mkfifo`, for the copy backend. Paths are relative to
+ * `root` and the helper resolves them inside it (`openat2(RESOLVE_IN_ROOT)`),
+ * so a symlink in the rootfs cannot send a node onto the host.
  */
-export type Fixup =
-  | { op: 'mknod'; path: string; mode: number; major: number; minor: number; uid: number; gid: number; mtime: number }
-  | { op: 'xattr'; path: string; name: string; value: Buffer };
-
-const SCRIPT = `
-import json, os, sys
-for op in json.load(sys.stdin):
-    kind, path = op[0], op[1]
-    if kind == 'mknod':
-        _, _, mode, major, minor, uid, gid, mtime = op
-        if mode & 0o170000 == 0o010000:
-            os.mkfifo(path, mode & 0o7777)
-        else:
-            os.mknod(path, mode, os.makedev(major, minor))
-        os.chown(path, uid, gid, follow_symlinks=False)
-        os.chmod(path, mode & 0o7777)
-        os.utime(path, (mtime, mtime), follow_symlinks=False)
-    elif kind == 'xattr':
-        os.setxattr(path, op[2], bytes.fromhex(op[3]), follow_symlinks=False)
-`;
-
-export const PYTHON = process.env.MESOS_CRI_PYTHON ?? '/usr/bin/python3';
-
-export async function applyFixups(fixups: readonly Fixup[], ctx: Ctx): Promise<void> {
-  if (fixups.length === 0) return;
-  const ops = fixups.map((f) =>
-    f.op === 'mknod' ? ['mknod', f.path, f.mode, f.major, f.minor, f.uid, f.gid, f.mtime] : ['xattr', f.path, f.name, f.value.toString('hex')],
-  );
-  await exec(PYTHON, ['-c', SCRIPT], ctx, { input: JSON.stringify(ops) });
+export interface NodeFixup {
+  /** Relative to the root, '/'-joined. */
+  readonly path: string;
+  /** Full `st_mode` (type and permission bits). */
+  readonly mode: number;
+  readonly rdev: number;
+  readonly uid: number;
+  readonly gid: number;
+  readonly mtimeMs: number;
 }
 
-/** Reads the listed xattr of paths (for tests and the copy backend's checks). */
-export async function getXattr(path: string, name: string, ctx: Ctx): Promise<Buffer | undefined> {
-  const script = `import os,sys\ntry:\n  sys.stdout.write(os.getxattr(sys.argv[1], sys.argv[2], follow_symlinks=False).hex())\nexcept OSError:\n  pass`;
-  const r = await exec(PYTHON, ['-c', script, path, name], ctx);
-  const hex = r.stdout.toString().trim();
-  return hex === '' ? undefined : Buffer.from(hex, 'hex');
+export async function applyNodeFixups(root: string, fixups: readonly NodeFixup[], ctx: Ctx, devices = process.getuid?.() === 0): Promise<void> {
+  if (fixups.length === 0) return;
+  const fields: string[] = [];
+  for (const f of fixups) {
+    const sec = Math.floor(f.mtimeMs / 1000);
+    const nsec = Math.round((f.mtimeMs - sec * 1000) * 1e6);
+    fields.push('n', f.path, String(f.mode), String(f.rdev), String(f.uid), String(f.gid), String(sec), String(nsec));
+  }
+  const input = Buffer.from(fields.map((s) => `${s}\0`).join(''));
+  await exec(UNPACK_HELPER, [...(devices ? [] : ['--no-devices']), '--ops', root], ctx, { input });
 }

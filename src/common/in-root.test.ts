@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { resolveInRoot } from './rootfs-path';
+import { resolveInRoot } from './in-root';
 
 describe('resolveInRoot', () => {
   let root: string;

@@ -1,0 +1,48 @@
+import { PassThrough, Readable } from 'node:stream';
+import { gzipSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import { topmostOnce } from '../backends/overlay';
+import { parseRecords } from './unpack';
+import { ByteLimit, chain, decompress, sniffCompression } from './decompress';
+
+describe('sniffCompression', () => {
+  it('goes by magic bytes, not by label', () => {
+    expect(sniffCompression(gzipSync(Buffer.from('x')))).toBe('gzip');
+    expect(sniffCompression(Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0]))).toBe('zstd');
+    expect(sniffCompression(Buffer.from('BZh91AY'))).toBe('bzip2');
+    expect(sniffCompression(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))).toBe('xz');
+    expect(sniffCompression(Buffer.from('file.txt\0\0\0'))).toBe('none');
+    expect(sniffCompression(Buffer.alloc(0))).toBe('none');
+  });
+});
+
+describe('ByteLimit and chain', () => {
+  it('fails the last stream once more than the limit went through', async () => {
+    const { out } = chain(Readable.from([Buffer.alloc(600), Buffer.alloc(600)]), new ByteLimit(1000, 'the test stream'));
+    await expect(async () => {
+      for await (const _c of out) void _c;
+    }).rejects.toThrow('the test stream exceeds 1000 bytes');
+  });
+
+  it('hands a decompressor error to the last stream instead of crashing', async () => {
+    const input = new PassThrough();
+    const { out } = chain(decompress(input, 'gzip'), new PassThrough());
+    input.end(Buffer.from('this is not gzip'));
+    await expect(async () => {
+      for await (const _c of out) void _c;
+    }).rejects.toThrow(/incorrect header check/);
+  });
+});
+
+describe('parseRecords', () => {
+  it('splits whiteout and opaque records', () => {
+    expect(parseRecords(Buffer.from('wa/b\0oc\0o\0wx\0'))).toEqual({ whiteouts: ['a/b', 'x'], opaques: ['c', ''] });
+  });
+});
+
+describe('topmostOnce', () => {
+  it('keeps each lower dir once, at its topmost place', () => {
+    expect(topmostOnce(['a', 'b', 'a', 'c', 'b'])).toEqual(['a', 'c', 'b']);
+    expect(topmostOnce(['a', 'b'])).toEqual(['a', 'b']);
+  });
+});
