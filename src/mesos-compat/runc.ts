@@ -93,7 +93,7 @@ export class RuncRuntime implements OciRuntime {
     // it behind: the process runs, nobody will ever write the fifo again.
     if ((await this.#execd(id)) === true) {
       await rm(fifo, { force: true });
-      throw new CriError('FailedPrecondition', `failed to start container ${id}: it was started already`);
+      throw new CriError('FailedPrecondition', `failed to start container ${id}: cannot start an already running container (it was started already)`);
     }
     let fd: number;
     try {
@@ -111,7 +111,7 @@ export class RuncRuntime implements OciRuntime {
           const st = pid === undefined ? undefined : procStat(pid);
           if (!st || st.state === 'Z') done(new CriError('FailedPrecondition', `failed to start container ${id}: its process is already dead`));
           // Another start (before a restart) handed the fifo off: no writer will come.
-          else if ((await this.#execd(id)) === true) done(new CriError('FailedPrecondition', `failed to start container ${id}: it was started already`));
+          else if ((await this.#execd(id)) === true) done(new CriError('FailedPrecondition', `failed to start container ${id}: cannot start an already running container (it was started already)`));
         });
       }, 100);
       const done = (err?: Error): void => {
@@ -127,7 +127,7 @@ export class RuncRuntime implements OciRuntime {
       sock.on('end', () => done());
       sock.on('error', (err) => done(err));
     });
-    if (got.length === 0) throw new CriError('FailedPrecondition', `failed to start container ${id}: it was started already`);
+    if (got.length === 0) throw new CriError('FailedPrecondition', `failed to start container ${id}: cannot start an already running container (it was started already)`);
     await rm(fifo, { force: true });
     return true;
   }
