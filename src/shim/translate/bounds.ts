@@ -209,7 +209,11 @@ export function checkContainerBounds(c: ContainerConfig__Output | null): void {
   absolutePath(c.working_dir, 'config.working_dir');
   list(c.mounts, 'config.mounts');
   c.mounts.forEach((m, i) => {
-    absolutePath(m.container_path, `config.mounts[${i}].container_path`, { required: true, notRoot: true });
+    // containerd takes a relative target as relative to the rootfs (runc does); never the rootfs itself.
+    const target = `config.mounts[${i}].container_path`;
+    if (m.container_path === '') throw bad(target, 'is required');
+    bounded(m.container_path, target, LIMITS.path);
+    if (normalize(`/${m.container_path}`) === '/') throw bad(target, 'must not be "/"');
     absolutePath(m.host_path, `config.mounts[${i}].host_path`, { required: true });
   });
   list(c.devices, 'config.devices');
