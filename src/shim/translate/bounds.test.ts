@@ -52,6 +52,8 @@ describe('request bounds', () => {
   it('accepts what kubelet sends', () => {
     expect(code(() => checkSandboxBounds(pod({ port_mappings: [{ protocol: 'TCP', container_port: 80, host_port: 0, host_ip: '' }] })))).toBeUndefined();
     expect(code(() => checkContainerBounds(ctr({ envs: [{ key: 'A', value: Buffer.from('b') }] })))).toBeUndefined();
+    // containerd takes a relative mount target as relative to the rootfs.
+    expect(code(() => checkContainerBounds(ctr({ mounts: [{ container_path: 'relative/path', host_path: '/x' } as never] })))).toBeUndefined();
   });
 
   it('refuses each oversize or malformed field with INVALID_ARGUMENT naming it', () => {
@@ -70,6 +72,7 @@ describe('request bounds', () => {
       [() => checkContainerBounds(ctr({ envs: [{ key: 'K', value: Buffer.from(big) }] })), /envs\[0\]/],
       [() => checkContainerBounds(ctr({ command: [''] })), /command\[0\] is empty/],
       [() => checkContainerBounds(ctr({ mounts: [{ container_path: '/./', host_path: '/x' } as never] })), /container_path must not be "\/"/],
+      [() => checkContainerBounds(ctr({ mounts: [{ container_path: 'a/..', host_path: '/x' } as never] })), /container_path must not be "\/"/],
       [() => checkContainerBounds(ctr({ devices: [{ container_path: '/dev/a', host_path: '/dev/null', permissions: 'rr' }] })), /permissions/],
       [() => checkContainerBounds(ctr({ log_path: 'a/../../x.log' })), /log_path/],
       [() => checkContainerBounds(ctr({ linux: { resources: { cpuset_cpus: '0-', cpuset_mems: '', hugepage_limits: [], unified: {} } } as never })), /cpuset_cpus/],

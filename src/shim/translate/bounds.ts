@@ -61,12 +61,12 @@ function nameLike(value: string, field: string, required: boolean): void {
   if (/[;\u0000-\u001f\u007f]/.test(value)) throw bad(field, 'contains ";" or a control character');
 }
 
-function absolutePath(value: string, field: string, { required = false, notRoot = false, relativeOk = false } = {}): void {
+function absolutePath(value: string, field: string, { required = false, notRoot = false } = {}): void {
   if (value === '' && !required) return;
   if (value === '') throw bad(field, 'is required');
   bounded(value, field, LIMITS.path);
-  if (!relativeOk && !value.startsWith('/')) throw bad(field, `"${value}" is not an absolute path`);
-  if (notRoot && normalize(`/${value}`) === '/') throw bad(field, 'must not be "/"');
+  if (!value.startsWith('/')) throw bad(field, `"${value}" is not an absolute path`);
+  if (notRoot && normalize(value) === '/') throw bad(field, 'must not be "/"');
 }
 
 function keyValues(map: Readonly<Record<string, string>>, field: string, valueMax: number, totalMax: number): void {
@@ -209,8 +209,11 @@ export function checkContainerBounds(c: ContainerConfig__Output | null): void {
   absolutePath(c.working_dir, 'config.working_dir');
   list(c.mounts, 'config.mounts');
   c.mounts.forEach((m, i) => {
-    // A relative target is read from the container's root, as runc and containerd do.
-    absolutePath(m.container_path, `config.mounts[${i}].container_path`, { required: true, notRoot: true, relativeOk: true });
+    // containerd takes a relative target as relative to the rootfs (runc does); never the rootfs itself.
+    const target = `config.mounts[${i}].container_path`;
+    if (m.container_path === '') throw bad(target, 'is required');
+    bounded(m.container_path, target, LIMITS.path);
+    if (normalize(`/${m.container_path}`) === '/') throw bad(target, 'must not be "/"');
     absolutePath(m.host_path, `config.mounts[${i}].host_path`, { required: true });
   });
   list(c.devices, 'config.devices');
