@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, lstatSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -135,5 +136,25 @@ describe('pulling a hostile image', () => {
     expect(await p.store.list()).toEqual([]);
     expect(readdirSync(outside)).toEqual(['sentinel']);
     expect(existsSync(join(p.workDir, 'provisioner/store/layers/sha256', evil.digest.slice(7)))).toBe(false);
+  });
+});
+
+describe('pulling onto a full disk', () => {
+  it('fails with RESOURCE_EXHAUSTED naming the layer, and leaves nothing in staging', async () => {
+    const reg = await startRegistry();
+    const small = await import('node:fs/promises').then((fs) => fs.mkdtemp(join(tmpdir(), 'mesos-cri-full-')));
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', small]);
+    try {
+      const p = await tempProvisioner({ workDir: small });
+      // 16 MiB of zeros: a few KiB to download, too big to extract on 4 MiB.
+      const l = await buildLayer([{ name: 'zeros', content: Buffer.alloc(16 << 20) }]);
+      const { ref } = await pushImage(reg, 'full:1', buildImage([l]));
+      await expect(p.store.pull(ref, {}, ctx)).rejects.toMatchObject({ code: 'ResourceExhausted', message: expect.stringMatching(new RegExp(`layer ${l.digest}: entry "zeros": cannot write file: No space left on device`)) });
+      expect(readdirSync(join(small, 'provisioner/store/staging'))).toEqual([]);
+    } finally {
+      execFileSync('umount', ['-l', small]);
+      rmSync(small, { recursive: true, force: true });
+      await reg.stop();
+    }
   });
 });

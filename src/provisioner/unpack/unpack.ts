@@ -82,7 +82,9 @@ export async function unpackLayer(tar: Readable, root: string, ctx: Ctx, opts: U
     if (inputError) throw inputError;
     if (code !== 0) {
       const msg = Buffer.concat(err).toString().trim() || `helper exited ${signal ?? String(code)}`;
-      throw new CriError(code === 1 ? 'InvalidArgument' : 'Internal', `failed to unpack layer: ${msg}`);
+      // A full disk is the node's problem, not the image's.
+      const full = /No space left on device|Disk quota exceeded/.test(msg);
+      throw new CriError(full ? 'ResourceExhausted' : code === 1 ? 'InvalidArgument' : 'Internal', `failed to unpack layer: ${msg}`);
     }
   } finally {
     ctx.signal.removeEventListener('abort', onAbort);
