@@ -429,17 +429,20 @@ static void check_sysctl(const char *key, const char *value) {
 }
 
 /*
- * The infra's executable as a private copy only the kernel can read (mode
- * 0111): exec'ing a file its user cannot read leaves the process
- * non-dumpable, so no process of the pod (even root with the default
- * capabilities in a shared PID namespace) can ptrace it or open its
- * /proc/<pid>/{root,cwd,fd,exe,environ}.
+ * The infra's executable as a file nobody but the kernel can read (mode
+ * 0111, owned by root): exec'ing a file its user cannot read leaves the
+ * process non-dumpable, so no process of the pod (even root with the
+ * default capabilities in a shared PID namespace) can ptrace it or open its
+ * /proc/<pid>/{root,cwd,fd,exe,environ}. The daemon keeps such a copy in its
+ * run dir; any other binary is copied into a private memfd first.
  */
 static int private_exe(const char *path) {
   int src = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
   struct stat st;
+  if (src < 0 && errno == EACCES) src = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
   if (src < 0 || fstat(src, &st) < 0) die("cannot open %s: %s", path, strerror(errno));
   if (!S_ISREG(st.st_mode)) die("%s is not a regular file", path);
+  if (st.st_uid == 0 && (st.st_mode & 07777) == 0111) return src;
   /* the process is named after it: "memfd:catatonit" */
   const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
   int fd = (int)syscall(SYS_memfd_create, base, MFD_CLOEXEC | MFD_EXEC);

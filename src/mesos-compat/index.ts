@@ -82,7 +82,7 @@ export function createContainerizer(opts: ContainerizerOptions): MesosContaineri
     provisioner: opts.provisioner,
     network: opts.network ?? new NoNetwork(),
     cgroups: new Cgroups(),
-    infra: new NativeInfraLauncher(opts.execHelper ?? nativeBinary('mesos-cri-exec'), exec),
+    infra: new NativeInfraLauncher(opts.execHelper ?? nativeBinary('mesos-cri-exec'), exec, join(opts.runDir, 'infra')),
     shm: new ShmIsolator(exec),
     clock: opts.clock ?? systemClock,
     exec,

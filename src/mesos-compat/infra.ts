@@ -1,4 +1,5 @@
-import { join } from 'node:path';
+import { chmod, copyFile, mkdir, rename } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import { writeAtomic } from '../common/checkpoint';
 import type { Ctx } from '../common/ctx';
 import type { Exec } from '../common/exec';
@@ -76,13 +77,21 @@ export interface InfraLauncher {
 }
 
 export class NativeInfraLauncher implements InfraLauncher {
+  #exe: Promise<string> | undefined;
+
+  /** `exeDir`: where the unreadable copy of the infra binary is kept (the daemon's run dir). */
   constructor(
     private readonly helper: string,
     private readonly run: Exec,
+    private readonly exeDir?: string,
   ) {}
 
   async start(input: InfraPlanInput, ctx: Ctx): Promise<InfraProcess> {
-    const pid = await startInfra(this.run, this.helper, join(input.bundle, 'infra.plan'), input, ctx);
+    const exe = this.exeDir ? await (this.#exe ??= unreadableCopy(input.exe, this.exeDir).catch((err: unknown) => {
+      this.#exe = undefined;
+      throw err;
+    })) : input.exe;
+    const pid = await startInfra(this.run, this.helper, join(input.bundle, 'infra.plan'), { ...input, exe }, ctx);
     const startTime = procStat(pid)?.startTime;
     return startTime ? { pid, startTime } : { pid };
   }
@@ -105,6 +114,24 @@ export class NativeInfraLauncher implements InfraLauncher {
       await new Promise((r) => setTimeout(r, step));
     }
   }
+}
+
+/**
+ * One copy of the infra binary, mode 0111, for every pod: exec'ing a file
+ * its user cannot read leaves the process non-dumpable (no ptrace, no
+ * /proc/<pid>/root for the pod's processes), and one file shares its page
+ * cache across pods. Written once per daemon start, atomically (a temp name
+ * in the same directory, then rename). The helper makes a private in-memory
+ * copy of any binary it is given that is still readable.
+ */
+async function unreadableCopy(src: string, dir: string): Promise<string> {
+  await mkdir(dir, { recursive: true, mode: 0o711 });
+  const dst = join(dir, basename(src));
+  const tmp = `${dst}.${process.pid}.tmp`;
+  await copyFile(src, tmp);
+  await chmod(tmp, 0o111);
+  await rename(tmp, dst);
+  return dst;
 }
 
 /**

@@ -56,13 +56,19 @@ profile ${name} flags=(attach_disconnected,mediate_deleted) {
 `;
 }
 
+let enabledOnHost: boolean | undefined;
+
 export const hostAppArmor: AppArmorHost = {
+  // Read once: a kernel does not gain or lose AppArmor while it runs.
   enabled: () => {
-    try {
-      return readFileSync('/sys/module/apparmor/parameters/enabled', 'utf8').trim() === 'Y' && readFileSync('/sys/kernel/security/apparmor/profiles', 'utf8') !== undefined;
-    } catch {
-      return false;
+    if (enabledOnHost === undefined) {
+      try {
+        enabledOnHost = readFileSync('/sys/module/apparmor/parameters/enabled', 'utf8').trim() === 'Y' && readFileSync('/sys/kernel/security/apparmor/profiles', 'utf8') !== undefined;
+      } catch {
+        enabledOnHost = false;
+      }
     }
+    return enabledOnHost;
   },
   loaded: (name) => {
     try {
