@@ -30,6 +30,9 @@ import { readPackageVersion } from './shim/version-info';
 import { startObservability } from './shim/observability';
 import { adminServices } from './shim/admin';
 import { imagesPullCommand } from './shim/cli/images-pull';
+import { configCommand } from './shim/cli/config-cmd';
+import { Reloader } from './shim/reload';
+import type { CliResult } from './shim/config';
 
 const provisionerOptions = (config: Config): ProvisionerOptions => ({
   workDir: config.workDir,
@@ -40,7 +43,7 @@ const provisionerOptions = (config: Config): ProvisionerOptions => ({
   maxConcurrentDownloads: config.images.maxConcurrentDownloads,
 });
 
-async function serve(config: Config, version: string): Promise<void> {
+async function serve(config: Config, version: string, cli: CliResult): Promise<void> {
   setLogLevel(config.logLevel);
   await mkdir(config.workDir, { recursive: true, mode: 0o711 });
   await mkdir(config.runDir, { recursive: true, mode: 0o711 });
@@ -57,7 +60,7 @@ async function serve(config: Config, version: string): Promise<void> {
     netnsDir: join(config.runDir, 'netns'),
   });
 
-  const { store, provisioner } = await createProvisioner(provisionerOptions(config));
+  const { store, provisioner, docker } = await createProvisioner(provisionerOptions(config));
   const containerizerOptions: ContainerizerOptions = {
     workDir: config.workDir,
     runDir: config.runDir,
@@ -71,6 +74,16 @@ async function serve(config: Config, version: string): Promise<void> {
     network,
   };
   const containerizer = createContainerizer(containerizerOptions);
+  // Issue 16: SIGHUP reloads the file and drop-ins; live keys apply, the rest are named as needing a restart.
+  const reloader = new Reloader(cli, config, {
+    setLogLevel,
+    configureRegistry: (r) => docker.configureRegistry(r),
+    setCniConfDir: (dir) => network.setConfDir(dir),
+  });
+  process.on('SIGHUP', () => {
+    log.info({ signal: 'SIGHUP' }, 'reloading the configuration');
+    void reloader.reload().catch((err: unknown) => log.error({ err: describeError(err) }, 'configuration reload failed'));
+  });
   const streaming = new StreamingServer({
     address: config.streaming.address,
     port: config.streaming.port,
@@ -167,6 +180,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(`mesos-cri ${version}\n`);
     return 0;
   }
+  // Issue 16: `config default|dump|validate` (see shim/cli/config-cmd.ts); before the config is loaded.
+  if (cli.positionals[0] === 'config') return configCommand(cli, cli.positionals.slice(1));
   let config: Config;
   try {
     config = await loadConfig(cli);
@@ -188,7 +203,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     process.stderr.write(`mesos-cri: unknown command "${cli.positionals.join(' ')}" (see --help)\n`);
     return 2;
   }
-  await serve(config, version);
+  await serve(config, version, cli);
   return -1; // keep running
 }
 

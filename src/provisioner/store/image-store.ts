@@ -60,7 +60,7 @@ export class DockerStore implements ImageStore {
   readonly index: ImageIndex;
   readonly layers: LayerStore;
   readonly blobs: BlobStore;
-  readonly #pullDeps: PullDeps;
+  #pullDeps: PullDeps;
   readonly #pulls = new Inflight<StoredImage>();
   readonly #tracker = new PullTracker();
   /** Bumped by every change to the store's content, to invalidate the cached `fsInfo`. */
@@ -83,6 +83,11 @@ export class DockerStore implements ImageStore {
       logMs: opts.progressLogIntervalMs ?? 10_000,
       tracker: this.#tracker,
     };
+  }
+
+  /** Issue 16: registry settings changed live (SIGHUP); pulls started afterwards use them. */
+  configureRegistry(registry: { mirrors: Record<string, string[]>; insecure: string[] }): void {
+    this.#pullDeps = { ...this.#pullDeps, mirrors: registry.mirrors, insecure: registry.insecure };
   }
 
   /** Loads metadata and drops half-made layers (Mesos `Store::recover`). */
