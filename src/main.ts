@@ -32,6 +32,8 @@ import { adminServices } from './shim/admin';
 import { imagesPullCommand } from './shim/cli/images-pull';
 import { configCommand } from './shim/cli/config-cmd';
 import { Reloader } from './shim/reload';
+import { statusCommand } from './shim/cli/status-cmd';
+import { checkCommand } from './shim/cli/check-cmd';
 import type { CliResult } from './shim/config';
 
 const provisionerOptions = (config: Config): ProvisionerOptions => ({
@@ -199,6 +201,9 @@ export async function main(argv: readonly string[]): Promise<number> {
   if (cli.positionals[0] === 'images' && cli.positionals[1] === 'pull') {
     return imagesPullCommand(config, cli.positionals.slice(2));
   }
+  // Issue 16: `status` asks the running daemon; `check` is the preflight (shim/cli/{status,check}-cmd.ts).
+  if (cli.positionals.length === 1 && cli.positionals[0] === 'status') return statusCommand(config);
+  if (cli.positionals.length === 1 && cli.positionals[0] === 'check') return checkCommand(config);
   if (cli.positionals.length > 0) {
     process.stderr.write(`mesos-cri: unknown command "${cli.positionals.join(' ')}" (see --help)\n`);
     return 2;

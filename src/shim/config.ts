@@ -307,6 +307,8 @@ export function helpText(): string {
     'Usage: mesos-cri [flags]            run the CRI daemon',
     '       mesos-cri images import FILE load an OCI layout or docker-archive tarball',
     '       mesos-cri images pull IMAGE  pull through the running daemon, showing each layer\'s progress',
+    '       mesos-cri status             ask the running daemon: versions, readiness, counts, image store, streaming URL',
+    '       mesos-cri check              preflight: kernel, overlay, cgroups, binaries, CNI, free space, socket (exit 1 on a failure)',
     '       mesos-cri config default     print the default configuration, commented',
     '       mesos-cri config dump        print the effective configuration and where each value comes from',
     '       mesos-cri config validate FILE  check a config file or drop-in (exit 0 valid, 2 invalid)',
