@@ -43,6 +43,8 @@ const provisionerOptions = (config: Config): ProvisionerOptions => ({
   insecure: config.registry.insecure,
   pullProgressTimeoutSec: config.images.pullProgressTimeout,
   maxConcurrentDownloads: config.images.maxConcurrentDownloads,
+  hostsDir: config.registry.configPath,
+  credentialsFile: config.registry.credentialsFile,
 });
 
 async function serve(config: Config, version: string, cli: CliResult): Promise<void> {

@@ -62,4 +62,8 @@ export interface ProvisionerOptions {
   readonly maxConcurrentDownloads: number;
   /** Interval of pull-progress log lines; default 10 s. */
   readonly progressLogIntervalMs?: number;
+  /** Issue 16: the `certs.d` dir (hosts.toml, certificates); empty or absent: none. */
+  readonly hostsDir?: string;
+  /** Issue 16: Docker config.json / auth.json credentials for pulls that carry none. */
+  readonly credentialsFile?: string;
 }

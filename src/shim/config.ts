@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { METRICS_KEYS, type MetricsConfig } from './config-metrics';
+import { REGISTRY_KEYS, type RegistryFilesConfig } from './config-registry';
 
 /**
  * Daemon configuration: embedded defaults, then the YAML file
@@ -23,7 +24,7 @@ export interface Config {
   cgroup: { driver: 'cgroupfs'; parent: string };
   restrictOomScoreAdj: boolean;
   cni: { confDir: string; binDirs: string[]; cacheDir: string };
-  registry: { mirrors: Record<string, string[]>; insecure: string[] };
+  registry: { mirrors: Record<string, string[]>; insecure: string[] } & RegistryFilesConfig;
   images: { backend: 'auto' | 'overlay' | 'aufs' | 'bind' | 'copy'; pullProgressTimeout: number; maxConcurrentDownloads: number };
   streaming: { address: string; port: number; tlsCert: string; tlsKey: string; idleTimeout: number };
   /** Issue 17's keys: `config-metrics.ts`. */
@@ -68,6 +69,7 @@ export const SCHEMA: readonly Key[] = [
   { path: 'streaming.tlsKey', kind: 'string', flag: 'stream-tls-key', def: '', help: 'PEM key for streaming TLS' },
   { path: 'streaming.idleTimeout', kind: 'number', flag: 'stream-idle-timeout', def: 14400, help: 'seconds an idle streaming connection is kept' },
   ...METRICS_KEYS,
+  ...REGISTRY_KEYS,
 ];
 
 export const DEFAULT_CONFIG_FILE = '/etc/mesos-cri/config.yaml';

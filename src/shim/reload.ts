@@ -9,8 +9,8 @@ import { ConfigError, loadConfigWithSources, SCHEMA, type CliResult, type Config
  */
 export interface LiveTargets {
   setLogLevel(level: Config['logLevel']): void;
-  /** Every `registry.*` key: pulls started afterwards use the new settings. */
-  configureRegistry(registry: Config['registry']): void;
+  /** Every `registry.*` key, and the hosts dir re-read (on every reload): pulls started afterwards use them. */
+  configureRegistry(registry: Config['registry']): void | Promise<void>;
   setCniConfDir(dir: string): void;
 }
 
@@ -67,7 +67,8 @@ export class Reloader {
     const needsRestart = changed.filter((k) => !isLiveKey(k));
     try {
       if (applied.includes('logLevel')) this.targets.setLogLevel(config.logLevel);
-      if (applied.some((k) => k.startsWith('registry.'))) this.targets.configureRegistry(config.registry);
+      // Always: the hosts dir and its certificates may have changed without any key changing.
+      await this.targets.configureRegistry(config.registry);
       if (applied.includes('cni.confDir')) this.targets.setCniConfDir(config.cni.confDir);
     } catch (err) {
       log.error({ err: describeError(err) }, 'configuration reload failed; keeping the running configuration');

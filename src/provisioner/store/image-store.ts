@@ -15,7 +15,10 @@ import type { PullSnapshot } from '../../common/metrics';
 import { PullTracker } from './progress';
 import { pullImage, type PullDeps } from './pull';
 import { RegistryClient } from './registry-client';
-import type { HttpClient } from './registry-http';
+import { createNodeHttp, type HttpClient } from './registry-http';
+import { credentialsFromFile } from './credentials';
+import { loadHostsDir, systemCaCertificates, type HostsDir, type TlsSettings } from './hosts';
+import { createTransport } from './transport';
 
 const FS_INFO_TTL_MS = 5_000;
 
@@ -54,6 +57,18 @@ export interface DockerStoreOptions {
   readonly layersInUse: () => ReadonlySet<string>;
   /** Injected by tests; `node:http(s)` otherwise. */
   readonly http?: HttpClient;
+  /** Issue 16: the `certs.d` dir (containerd `config_path`); empty: none. */
+  readonly hostsDir?: string;
+  /** Issue 16: Docker `config.json` / `auth.json` credentials for pulls that carry none; empty: none. */
+  readonly credentialsFile?: string;
+}
+
+/** Registry settings that SIGHUP can change. */
+export interface RegistrySettings {
+  readonly mirrors: Record<string, string[]>;
+  readonly insecure: string[];
+  readonly configPath?: string;
+  readonly credentialsFile?: string;
 }
 
 export class DockerStore implements ImageStore {
@@ -66,13 +81,20 @@ export class DockerStore implements ImageStore {
   /** Bumped by every change to the store's content, to invalidate the cached `fsInfo`. */
   #generation = 0;
   #fsInfo: { info: FsInfo; at: number; generation: number } | undefined;
+  #systemCas: readonly string[] | undefined;
+  /** TLS per origin from the hosts dir, for requests that name no endpoint (token realms). */
+  #tlsByOrigin = new Map<string, TlsSettings>();
+  #credentialsFile: string;
 
   constructor(private readonly opts: DockerStoreOptions) {
     this.index = new ImageIndex(opts.workDir);
     this.layers = new LayerStore(opts.workDir);
     this.blobs = new BlobStore(opts.workDir);
+    this.#credentialsFile = opts.credentialsFile ?? '';
+    const base = opts.http ?? createNodeHttp(createTransport(() => this.#systemCas));
+    const http: HttpClient = (url, req) => base(url, req.tls || !this.#tlsByOrigin.has(url.origin) ? req : { ...req, tls: this.#tlsByOrigin.get(url.origin)! });
     this.#pullDeps = {
-      client: new RegistryClient(opts.http),
+      client: new RegistryClient(http),
       blobs: this.blobs,
       layers: this.layers,
       layerInflight: new Inflight<void>(),
@@ -85,14 +107,35 @@ export class DockerStore implements ImageStore {
     };
   }
 
-  /** Issue 16: registry settings changed live (SIGHUP); pulls started afterwards use them. */
-  configureRegistry(registry: { mirrors: Record<string, string[]>; insecure: string[] }): void {
-    this.#pullDeps = { ...this.#pullDeps, mirrors: registry.mirrors, insecure: registry.insecure };
+  /**
+   * Issue 16: registry settings, at start and on SIGHUP; pulls started
+   * afterwards use them. An invalid hosts dir throws and changes nothing.
+   */
+  async configureRegistry(registry: RegistrySettings): Promise<void> {
+    this.#systemCas ??= await systemCaCertificates();
+    const hosts = await loadHostsDir(registry.configPath ?? '');
+    const byOrigin = new Map<string, TlsSettings>();
+    for (const cfg of hosts.values()) {
+      for (const h of [...cfg.hosts, ...(cfg.server?.url ? [{ ...cfg.server, url: cfg.server.url }] : [])]) {
+        if (h.tls) byOrigin.set(new URL(h.url).origin, h.tls);
+      }
+    }
+    this.#tlsByOrigin = byOrigin;
+    this.#credentialsFile = registry.credentialsFile ?? '';
+    this.#pullDeps = { ...this.#pullDeps, mirrors: registry.mirrors, insecure: registry.insecure, hosts: hosts as HostsDir };
   }
 
   /** Loads metadata and drops half-made layers (Mesos `Store::recover`). */
   async recover(): Promise<void> {
     await mkdir(storeDir(this.opts.workDir), { recursive: true });
+    if (!this.opts.http) {
+      await this.configureRegistry({
+        mirrors: this.opts.mirrors,
+        insecure: this.opts.insecure,
+        ...(this.opts.hostsDir !== undefined ? { configPath: this.opts.hostsDir } : {}),
+        credentialsFile: this.#credentialsFile,
+      });
+    }
     await this.layers.recover();
     await this.index.load();
   }
@@ -101,9 +144,10 @@ export class DockerStore implements ImageStore {
     const parsed = parseReference(ref);
     const name = formatReference(parsed);
     // Concurrent pulls of one reference share one pull (and its outcome).
-    const stored = await this.#pulls.run(`${name} ${JSON.stringify(opts.auth ?? {})}`, () =>
+    const auth = opts.auth ?? (await credentialsFromFile(this.#credentialsFile, parsed.domain, parsed.path));
+    const stored = await this.#pulls.run(`${name} ${JSON.stringify(auth ?? {})}`, () =>
       this.opts.lock.read(async () => {
-        const image = await pullImage(this.#pullDeps, parsed, opts.auth, ctx).finally(() => this.#generation++);
+        const image = await pullImage(this.#pullDeps, parsed, auth, ctx).finally(() => this.#generation++);
         return this.index.put(image, parsed.digest === undefined ? name : undefined);
       }),
     );
