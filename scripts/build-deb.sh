@@ -31,8 +31,14 @@ cp -r node_modules "$lib/node_modules"
 (cd "$lib" && npm prune --omit=dev --no-audit --no-fund --loglevel=error >/dev/null)
 rm -f "$lib/package-lock.json" "$lib/node_modules/.package-lock.json"
 chmod 0755 "$lib/dist/src/main.js"
-# Relative, so the tree works where it is unpacked too (dpkg -x); node is found in PATH.
-ln -s ../lib/mesos-cri/dist/src/main.js "$root/usr/bin/mesos-cri"
+# Relative to itself, so the tree works where it is unpacked too (dpkg -x); node is
+# MESOS_CRI_NODE (e.g. from /etc/default/mesos-cri, read by the unit), else `node` in PATH.
+cat >"$root/usr/bin/mesos-cri" <<'WRAPPER'
+#!/bin/sh
+here=$(dirname "$(readlink -f "$0")")
+exec "${MESOS_CRI_NODE:-node}" "$here/../lib/mesos-cri/dist/src/main.js" "$@"
+WRAPPER
+chmod 0755 "$root/usr/bin/mesos-cri"
 cp manifests/mesos-cri.service "$root/lib/systemd/system/mesos-cri.service"
 cp manifests/config.yaml "$root/etc/mesos-cri/config.yaml"
 cp manifests/10-mesos-cri.conflist manifests/crictl.yaml manifests/kubelet-config.yaml "$root/usr/share/mesos-cri/"

@@ -32,6 +32,7 @@ import { adminServices } from './shim/admin';
 import { imagesPullCommand } from './shim/cli/images-pull';
 import { configCommand } from './shim/cli/config-cmd';
 import { Reloader } from './shim/reload';
+import { SdNotifier } from './common/sd-notify';
 import { statusCommand } from './shim/cli/status-cmd';
 import { checkCommand } from './shim/cli/check-cmd';
 import type { CliResult } from './shim/config';
@@ -48,6 +49,9 @@ const provisionerOptions = (config: Config): ProvisionerOptions => ({
 });
 
 async function serve(config: Config, version: string, cli: CliResult): Promise<void> {
+  // Issue 16: systemd Type=notify. First, so no child (spawn helper, conmon, runc) inherits NOTIFY_SOCKET.
+  const notifier = new SdNotifier();
+  let serving = false;
   setLogLevel(config.logLevel);
   await mkdir(config.workDir, { recursive: true, mode: 0o711 });
   await mkdir(config.runDir, { recursive: true, mode: 0o711 });
@@ -86,7 +90,11 @@ async function serve(config: Config, version: string, cli: CliResult): Promise<v
   });
   process.on('SIGHUP', () => {
     log.info({ signal: 'SIGHUP' }, 'reloading the configuration');
-    void reloader.reload().catch((err: unknown) => log.error({ err: describeError(err) }, 'configuration reload failed'));
+    void notifier
+      .reloading()
+      .then(() => reloader.reload())
+      .catch((err: unknown) => log.error({ err: describeError(err) }, 'configuration reload failed'))
+      .finally(() => (serving ? notifier.ready(`serving CRI on ${config.socket}`) : notifier.status('recovering state')));
   });
   const streaming = new StreamingServer({
     address: config.streaming.address,
@@ -116,6 +124,7 @@ async function serve(config: Config, version: string, cli: CliResult): Promise<v
   const server = new CriServer(runtimeHandlers(deps), imageHandlers(store), gate, { unfiltered, extra: adminServices(store) });
   await server.listen(config.socket);
   log.info({ socket: config.socket, version, backend: provisioner.backend }, 'mesos-cri listening');
+  void notifier.status('recovering state');
 
   // Mesos order inside: launcher, then isolators (network), then provisioner.
   const started = process.hrtime.bigint();
@@ -123,11 +132,14 @@ async function serve(config: Config, version: string, cli: CliResult): Promise<v
   await streaming.start();
   recovering = undefined;
   log.info({ recover_ms: Number(process.hrtime.bigint() - started) / 1e6, streaming: streaming.url }, 'mesos-cri ready');
+  serving = true;
+  await notifier.ready(`serving CRI on ${config.socket}`);
 
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;
     stopping = true;
+    void notifier.stopping(`shutting down on ${signal}; containers keep running`);
     log.info({ signal }, 'shutting down; running containers are left running');
     server
       .shutdown()
