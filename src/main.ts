@@ -46,6 +46,7 @@ const provisionerOptions = (config: Config): ProvisionerOptions => ({
   maxConcurrentDownloads: config.images.maxConcurrentDownloads,
   hostsDir: config.registry.configPath,
   credentialsFile: config.registry.credentialsFile,
+  pinned: config.images.pinned,
 });
 
 async function serve(config: Config, version: string, cli: CliResult): Promise<void> {

@@ -137,7 +137,7 @@ export class MesosProvisioner {
       }
       for (const c of this.#containers.values()) keep.add(c.imageId);
       for (const s of this.store.index.all()) {
-        if (!keep.has(s.id) && !s.pinned) await this.store.index.delete(s.id);
+        if (!keep.has(s.id) && !this.store.isPinned(s)) await this.store.index.delete(s.id);
       }
       await this.store.gc(this.layersInUse(), ctx);
     });

@@ -66,4 +66,6 @@ export interface ProvisionerOptions {
   readonly hostsDir?: string;
   /** Issue 16: Docker config.json / auth.json credentials for pulls that carry none. */
   readonly credentialsFile?: string;
+  /** Issue 16: image references or ids that are never garbage-collected and reported pinned. */
+  readonly pinned?: readonly string[];
 }

@@ -1,9 +1,9 @@
 import type { Key } from './config';
 
 /**
- * Registry keys of issue 16 (containerd `config_path` + `certs.d`, CRI-O
- * `global_auth_file`), kept apart from the core keys in `config.ts`; `SCHEMA`
- * includes them. Both apply on SIGHUP.
+ * Registry and image keys of issue 16 (containerd `config_path` + `certs.d`, CRI-O
+ * `global_auth_file`, pinned images), kept apart from the core keys in `config.ts`; `SCHEMA`
+ * includes them. The registry keys apply on SIGHUP; `images.pinned` needs a restart.
  */
 export interface RegistryFilesConfig {
   /** Per-registry dirs with `hosts.toml` and certificates; absent: none. */
@@ -26,5 +26,12 @@ export const REGISTRY_KEYS: readonly Key[] = [
     flag: 'registry-credentials-file',
     def: '',
     help: 'Docker config.json / auth.json credentials for pulls that carry none (empty: none)',
+  },
+  {
+    path: 'images.pinned',
+    kind: 'string[]',
+    flag: 'pinned-image',
+    def: [],
+    help: 'image references or ids never garbage-collected, reported pinned to kubelet (flag may repeat)',
   },
 ];

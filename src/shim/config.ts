@@ -25,7 +25,7 @@ export interface Config {
   restrictOomScoreAdj: boolean;
   cni: { confDir: string; binDirs: string[]; cacheDir: string };
   registry: { mirrors: Record<string, string[]>; insecure: string[] } & RegistryFilesConfig;
-  images: { backend: 'auto' | 'overlay' | 'aufs' | 'bind' | 'copy'; pullProgressTimeout: number; maxConcurrentDownloads: number };
+  images: { backend: 'auto' | 'overlay' | 'aufs' | 'bind' | 'copy'; pullProgressTimeout: number; maxConcurrentDownloads: number; pinned: string[] };
   streaming: { address: string; port: number; tlsCert: string; tlsKey: string; idleTimeout: number };
   /** Issue 17's keys: `config-metrics.ts`. */
   metrics: MetricsConfig;

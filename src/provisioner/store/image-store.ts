@@ -59,6 +59,8 @@ export interface DockerStoreOptions {
   readonly http?: HttpClient;
   /** Issue 16: the `certs.d` dir (containerd `config_path`); empty: none. */
   readonly hostsDir?: string;
+  /** Issue 16: references or ids never garbage-collected, reported `pinned` (containerd's pinned images). */
+  readonly pinned?: readonly string[];
   /** Issue 16: Docker `config.json` / `auth.json` credentials for pulls that carry none; empty: none. */
   readonly credentialsFile?: string;
 }
@@ -85,12 +87,20 @@ export class DockerStore implements ImageStore {
   /** TLS per origin from the hosts dir, for requests that name no endpoint (token realms). */
   #tlsByOrigin = new Map<string, TlsSettings>();
   #credentialsFile: string;
+  /** Normalized references and ids of pinned images. */
+  readonly #pinned: ReadonlySet<string>;
 
   constructor(private readonly opts: DockerStoreOptions) {
     this.index = new ImageIndex(opts.workDir);
     this.layers = new LayerStore(opts.workDir);
     this.blobs = new BlobStore(opts.workDir);
     this.#credentialsFile = opts.credentialsFile ?? '';
+    this.#pinned = new Set(
+      (opts.pinned ?? []).map((r) => {
+        if (/^(sha256:)?[0-9a-f]{64}$/.test(r)) return r.startsWith('sha256:') ? r : `sha256:${r}`;
+        return formatReference(parseReference(r));
+      }),
+    );
     const base = opts.http ?? createNodeHttp(createTransport(() => this.#systemCas));
     const http: HttpClient = (url, req) => base(url, req.tls || !this.#tlsByOrigin.has(url.origin) ? req : { ...req, tls: this.#tlsByOrigin.get(url.origin)! });
     this.#pullDeps = {
@@ -125,6 +135,15 @@ export class DockerStore implements ImageStore {
     this.#pullDeps = { ...this.#pullDeps, mirrors: registry.mirrors, insecure: registry.insecure, hosts: hosts as HostsDir };
   }
 
+  /** Issue 16: whether the configuration pins `s` (by id, tag or digest reference). */
+  isPinned(s: StoredImage): boolean {
+    return s.pinned || this.#pinned.has(s.id) || s.repoTags.some((t) => this.#pinned.has(t)) || s.repoDigests.some((d) => this.#pinned.has(d));
+  }
+
+  #record(s: StoredImage): ImageRecord {
+    return { ...toRecord(s), pinned: this.isPinned(s) };
+  }
+
   /** Loads metadata and drops half-made layers (Mesos `Store::recover`). */
   async recover(): Promise<void> {
     await mkdir(storeDir(this.opts.workDir), { recursive: true });
@@ -151,7 +170,7 @@ export class DockerStore implements ImageStore {
         return this.index.put(image, parsed.digest === undefined ? name : undefined);
       }),
     );
-    return toRecord(stored);
+    return this.#record(stored);
   }
 
   pulls(): PullSnapshot[] {
@@ -170,7 +189,7 @@ export class DockerStore implements ImageStore {
 
   async resolve(refOrId: string): Promise<ImageRecord | undefined> {
     const s = this.index.find(refOrId);
-    return s ? toRecord(s) : undefined;
+    return s ? this.#record(s) : undefined;
   }
 
   /** `StoredImage` for the provisioner (layers). */
@@ -181,9 +200,9 @@ export class DockerStore implements ImageStore {
   async list(filter?: { ref?: string }): Promise<ImageRecord[]> {
     if (filter?.ref) {
       const s = this.index.find(filter.ref);
-      return s ? [toRecord(s)] : [];
+      return s ? [this.#record(s)] : [];
     }
-    return this.index.all().map(toRecord);
+    return this.index.all().map((i) => this.#record(i));
   }
 
   async remove(refOrId: string, ctx: Ctx): Promise<boolean> {
@@ -243,7 +262,7 @@ export class DockerStore implements ImageStore {
   async add(image: StoredImage, tags: readonly string[]): Promise<ImageRecord> {
     let s = await this.index.put(image, undefined);
     for (const t of tags) s = await this.index.put(image, t);
-    return toRecord(s);
+    return this.#record(s);
   }
 
   /** Loads an OCI layout or docker archive (see `archive.ts`). */
