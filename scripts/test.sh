@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Sets up a fresh machine (idempotent) and runs the whole test suite: unit tests
-# beside the code in src/ and end-to-end tests in e2e/ (real runc, conmon,
-# overlayfs, CNI plugins, a registry on loopback). Needs root.
+# Sets up a fresh machine with the test tooling (idempotent; no service touched)
+# and runs the whole test suite: unit tests beside the code in src/ and
+# end-to-end tests in e2e/ (real runc, conmon, overlayfs, CNI plugins, a
+# registry on loopback). Needs root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh --with-test-tools
 npx tsc -p tsconfig.json --noEmit
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT

@@ -32,6 +32,12 @@ import { startObservability } from './shim/observability';
 import { adminServices } from './shim/admin';
 import { imagesPullCommand } from './shim/cli/images-pull';
 import { checkLeaksCommand, leaksArgs } from './shim/cli/check-leaks';
+import { configCommand } from './shim/cli/config-cmd';
+import { Reloader } from './shim/reload';
+import { SdNotifier } from './common/sd-notify';
+import { statusCommand } from './shim/cli/status-cmd';
+import { checkCommand } from './shim/cli/check-cmd';
+import type { CliResult } from './shim/config';
 
 const provisionerOptions = (config: Config): ProvisionerOptions => ({
   workDir: config.workDir,
@@ -41,9 +47,15 @@ const provisionerOptions = (config: Config): ProvisionerOptions => ({
   pullProgressTimeoutSec: config.images.pullProgressTimeout,
   maxConcurrentDownloads: config.images.maxConcurrentDownloads,
   maxLayerBytes: config.images.maxLayerSize > 0 ? config.images.maxLayerSize : undefined,
+  hostsDir: config.registry.configPath,
+  credentialsFile: config.registry.credentialsFile,
+  pinned: config.images.pinned,
 });
 
-async function serve(config: Config, version: string): Promise<void> {
+async function serve(config: Config, version: string, cli: CliResult): Promise<void> {
+  // Issue 16: systemd Type=notify. First, so no child (spawn helper, conmon, runc) inherits NOTIFY_SOCKET.
+  const notifier = new SdNotifier();
+  let serving = false;
   setLogLevel(config.logLevel);
   await mkdir(config.workDir, { recursive: true, mode: 0o711 });
   await mkdir(config.runDir, { recursive: true, mode: 0o711 });
@@ -60,7 +72,7 @@ async function serve(config: Config, version: string): Promise<void> {
     netnsDir: join(config.runDir, 'netns'),
   });
 
-  const { store, provisioner } = await createProvisioner(provisionerOptions(config));
+  const { store, provisioner, docker } = await createProvisioner(provisionerOptions(config));
   await recordStoreOwner(config.workDir);
   const containerizerOptions: ContainerizerOptions = {
     workDir: config.workDir,
@@ -75,6 +87,20 @@ async function serve(config: Config, version: string): Promise<void> {
     network,
   };
   const containerizer = createContainerizer(containerizerOptions);
+  // Issue 16: SIGHUP reloads the file and drop-ins; live keys apply, the rest are named as needing a restart.
+  const reloader = new Reloader(cli, config, {
+    setLogLevel,
+    configureRegistry: (r) => docker.configureRegistry(r),
+    setCniConfDir: (dir) => network.setConfDir(dir),
+  });
+  process.on('SIGHUP', () => {
+    log.info({ signal: 'SIGHUP' }, 'reloading the configuration');
+    void notifier
+      .reloading()
+      .then(() => reloader.reload())
+      .catch((err: unknown) => log.error({ err: describeError(err) }, 'configuration reload failed'))
+      .finally(() => (serving ? notifier.ready(`serving CRI on ${config.socket}`) : notifier.status('recovering state')));
+  });
   const streaming = new StreamingServer({
     address: config.streaming.address,
     port: config.streaming.port,
@@ -103,6 +129,7 @@ async function serve(config: Config, version: string): Promise<void> {
   const server = new CriServer(runtimeHandlers(deps), imageHandlers(store), gate, { unfiltered, extra: adminServices(store) });
   await server.listen(config.socket);
   log.info({ socket: config.socket, version, backend: provisioner.backend }, 'mesos-cri listening');
+  void notifier.status('recovering state');
 
   // Mesos order inside: launcher, then isolators (network), then provisioner.
   const started = process.hrtime.bigint();
@@ -110,11 +137,14 @@ async function serve(config: Config, version: string): Promise<void> {
   await streaming.start();
   recovering = undefined;
   log.info({ recover_ms: Number(process.hrtime.bigint() - started) / 1e6, streaming: streaming.url }, 'mesos-cri ready');
+  serving = true;
+  await notifier.ready(`serving CRI on ${config.socket}`);
 
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;
     stopping = true;
+    void notifier.stopping(`shutting down on ${signal}; containers keep running`);
     log.info({ signal }, 'shutting down; running containers are left running');
     server
       .shutdown()
@@ -178,6 +208,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(`mesos-cri ${version}\n`);
     return 0;
   }
+  // Issue 16: `config default|dump|validate` (see shim/cli/config-cmd.ts); before the config is loaded.
+  if (cli.positionals[0] === 'config') return configCommand(cli, cli.positionals.slice(1));
   let config: Config;
   try {
     config = await loadConfig(cli);
@@ -196,11 +228,14 @@ export async function main(argv: readonly string[]): Promise<number> {
   if (cli.positionals[0] === 'images' && cli.positionals[1] === 'pull') {
     return imagesPullCommand(config, cli.positionals.slice(2));
   }
+  // Issue 16: `status` asks the running daemon; `check` is the preflight (shim/cli/{status,check}-cmd.ts).
+  if (cli.positionals.length === 1 && cli.positionals[0] === 'status') return statusCommand(config);
+  if (cli.positionals.length === 1 && cli.positionals[0] === 'check') return checkCommand(config);
   if (cli.positionals.length > 0) {
     process.stderr.write(`mesos-cri: unknown command "${cli.positionals.join(' ')}" (see --help)\n`);
     return 2;
   }
-  await serve(config, version);
+  await serve(config, version, cli);
   return -1; // keep running
 }
 

@@ -48,9 +48,9 @@ export interface CniNetworkIsolatorOptions {
  * one container); different sandboxes proceed concurrently.
  */
 export class CniNetworkIsolator {
-  readonly #opts: CniNetworkIsolatorOptions;
+  #opts: CniNetworkIsolatorOptions;
   readonly #deps: InvokeDeps;
-  readonly #loader: ConfigLoader;
+  #loader: ConfigLoader;
   readonly #pins: NetnsPins;
   readonly #clock: Clock;
   readonly #mutex = new KeyedMutex();
@@ -62,6 +62,16 @@ export class CniNetworkIsolator {
     this.#loader = new ConfigLoader(opts.confDir);
     this.#pins = new NetnsPins(exec);
     this.#clock = opts.clock ?? systemClock;
+  }
+
+  /**
+   * Issue 16: a new config dir (SIGHUP). Pods attached before keep their
+   * recorded network for CHECK and DEL; new pods use the new dir's config.
+   */
+  setConfDir(confDir: string): void {
+    if (confDir === this.#opts.confDir) return;
+    this.#opts = { ...this.#opts, confDir };
+    this.#loader = new ConfigLoader(confDir);
   }
 
   /** CRI `NetworkReady`: true once a valid config is in the dir; re-reads it when it changed. */

@@ -158,7 +158,7 @@ export class MesosProvisioner {
       for (const c of this.#containers.values()) keep.add(c.imageId);
       // With a rootfs of unknown image, no image is unused for sure.
       for (const s of this.#unknownLayers.size > 0 ? [] : this.store.index.all()) {
-        if (!keep.has(s.id) && !s.pinned) await this.store.index.delete(s.id);
+        if (!keep.has(s.id) && !s.pinned && !this.store.isPinned(s)) await this.store.index.delete(s.id);
       }
       await this.store.gc(this.layersInUse(), ctx);
     });

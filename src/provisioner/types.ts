@@ -64,4 +64,10 @@ export interface ProvisionerOptions {
   readonly progressLogIntervalMs?: number;
   /** Largest uncompressed layer accepted, in bytes (a gzip bomb stops there); default 64 GiB. */
   readonly maxLayerBytes?: number;
+  /** Issue 16: the `certs.d` dir (hosts.toml, certificates); empty or absent: none. */
+  readonly hostsDir?: string;
+  /** Issue 16: Docker config.json / auth.json credentials for pulls that carry none. */
+  readonly credentialsFile?: string;
+  /** Issue 16: image references or ids that are never garbage-collected and reported pinned. */
+  readonly pinned?: readonly string[];
 }

@@ -1,11 +1,14 @@
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { METRICS_KEYS, type MetricsConfig } from './config-metrics';
+import { REGISTRY_KEYS, type RegistryFilesConfig } from './config-registry';
 
 /**
  * Daemon configuration: embedded defaults, then the YAML file
- * (default `/etc/mesos-cri/config.yaml`, optional), then command-line flags.
+ * (default `/etc/mesos-cri/config.yaml`, optional), then the drop-ins in
+ * `config.d/` beside it (`*.yaml`/`*.yml`, in name order), then command-line flags.
  * Every key is declared once in `SCHEMA` with its type, default, flag and help;
  * `--help` and the README's reference are generated from it.
  */
@@ -21,8 +24,8 @@ export interface Config {
   cgroup: { driver: 'cgroupfs'; parent: string };
   restrictOomScoreAdj: boolean;
   cni: { confDir: string; binDirs: string[]; cacheDir: string };
-  registry: { mirrors: Record<string, string[]>; insecure: string[] };
-  images: { backend: 'auto' | 'overlay' | 'aufs' | 'bind' | 'copy'; pullProgressTimeout: number; maxConcurrentDownloads: number; maxLayerSize: number };
+  registry: { mirrors: Record<string, string[]>; insecure: string[] } & RegistryFilesConfig;
+  images: { backend: 'auto' | 'overlay' | 'aufs' | 'bind' | 'copy'; pullProgressTimeout: number; maxConcurrentDownloads: number; maxLayerSize: number; pinned: string[] };
   streaming: { address: string; port: number; tlsCert: string; tlsKey: string; idleTimeout: number };
   /** Issue 17's keys: `config-metrics.ts`. */
   metrics: MetricsConfig;
@@ -67,6 +70,7 @@ export const SCHEMA: readonly Key[] = [
   { path: 'streaming.tlsKey', kind: 'string', flag: 'stream-tls-key', def: '', help: 'PEM key for streaming TLS' },
   { path: 'streaming.idleTimeout', kind: 'number', flag: 'stream-idle-timeout', def: 14400, help: 'seconds an idle streaming connection is kept' },
   ...METRICS_KEYS,
+  ...REGISTRY_KEYS,
 ];
 
 export const DEFAULT_CONFIG_FILE = '/etc/mesos-cri/config.yaml';
@@ -166,6 +170,8 @@ export interface CliResult {
   readonly version: boolean;
   readonly configFile: string;
   readonly configFileExplicit: boolean;
+  /** Drop-in directory (`--config-dir`; default `config.d` beside the config file). */
+  readonly configDir: string;
   readonly overrides: ReadonlyArray<[Key, unknown]>;
   readonly positionals: readonly string[];
 }
@@ -173,6 +179,7 @@ export interface CliResult {
 export function parseCli(argv: readonly string[]): CliResult {
   const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }> = {
     config: { type: 'string', short: 'c' },
+    'config-dir': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
     version: { type: 'boolean' },
   };
@@ -206,41 +213,96 @@ export function parseCli(argv: readonly string[]): CliResult {
       overrides.push([k, coerce(k, raw, source, true)]);
     }
   }
+  const configFile = (parsed.values.config as string | undefined) ?? DEFAULT_CONFIG_FILE;
   return {
     help: parsed.values.help === true,
     version: parsed.values.version === true,
-    configFile: (parsed.values.config as string | undefined) ?? DEFAULT_CONFIG_FILE,
+    configFile,
     configFileExplicit: parsed.values.config !== undefined,
+    configDir: (parsed.values['config-dir'] as string | undefined) ?? join(dirname(configFile), 'config.d'),
     overrides,
     positionals: parsed.positionals,
   };
 }
 
-/** Defaults, then the file (optional unless named with `--config`), then flags. */
-export async function loadConfig(cli: CliResult): Promise<Config> {
-  let cfg = defaults();
-  let text: string | undefined;
+/** Where each effective value came from: `default`, a file path, or `flag --x`. */
+export type ConfigSources = Record<string, string>;
+
+export interface LoadedConfig {
+  readonly config: Config;
+  readonly sources: ConfigSources;
+  /** The files read, in the order applied. */
+  readonly files: readonly string[];
+}
+
+/** Parses one YAML file (`undefined` when it does not exist and `optional`). */
+export async function readConfigDocument(file: string, optional: boolean): Promise<unknown> {
+  let text: string;
   try {
-    text = await readFile(cli.configFile, 'utf8');
+    text = await readFile(file, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || cli.configFileExplicit)
-      throw new ConfigError(`invalid configuration: cannot read ${cli.configFile}: ${(err as Error).message}`);
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' && optional) return undefined;
+    throw new ConfigError(`invalid configuration: cannot read ${file}: ${(err as Error).message}`);
   }
-  if (text !== undefined) {
-    let doc: unknown;
-    try {
-      doc = parseYaml(text);
-    } catch (err) {
-      throw new ConfigError(`invalid configuration: ${cli.configFile}: not valid YAML: ${(err as Error).message}`);
-    }
-    cfg = applyDocument(cfg, doc, cli.configFile);
+  try {
+    return parseYaml(text);
+  } catch (err) {
+    throw new ConfigError(`invalid configuration: ${file}: not valid YAML: ${(err as Error).message}`);
   }
-  const out = cfg as unknown as Record<string, unknown>;
+}
+
+/** The drop-ins of `dir` in name order (`*.yaml`, `*.yml`; hidden files skipped); none when the dir is absent. */
+export async function dropInFiles(dir: string): Promise<string[]> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw new ConfigError(`invalid configuration: cannot read drop-in directory ${dir}: ${(err as Error).message}`);
+  }
+  return names
+    .filter((n) => /\.ya?ml$/.test(n) && !n.startsWith('.'))
+    .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+    .map((n) => join(dir, n));
+}
+
+/** Merges one layer: map-valued keys merge per entry (a registry's mirrors replace that registry's only). */
+function layer(out: Record<string, unknown>, sources: ConfigSources, doc: unknown, source: string): void {
+  if (doc === null || doc === undefined) return;
+  const applied = applyDocument(defaults(), doc, source) as unknown as Record<string, unknown>;
+  for (const path of flatKeys(doc)) {
+    const key = SCHEMA.find((k) => k.path === path)!;
+    const v = getPath(applied, path);
+    if (key.kind === 'map<string,string[]>') setPath(out, path, { ...(getPath(out, path) as object), ...(v as object) });
+    else setPath(out, path, v);
+    sources[path] = source;
+  }
+}
+
+/** Defaults, then the file (optional unless named with `--config`), then its drop-ins, then flags. */
+export async function loadConfigWithSources(cli: CliResult): Promise<LoadedConfig> {
+  const out = defaults() as unknown as Record<string, unknown>;
+  const sources: ConfigSources = Object.fromEntries(SCHEMA.map((k) => [k.path, 'default']));
+  const files: string[] = [];
+  const main = await readConfigDocument(cli.configFile, !cli.configFileExplicit);
+  if (main !== undefined) {
+    layer(out, sources, main, cli.configFile);
+    files.push(cli.configFile);
+  }
+  for (const file of await dropInFiles(cli.configDir)) {
+    layer(out, sources, await readConfigDocument(file, true), file);
+    files.push(file);
+  }
   for (const [k, v] of cli.overrides) {
     if (k.kind === 'map<string,string[]>') setPath(out, k.path, { ...(getPath(out, k.path) as object), ...(v as object) });
     else setPath(out, k.path, v);
+    sources[k.path] = `flag --${k.flag}`;
   }
-  return cfg;
+  return { config: out as unknown as Config, sources, files };
+}
+
+export async function loadConfig(cli: CliResult): Promise<Config> {
+  return (await loadConfigWithSources(cli)).config;
 }
 
 export function helpText(): string {
@@ -248,9 +310,15 @@ export function helpText(): string {
     'Usage: mesos-cri [flags]            run the CRI daemon',
     '       mesos-cri images import FILE load an OCI layout or docker-archive tarball',
     '       mesos-cri images pull IMAGE  pull through the running daemon, showing each layer\'s progress',
+    '       mesos-cri status             ask the running daemon: versions, readiness, counts, image store, streaming URL',
+    '       mesos-cri check              preflight: kernel, overlay, cgroups, binaries, CNI, free space, socket (exit 1 on a failure)',
+    '       mesos-cri config default     print the default configuration, commented',
+    '       mesos-cri config dump        print the effective configuration and where each value comes from',
+    '       mesos-cri config validate FILE  check a config file or drop-in (exit 0 valid, 2 invalid)',
     '',
     'Flags (override the config file, which overrides embedded defaults):',
     `  -c, --config FILE  YAML config file (default ${DEFAULT_CONFIG_FILE}, optional)`,
+    '      --config-dir DIR drop-ins merged over it in name order (default: config.d beside the file)',
     '  -h, --help         show this help',
     '      --version      print the version',
   ];

@@ -16,6 +16,8 @@ export interface StreamingUrls {
   getExec(req: { containerId: string; cmd: string[]; tty: boolean; stdin: boolean; stdout: boolean; stderr: boolean }): string;
   getAttach(req: { containerId: string; tty: boolean; stdin: boolean; stdout: boolean; stderr: boolean }): string;
   getPortForward(req: { podSandboxId: string; ports: number[] }): string;
+  /** The base URL once started (reported by `Status` verbose, `mesos-cri status`). */
+  readonly url?: string;
 }
 
 export interface ShimDeps {

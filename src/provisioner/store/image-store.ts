@@ -15,7 +15,10 @@ import type { PullSnapshot } from '../../common/metrics';
 import { PullTracker } from './progress';
 import { pullImage, type PullDeps } from './pull';
 import { RegistryClient } from './registry-client';
-import type { HttpClient } from './registry-http';
+import { createNodeHttp, type HttpClient } from './registry-http';
+import { credentialsFromFile } from './credentials';
+import { loadHostsDir, systemCaCertificates, type HostsDir, type TlsSettings } from './hosts';
+import { createTransport } from './transport';
 
 const FS_INFO_TTL_MS = 5_000;
 
@@ -57,13 +60,27 @@ export interface DockerStoreOptions {
   readonly layersInUse: () => ReadonlySet<string> | 'unknown';
   /** Injected by tests; `node:http(s)` otherwise. */
   readonly http?: HttpClient;
+  /** Issue 16: the `certs.d` dir (containerd `config_path`); empty: none. */
+  readonly hostsDir?: string;
+  /** Issue 16: references or ids never garbage-collected, reported `pinned` (containerd's pinned images). */
+  readonly pinned?: readonly string[];
+  /** Issue 16: Docker `config.json` / `auth.json` credentials for pulls that carry none; empty: none. */
+  readonly credentialsFile?: string;
+}
+
+/** Registry settings that SIGHUP can change. */
+export interface RegistrySettings {
+  readonly mirrors: Record<string, string[]>;
+  readonly insecure: string[];
+  readonly configPath?: string;
+  readonly credentialsFile?: string;
 }
 
 export class DockerStore implements ImageStore {
   readonly index: ImageIndex;
   readonly layers: LayerStore;
   readonly blobs: BlobStore;
-  readonly #pullDeps: PullDeps;
+  #pullDeps: PullDeps;
   readonly #pulls = new Inflight<StoredImage>();
   readonly #tracker = new PullTracker();
   /** Bumped by every change to the store's content, to invalidate the cached `fsInfo`. */
@@ -71,13 +88,28 @@ export class DockerStore implements ImageStore {
   #gcQueued = false;
   #gcDone: Promise<void> | undefined;
   #fsInfo: { info: FsInfo; at: number; generation: number } | undefined;
+  #systemCas: readonly string[] | undefined;
+  /** TLS per origin from the hosts dir, for requests that name no endpoint (token realms). */
+  #tlsByOrigin = new Map<string, TlsSettings>();
+  #credentialsFile: string;
+  /** Normalized references and ids of pinned images. */
+  readonly #pinned: ReadonlySet<string>;
 
   constructor(private readonly opts: DockerStoreOptions) {
     this.index = new ImageIndex(opts.workDir);
     this.layers = new LayerStore(opts.workDir, opts.maxLayerBytes);
     this.blobs = new BlobStore(opts.workDir);
+    this.#credentialsFile = opts.credentialsFile ?? '';
+    this.#pinned = new Set(
+      (opts.pinned ?? []).map((r) => {
+        if (/^(sha256:)?[0-9a-f]{64}$/.test(r)) return r.startsWith('sha256:') ? r : `sha256:${r}`;
+        return formatReference(parseReference(r));
+      }),
+    );
+    const base = opts.http ?? createNodeHttp(createTransport(() => this.#systemCas));
+    const http: HttpClient = (url, req) => base(url, req.tls || !this.#tlsByOrigin.has(url.origin) ? req : { ...req, tls: this.#tlsByOrigin.get(url.origin)! });
     this.#pullDeps = {
-      client: new RegistryClient(opts.http),
+      client: new RegistryClient(http),
       blobs: this.blobs,
       layers: this.layers,
       layerInflight: new Inflight<void>(),
@@ -90,9 +122,44 @@ export class DockerStore implements ImageStore {
     };
   }
 
+  /**
+   * Issue 16: registry settings, at start and on SIGHUP; pulls started
+   * afterwards use them. An invalid hosts dir throws and changes nothing.
+   */
+  async configureRegistry(registry: RegistrySettings): Promise<void> {
+    this.#systemCas ??= await systemCaCertificates();
+    const hosts = await loadHostsDir(registry.configPath ?? '');
+    const byOrigin = new Map<string, TlsSettings>();
+    for (const cfg of hosts.values()) {
+      for (const h of [...cfg.hosts, ...(cfg.server?.url ? [{ ...cfg.server, url: cfg.server.url }] : [])]) {
+        if (h.tls) byOrigin.set(new URL(h.url).origin, h.tls);
+      }
+    }
+    this.#tlsByOrigin = byOrigin;
+    this.#credentialsFile = registry.credentialsFile ?? '';
+    this.#pullDeps = { ...this.#pullDeps, mirrors: registry.mirrors, insecure: registry.insecure, hosts: hosts as HostsDir };
+  }
+
+  /** Issue 16: whether the configuration pins `s` (by id, tag or digest reference). */
+  isPinned(s: StoredImage): boolean {
+    return s.pinned || this.#pinned.has(s.id) || s.repoTags.some((t) => this.#pinned.has(t)) || s.repoDigests.some((d) => this.#pinned.has(d));
+  }
+
+  #record(s: StoredImage): ImageRecord {
+    return { ...toRecord(s), pinned: this.isPinned(s) };
+  }
+
   /** Loads metadata and drops half-made layers (Mesos `Store::recover`). */
   async recover(): Promise<void> {
     await mkdir(storeDir(this.opts.workDir), { recursive: true });
+    if (!this.opts.http) {
+      await this.configureRegistry({
+        mirrors: this.opts.mirrors,
+        insecure: this.opts.insecure,
+        ...(this.opts.hostsDir !== undefined ? { configPath: this.opts.hostsDir } : {}),
+        credentialsFile: this.#credentialsFile,
+      });
+    }
     await this.layers.recover();
     await this.index.load();
   }
@@ -101,10 +168,11 @@ export class DockerStore implements ImageStore {
     const parsed = parseReference(ref);
     const name = formatReference(parsed);
     // Concurrent pulls of one reference share one pull (and its outcome).
+    const auth = opts.auth ?? (await credentialsFromFile(this.#credentialsFile, parsed.domain, parsed.path));
     const stored = await this.#pulls
-      .run(`${name} ${JSON.stringify(opts.auth ?? {})}`, () =>
+      .run(`${name} ${JSON.stringify(auth ?? {})}`, () =>
         this.opts.lock.read(async () => {
-          const image = await pullImage(this.#pullDeps, parsed, opts.auth, ctx).finally(() => this.#generation++);
+          const image = await pullImage(this.#pullDeps, parsed, auth, ctx).finally(() => this.#generation++);
           return this.index.put(image, parsed.digest === undefined ? name : undefined);
         }),
       )
@@ -112,7 +180,7 @@ export class DockerStore implements ImageStore {
         this.#gcAfterFailedPull();
         throw err;
       });
-    return toRecord(stored);
+    return this.#record(stored);
   }
 
   /**
@@ -155,7 +223,7 @@ export class DockerStore implements ImageStore {
 
   async resolve(refOrId: string): Promise<ImageRecord | undefined> {
     const s = this.index.find(refOrId);
-    return s ? toRecord(s) : undefined;
+    return s ? this.#record(s) : undefined;
   }
 
   /** `StoredImage` for the provisioner (layers). */
@@ -166,9 +234,9 @@ export class DockerStore implements ImageStore {
   async list(filter?: { ref?: string }): Promise<ImageRecord[]> {
     if (filter?.ref) {
       const s = this.index.find(filter.ref);
-      return s ? [toRecord(s)] : [];
+      return s ? [this.#record(s)] : [];
     }
-    return this.index.all().map(toRecord);
+    return this.index.all().map((i) => this.#record(i));
   }
 
   async remove(refOrId: string, ctx: Ctx): Promise<boolean> {
@@ -233,7 +301,7 @@ export class DockerStore implements ImageStore {
   async add(image: StoredImage, tags: readonly string[]): Promise<ImageRecord> {
     let s = await this.index.put(image, undefined);
     for (const t of tags) s = await this.index.put(image, t);
-    return toRecord(s);
+    return this.#record(s);
   }
 
   /** Loads an OCI layout or docker archive (see `archive.ts`). */

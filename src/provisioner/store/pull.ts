@@ -6,7 +6,8 @@ import { formatReference, repository, type ImageReference } from '../reference';
 import { Inflight, Semaphore } from '../sync';
 import type { AuthConfig, LayerDescriptor } from '../types';
 import type { BlobStore } from './blob-store';
-import { endpointsFor, type Endpoint } from './endpoints';
+import { can, endpointsFor, type Endpoint } from './endpoints';
+import { hostsFor, type HostsDir } from './hosts';
 import type { StoredImage } from './image-index';
 import type { LayerStore } from './layer-store';
 import { hostPlatform, parseConfig, parseDocument, selectPlatform } from './manifest';
@@ -27,6 +28,8 @@ export interface PullDeps {
   readonly layerInflight: Inflight<void>;
   readonly mirrors: Readonly<Record<string, readonly string[]>>;
   readonly insecure: readonly string[];
+  /** Issue 16: the `certs.d` hosts (mirrors with capabilities, TLS, headers). */
+  readonly hosts?: HostsDir;
   readonly maxConcurrentDownloads: number;
   readonly stallMs: number;
   readonly logMs: number;
@@ -37,16 +40,36 @@ export interface PullDeps {
 const MAX_CONFIG = 8 << 20;
 
 export async function pullImage(deps: PullDeps, ref: ImageReference, auth: AuthConfig | undefined, ctx: Ctx): Promise<StoredImage> {
-  const endpoints = endpointsFor(ref.domain, deps.mirrors, deps.insecure);
-  for (const ep of endpoints) {
+  const all = endpointsFor(ref.domain, deps.mirrors, deps.insecure, deps.hosts ? hostsFor(deps.hosts, ref.domain) : undefined);
+  // A host that may pull but not resolve (containerd capabilities) serves content by digest only:
+  // resolve the tag first at the hosts that may, then pull the digest.
+  let target = ref;
+  if (ref.digest === undefined && all.some((e) => !can(e, 'resolve') || !can(e, 'pull'))) {
+    target = { ...ref, digest: await resolveTag(deps, all.filter((e) => can(e, 'resolve')), ref, auth, ctx) };
+  }
+  const endpoints = all.filter((e) => can(e, 'pull'));
+  for (const [i, ep] of endpoints.entries()) {
     try {
-      return await pullFrom(deps, ep, ref, auth, ctx);
+      return await pullFrom(deps, ep, target, auth, ctx);
     } catch (err) {
-      if (!ep.mirror || !fallsThrough(err) || ctx.signal.aborted) throw err;
-      log.warn({ image: formatReference(ref), mirror: ep.base, err: describeError(err) }, 'mirror failed, trying next endpoint');
+      if (i === endpoints.length - 1 || !fallsThrough(err) || ctx.signal.aborted) throw err;
+      log.warn({ image: formatReference(ref), endpoint: ep.base, err: describeError(err) }, 'endpoint failed, trying the next one');
     }
   }
-  throw new CriError('Internal', `failed to pull ${formatReference(ref)}: no endpoint`);
+  throw new CriError('FailedPrecondition', `failed to pull ${formatReference(ref)}: no registry host may pull it (check capabilities in hosts.toml)`);
+}
+
+async function resolveTag(deps: PullDeps, endpoints: readonly Endpoint[], ref: ImageReference, auth: AuthConfig | undefined, ctx: Ctx): Promise<string> {
+  for (const [i, ep] of endpoints.entries()) {
+    try {
+      const top = await deps.client.manifest({ endpoint: ep, repo: ref.path, auth }, ref.tag ?? 'latest', ctx);
+      return sha256(top.body);
+    } catch (err) {
+      if (i === endpoints.length - 1 || !fallsThrough(err) || ctx.signal.aborted) throw err;
+      log.warn({ image: formatReference(ref), endpoint: ep.base, err: describeError(err) }, 'endpoint failed to resolve, trying the next one');
+    }
+  }
+  throw new CriError('FailedPrecondition', `failed to resolve ${formatReference(ref)}: no registry host may resolve it (check capabilities in hosts.toml)`);
 }
 
 async function readBlob(deps: PullDeps, s: RepoSession, digest: string, progress: PullProgress, ctx: Ctx): Promise<Buffer> {

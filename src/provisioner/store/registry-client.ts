@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import type { Ctx } from '../../common/ctx';
 import { CriError, findCriError } from '../../common/errors';
 import type { AuthConfig } from '../types';
-import type { Endpoint } from './endpoints';
+import { apiRoot, type Endpoint } from './endpoints';
 import { MANIFEST_ACCEPT } from './media-types';
 import { basicHeader, credentialsOf, parseChallenges, TokenCache, type Challenge } from './registry-auth';
 import { discard, isOk, nodeHttp, readBody, type HttpClient, type HttpRequest, type HttpResponse } from './registry-http';
@@ -29,9 +29,10 @@ export class RegistryClient {
     this.tokens = new TokenCache(http);
   }
 
-  async #send(url: string, init: Omit<HttpRequest, 'signal'>, ctx: Ctx): Promise<HttpResponse> {
+  async #send(url: string, init: Omit<HttpRequest, 'signal'>, ctx: Ctx, endpoint?: Endpoint): Promise<HttpResponse> {
+    const extra = endpoint?.headers ? { headers: { ...endpoint.headers, ...init.headers } } : {};
     try {
-      return await this.http(new URL(url), { ...init, signal: ctx.signal });
+      return await this.http(new URL(url), { ...init, ...extra, ...(endpoint?.tls ? { tls: endpoint.tls } : {}), signal: ctx.signal });
     } catch (err) {
       ctx.signal.throwIfAborted();
       throw new CriError('Unavailable', `failed to reach registry endpoint ${new URL(url).origin}`, { cause: err });
@@ -42,7 +43,7 @@ export class RegistryClient {
   async probe(endpoint: Endpoint, ctx: Ctx): Promise<Challenge | null> {
     const known = this.#challenges.get(endpoint.base);
     if (known !== undefined) return known;
-    const res = await this.#send(`${endpoint.base}/v2/`, {}, ctx);
+    const res = await this.#send(`${apiRoot(endpoint)}/`, {}, ctx, endpoint);
     discard(res);
     let ch: Challenge | null = null;
     if (res.status === 401) {
@@ -68,11 +69,11 @@ export class RegistryClient {
 
   /** An authenticated GET; retries once with a fresh challenge when a cached token is refused. */
   async get(s: RepoSession, path: string, headers: Record<string, string>, ctx: Ctx): Promise<HttpResponse> {
-    const url = `${s.endpoint.base}/v2/${s.repo}/${path}`;
+    const url = `${apiRoot(s.endpoint)}/${s.repo}/${path}`;
     let ch = await this.probe(s.endpoint, ctx);
     for (let attempt = 0; ; attempt++) {
       const authorization = await this.#authorization(s, ch, ctx);
-      const res = await this.#send(url, { headers: { ...headers, ...(authorization ? { authorization } : {}) } }, ctx);
+      const res = await this.#send(url, { headers: { ...headers, ...(authorization ? { authorization } : {}) } }, ctx, s.endpoint);
       if (res.status !== 401) return res;
       discard(res);
       const fresh = parseChallenges(res.header('www-authenticate'));

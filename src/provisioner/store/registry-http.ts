@@ -2,6 +2,8 @@ import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders 
 import { request as httpsRequest } from 'node:https';
 import type { Readable } from 'node:stream';
 import { CriError } from '../../common/errors';
+import type { TlsSettings } from './hosts';
+import type { Transport } from './transport';
 
 /**
  * The HTTP the registry client needs: GET/POST with headers, redirects
@@ -17,6 +19,8 @@ export interface HttpRequest {
   /** Sent with its `content-length`. */
   readonly body?: string;
   readonly signal: AbortSignal;
+  /** The endpoint's TLS settings (issue 16), for this origin only: a redirect elsewhere uses the defaults. */
+  readonly tls?: TlsSettings;
 }
 
 export interface HttpResponse {
@@ -54,11 +58,22 @@ export async function readBody(res: HttpResponse, limit: number, what: string): 
 const MAX_REDIRECTS = 10;
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
-/** One request, no redirects; `https:` URLs use the default CA store, as `fetch` does. */
-function send(url: URL, method: string, headers: OutgoingHttpHeaders, body: string | undefined, signal: AbortSignal): Promise<IncomingMessage> {
+/** One request, no redirects; without a transport, `https:` URLs use Node's CA store, as `fetch` does. */
+function send(url: URL, method: string, headers: OutgoingHttpHeaders, body: string | undefined, signal: AbortSignal, transport: Transport | undefined, tls: TlsSettings | undefined): Promise<IncomingMessage> {
   return new Promise((resolve, reject) => {
-    const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
-    const req = request(url, { method, headers, signal }, resolve);
+    let req;
+    if (url.protocol === 'https:') {
+      req = httpsRequest(url, { method, headers, signal, ...(transport ? { agent: transport.agentFor(url, tls) } : {}) }, resolve);
+    } else {
+      const proxy = transport?.httpProxyFor(url);
+      if (proxy) {
+        // Plain HTTP through a proxy: the absolute URL as the request target (RFC 9112 3.2.2).
+        const auth = proxy.username ? { 'proxy-authorization': `Basic ${Buffer.from(`${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`).toString('base64')}` } : {};
+        req = httpRequest({ host: proxy.hostname, port: proxy.port || 80, path: url.href, method, headers: { ...headers, ...auth, host: url.host }, signal }, resolve);
+      } else {
+        req = httpRequest(url, { method, headers, signal }, resolve);
+      }
+    }
     req.on('error', reject);
     req.end(body);
   });
@@ -70,7 +85,11 @@ function send(url: URL, method: string, headers: OutgoingHttpHeaders, body: stri
  * a GET without body, and drops the credentials when a redirect leaves the
  * origin (registries send blobs to a CDN with a signed URL).
  */
-export const nodeHttp: HttpClient = async (url, req) => {
+export const nodeHttp: HttpClient = (url, req) => createNodeHttp(undefined)(url, req);
+
+/** `nodeHttp` over a transport: per-host TLS, the system CAs, proxies (issue 16). */
+export const createNodeHttp = (transport: Transport | undefined): HttpClient => async (url, req) => {
+  let tls = req.tls;
   let method: string = req.method ?? 'GET';
   let body = req.body;
   // No compressed transfer encodings: blobs are digested as sent, and `fetch` would undo them for us.
@@ -78,7 +97,7 @@ export const nodeHttp: HttpClient = async (url, req) => {
   for (const [k, v] of Object.entries(req.headers ?? {})) headers[k.toLowerCase()] = v;
   for (let hops = 0; ; hops++) {
     if (body !== undefined) headers['content-length'] = Buffer.byteLength(body);
-    const msg = await send(url, method, headers, body, req.signal);
+    const msg = await send(url, method, headers, body, req.signal, transport, tls);
     const status = msg.statusCode ?? 0;
     const location = msg.headers.location;
     if (!REDIRECTS.has(status) || location === undefined) {
@@ -92,7 +111,10 @@ export const nodeHttp: HttpClient = async (url, req) => {
       body = undefined;
       headers = without(headers, 'content-length', 'content-type');
     }
-    if (next.origin !== url.origin) headers = without(headers, 'authorization');
+    if (next.origin !== url.origin) {
+      headers = without(headers, 'authorization');
+      tls = undefined;
+    }
     url = next;
   }
 };

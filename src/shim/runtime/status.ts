@@ -5,6 +5,14 @@ import type { RuntimeHandler } from '../handlers';
  * `Status`: RuntimeReady is true once the daemon serves (the wrapper answers
  * UNAVAILABLE before recovery ends); NetworkReady follows the CNI config.
  */
+const streamingUrl = (deps: ShimDeps): string | undefined => {
+  try {
+    return deps.streaming?.url;
+  } catch {
+    return undefined; // not started yet
+  }
+};
+
 export const status =
   (deps: ShimDeps): RuntimeHandler<'Status'> =>
   async (req) => {
@@ -22,7 +30,7 @@ export const status =
       ],
       features: { supplemental_groups_policy: false, user_namespaces_host_network: false },
       info: req.verbose
-        ? { config: JSON.stringify({ runtime: deps.runtimeName, runtimeVersion: deps.runtimeVersion, cni: deps.config.cni, streaming: deps.config.streaming }) }
+        ? { config: JSON.stringify({ runtime: deps.runtimeName, runtimeVersion: deps.runtimeVersion, cni: deps.config.cni, streaming: deps.config.streaming, streamingUrl: streamingUrl(deps) }) }
         : ({} as Record<string, string>),
     };
   };
