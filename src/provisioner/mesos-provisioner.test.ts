@@ -20,6 +20,7 @@ function fakeStore(images: Array<{ id: string; layers: string[] }>) {
   const store = {
     recover: async () => undefined,
     find: (id: string) => index.get(id),
+    isPinned: (s: { pinned: boolean }) => s.pinned,
     index: { all: () => [...index.values()], delete: async (id: string) => void index.delete(id) },
     gc: async (inUse: ReadonlySet<string> | 'unknown') => {
       gcCalls.push(inUse);
