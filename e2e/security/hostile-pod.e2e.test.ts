@@ -206,4 +206,34 @@ describe('hostile pods stay inside', () => {
       expect(left, `round ${round}`).toBe('');
     }
   });
+
+  it('refuses AppArmor on a node without it and unknown seccomp profiles; a FIFO or a secret as a profile gets nowhere', async () => {
+    const sc = (extra: Wire): Wire => ({ linux: { security_context: { namespace_options: { pid: 'POD', network: 'NODE', ipc: 'POD' }, ...extra } } });
+    for (const extra of [{ apparmor: { profile_type: 'RuntimeDefault' } }, { apparmor_profile: 'runtime/default' }, { apparmor: { profile_type: 'Localhost', localhost_ref: 'x' } }]) {
+      const err = await failure(createCtr(d, pod, ctrConfig('aa', bb, ['true'], sc(extra))));
+      expect(err.code).toBe(GRPC.FAILED_PRECONDITION);
+      expect(err.details).toContain('linux.security_context.apparmor: apparmor is not supported');
+    }
+    const unconfined = await createCtr(d, pod, ctrConfig('aa-unconfined', bb, ['true'], sc({ apparmor: { profile_type: 'Unconfined' } })));
+    await d.runtime.call('RemoveContainer', { container_id: unconfined });
+
+    const unknown = await failure(createCtr(d, pod, ctrConfig('sc', bb, ['true'], sc({ seccomp_profile_path: 'not-a-profile' }))));
+    expect(unknown.code).toBe(GRPC.INVALID_ARGUMENT);
+    expect(unknown.details).toContain('seccomp_profile_path');
+
+    const fifo = join(probeDir, 'fifo');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    const t = Date.now();
+    const viaFifo = await failure(createCtr(d, pod, ctrConfig('sc-fifo', bb, ['true'], sc({ seccomp: { profile_type: 'Localhost', localhost_ref: fifo } }))));
+    expect(Date.now() - t).toBeLessThan(5_000);
+    expect(viaFifo.details).toContain('not a regular file');
+    await d.runtime.call('Version', {});
+
+    const secret = join(probeDir, 'shadow');
+    writeFileSync(secret, 'root:$y$j9T$s3cretHash:19000:0:99999:7:::\n');
+    const viaSecret = await failure(createCtr(d, pod, ctrConfig('sc-secret', bb, ['true'], sc({ seccomp: { profile_type: 'Localhost', localhost_ref: secret } }))));
+    expect(viaSecret.code).toBe(GRPC.INVALID_ARGUMENT);
+    expect(viaSecret.details).not.toContain('s3cret');
+    expect(d.logs()).not.toContain('s3cret');
+  });
 });
