@@ -100,6 +100,10 @@ describe('mesos-cri config', () => {
     expect(await configCommand(cli, ['validate', join(d, 'bad.yaml')], out as never, err as never)).toBe(2);
     expect(err.text).toMatch(/bad\.yaml: key "streaming\.port": must be a non-negative number/);
     await expect(validateConfigFile(join(d, 'tls.yaml'))).rejects.toThrow(/streaming\.tlsKey/);
+    writeFileSync(join(d, 'pin.yaml'), 'images:\n  pinned: ["UPPER/Case:1"]\n');
+    await expect(validateConfigFile(join(d, 'pin.yaml'))).rejects.toThrow(/"images\.pinned"/);
+    writeFileSync(join(d, 'pin.yaml'), `images:\n  pinned: ["registry.k8s.io/pause:3.9", "sha256:${'a'.repeat(64)}"]\n`);
+    await expect(validateConfigFile(join(d, 'pin.yaml'))).resolves.toBeDefined();
     await expect(validateConfigFile(join(d, 'absent.yaml'))).rejects.toThrow(ConfigError);
     expect(await configCommand(cli, ['validate'], out as never, err as never)).toBe(2);
     expect(await configCommand(cli, ['bogus'], out as never, err as never)).toBe(2);

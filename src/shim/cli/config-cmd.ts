@@ -1,3 +1,4 @@
+import { parseReference } from '../../provisioner/reference';
 import { applyDocument, ConfigError, defaults, readConfigDocument, SCHEMA, type CliResult, type Config, type ConfigSources, loadConfigWithSources } from '../config';
 
 /**
@@ -62,6 +63,14 @@ export async function validateConfigFile(file: string): Promise<Config> {
   const doc = await readConfigDocument(file, false);
   const cfg = applyDocument(defaults(), doc, file);
   if (cfg.streaming.tlsCert !== '' && cfg.streaming.tlsKey === '') throw new ConfigError(`invalid configuration: ${file}: key "streaming.tlsKey": required with streaming.tlsCert`);
+  for (const ref of cfg.images.pinned) {
+    if (/^(sha256:)?[0-9a-f]{64}$/.test(ref)) continue;
+    try {
+      parseReference(ref);
+    } catch (err) {
+      throw new ConfigError(`invalid configuration: ${file}: key "images.pinned": ${(err as Error).message}`);
+    }
+  }
   return cfg;
 }
 
