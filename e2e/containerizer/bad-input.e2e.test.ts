@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureTestRegistry, pushBusybox, stopTestRegistry } from '../support/images';
 import { startDaemon, type Daemon } from '../support/daemon';
@@ -23,6 +23,7 @@ import {
   type Pod,
   type Wire,
 } from './cri-fixture';
+import { tree } from './fixtures';
 
 /**
  * Issue 15's bad-input test: malformed and hostile CRI requests, each
@@ -35,20 +36,6 @@ import {
 
 const CODES: Record<number, string> = { 0: 'OK', 2: 'UNKNOWN', 3: 'INVALID_ARGUMENT', 5: 'NOT_FOUND', 6: 'ALREADY_EXISTS', 9: 'FAILED_PRECONDITION', 13: 'INTERNAL' };
 const name = (code: number): string => CODES[code] ?? String(code);
-
-function tree(dir: string): string[] {
-  if (!existsSync(dir)) return [];
-  const out: string[] = [];
-  const walk = (p: string): void => {
-    for (const e of readdirSync(p, { withFileTypes: true })) {
-      const child = join(p, e.name);
-      out.push(relative(dir, child));
-      if (e.isDirectory()) walk(child);
-    }
-  };
-  walk(dir);
-  return out.sort();
-}
 
 /** Names, sizes, modes and contents of everything under `dir`. */
 function snapshot(dir: string): string[] {

@@ -1,5 +1,5 @@
-import { existsSync, readdirSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureTestRegistry, pushBusybox, stopTestRegistry } from '../support/images';
 import { startDaemon, type Daemon } from '../support/daemon';
@@ -18,22 +18,9 @@ import {
   testCgroupParent,
   type Pod,
 } from './cri-fixture';
+import { tree } from './fixtures';
 
 /** Names are reserved, bad input fails with the right code and a field name, and a failure leaves nothing behind. */
-
-function tree(dir: string): string[] {
-  if (!existsSync(dir)) return [];
-  const out: string[] = [];
-  const walk = (p: string): void => {
-    for (const e of readdirSync(p, { withFileTypes: true })) {
-      const child = join(p, e.name);
-      out.push(relative(dir, child));
-      if (e.isDirectory()) walk(child);
-    }
-  };
-  walk(dir);
-  return out.sort();
-}
 
 describe('names, bad input and cleanup after failures, through the daemon', () => {
   const cgroupParent = testCgroupParent();

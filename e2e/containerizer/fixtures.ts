@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { copyFile, mkdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { idString, type ContainerId } from '../../src/common/container-id';
 import { CriError } from '../../src/common/errors';
 import type { ProvisionedImage, RootfsProvisioner } from '../../src/mesos-compat/rootfs-provisioner';
@@ -90,4 +90,19 @@ export function catatonitBundle(dir: string): string {
   writeFileSync(join(dir, 'rootfs', 'catatonit'), '');
   writeFileSync(join(dir, 'config.json'), JSON.stringify(spec));
   return dir;
+}
+
+/** Every path below `dir`, relative to it, sorted; `[]` when `dir` does not exist. */
+export function tree(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  const out: string[] = [];
+  const walk = (p: string): void => {
+    for (const e of readdirSync(p, { withFileTypes: true })) {
+      const child = join(p, e.name);
+      out.push(relative(dir, child));
+      if (e.isDirectory()) walk(child);
+    }
+  };
+  walk(dir);
+  return out.sort();
 }
