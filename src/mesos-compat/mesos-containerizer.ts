@@ -7,7 +7,7 @@ import { log } from '../common/log';
 import { recoveryDone, sessionOpened } from '../common/metrics';
 import type { Resources } from './config';
 import { launchContainer, provisionerId, removeContainer, startContainer, stopContainer } from './container-lifecycle';
-import type { ContainerStatus, Containerizer, ExecSyncResult, LaunchInfo, LaunchResult, ResourceStatistics, SandboxStatus } from './containerizer';
+import type { ContainerStatus, Containerizer, ContainersFilter, ExecSyncResult, LaunchInfo, LaunchResult, ResourceStatistics, SandboxStatus } from './containerizer';
 import { Core, type ContainerizerDeps } from './core';
 import type { EventListener } from './events';
 import { execPlanOf, execSync } from './exec-sync';
@@ -290,8 +290,18 @@ export class MesosContainerizer implements Containerizer {
     });
   }
 
-  containers(): Array<SandboxStatus | ContainerStatus> {
-    return [...[...this.#core.sandboxes.values()].map((sb) => sandboxStatus(this.#core, sb)), ...[...this.#core.containers.values()].map(containerStatus)];
+  containers(filter: { kind: 'sandbox' }): SandboxStatus[];
+  containers(filter: { kind: 'container'; sandboxId?: string }): ContainerStatus[];
+  containers(filter?: ContainersFilter): Array<SandboxStatus | ContainerStatus>;
+  containers(filter: ContainersFilter = {}): Array<SandboxStatus | ContainerStatus> {
+    const out: Array<SandboxStatus | ContainerStatus> = [];
+    if (filter.kind !== 'container' && filter.sandboxId === undefined) {
+      for (const sb of this.#core.sandboxes.values()) out.push(sandboxStatus(this.#core, sb));
+    }
+    if (filter.kind !== 'sandbox') {
+      for (const c of this.#core.containers.values()) if (filter.sandboxId === undefined || c.sandboxId === filter.sandboxId) out.push(containerStatus(c));
+    }
+    return out;
   }
 
   lookup(id: string): ContainerId | undefined {

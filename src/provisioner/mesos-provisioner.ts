@@ -16,7 +16,7 @@ import type { DockerStore } from './store/image-store';
 import { toRecord } from './store/image-index';
 import type { RwLock } from './sync';
 import type { BackendName, ImageRecord } from './types';
-import { diskUsage } from './usage';
+import { DiskUsageCache } from './usage';
 
 /**
  * The Mesos provisioner (`provisioner.cpp`) over the docker store and one
@@ -35,6 +35,7 @@ interface ProvisionedInfo {
 export class MesosProvisioner {
   readonly #containers = new Map<string, ProvisionedInfo>();
   readonly #perContainer = new KeyedMutex();
+  readonly #usage = new DiskUsageCache();
 
   constructor(
     private readonly workDir: string,
@@ -103,6 +104,7 @@ export class MesosProvisioner {
     }
     await rm(dir, { recursive: true, force: true });
     this.#containers.delete(idString(id));
+    this.#usage.delete(idString(id));
     return true;
   }
 
@@ -155,7 +157,7 @@ export class MesosProvisioner {
     const info = this.#containers.get(idString(id));
     if (!info) throw new CriError('NotFound', `failed to get rootfs usage of ${idString(id)}: not provisioned`);
     const backend = info.backend === this.backend.name ? this.backend : makeBackend(info.backend);
-    return diskUsage(backend.writable(backendDir(this.workDir, id, info.backend)));
+    return this.#usage.get(idString(id), backend.writable(backendDir(this.workDir, id, info.backend)));
   }
 }
 
