@@ -194,13 +194,15 @@ export async function stopContainer(core: Core, c: ContainerRecord, opts: { time
   await core.saveContainer(c);
 }
 
-/** RemoveContainer: stop, then forget everything but the log file (kubelet owns logs). Idempotent. */
+/**
+ * RemoveContainer: stop, then forget everything but the log file (kubelet
+ * owns logs). Idempotent. The container's dir becomes a tombstone at once;
+ * its runtime state, rootfs and monitor files go behind the reply
+ * (`tombstones.ts`), as containerd leaves snapshots to its GC.
+ */
 export async function removeContainer(core: Core, c: ContainerRecord, ctx: Ctx): Promise<void> {
   await stopContainer(core, c, { timeoutSeconds: 0 }, ctx);
-  await core.deps.runtime.delete(c.id, ctx);
-  await core.deps.provisioner.destroy(provisionerId(c), ctx);
-  await core.removeMonitorFiles(c.id);
-  await rm(containerDir(core.roots, c.sandboxId, c.id), { recursive: true, force: true });
+  await core.sweeper.bury(c.sandboxId, c.id);
   core.names.release(containerName(c.config, core.sandboxes.get(c.sandboxId)?.config ?? { name: '', namespace: '', uid: '' }), c.id);
   core.containers.delete(c.id);
   core.emit('deleted', c.id, c.sandboxId);

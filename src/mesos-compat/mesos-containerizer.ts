@@ -99,6 +99,8 @@ export class MesosContainerizer implements Containerizer {
     // Each checkpoint dir found is either recovered or cleaned up by `recover`.
     const found = checkpointDirs(this.#core.roots);
     await recover(this.#core, ctx);
+    // Containers removed before a crash: their tombstones are finished behind the reply, as live removals are.
+    await this.#core.sweeper.recover();
     const kept = { sandboxes: this.#core.sandboxes.size, containers: this.#core.containers.size };
     recoveryDone(Number(process.hrtime.bigint() - started) / 1e9, {
       sandboxes: { recovered: kept.sandboxes, cleaned: Math.max(0, found.sandboxes - kept.sandboxes) },
@@ -274,6 +276,9 @@ export class MesosContainerizer implements Containerizer {
       for (const c of [...core.containers.values()].filter((x) => x.sandboxId === sb.id)) {
         await core.containerLock(c.id, () => removeContainer(core, c, ctx));
       }
+      // The sandbox's teardown below must not race its containers' sweeps.
+      await core.sweeper.settle(sb.id);
+      await core.sweeper.forget(sb.id);
       lap('containers');
       // The provisioner keeps a per-sandbox dir above its containers' rootfses.
       await core.deps.provisioner.destroy(id, ctx);

@@ -138,13 +138,15 @@ export class DiskUsageCache {
   }
 
   async #bounded<T>(fn: () => Promise<T>): Promise<T> {
+    // A woken waiter inherits the finishing walk's slot.
     if (this.#running >= this.#limit) await new Promise<void>((r) => this.#queue.push(r));
-    this.#running++;
+    else this.#running++;
     try {
       return await fn();
     } finally {
-      this.#running--;
-      this.#queue.shift()?.();
+      const next = this.#queue.shift();
+      if (next) next();
+      else this.#running--;
     }
   }
 }

@@ -1,0 +1,130 @@
+import { mkdir, readdir, rename, rm, rmdir } from 'node:fs/promises';
+import { nested, topLevel } from '../common/container-id';
+import { cleanupCtx } from '../common/ctx';
+import { isErrno } from '../common/fsutil';
+import { log } from '../common/log';
+import type { Core } from './core';
+import { containerDir, sandboxTombstonesDir, tombstoneDir, tombstonesDir } from './paths';
+
+interface Buried {
+  readonly sandboxId: string;
+  readonly id: string;
+}
+
+/** Sweeps at once: the runtime's delete is a process, the rootfs an unmount and a tree removal. */
+const CONCURRENCY = 2;
+/** A sweep that failed is tried again once after this; after that, at the next start. */
+const RETRY_MS = 2_000;
+
+/**
+ * RemoveContainer's deferred teardown, as containerd leaves snapshots to its
+ * GC. `bury` moves the container's dir out of its sandbox in one rename:
+ * from then on no checkpoint names the container, so a daemon killed at any
+ * later point never brings it back, and recovery's own passes (orphaned
+ * runtime state, rootfses of unknown containers) plus `recover` here finish
+ * what the sweep had not done. The sweep deletes the runtime's state and
+ * cgroups, destroys the rootfs and removes the monitor's files, in
+ * parallel, then the tombstone.
+ */
+export class Sweeper {
+  readonly #pending = new Map<string, { readonly sandboxId: string; readonly done: Promise<void> }>();
+  readonly #queue: Array<() => void> = [];
+  #running = 0;
+
+  constructor(private readonly core: Core) {}
+
+  /** Moves the container's dir to its tombstone and queues its sweep; resolves once the rename is done. */
+  async bury(sandboxId: string, id: string): Promise<void> {
+    const roots = this.core.roots;
+    await mkdir(sandboxTombstonesDir(roots, sandboxId), { recursive: true });
+    const dest = tombstoneDir(roots, sandboxId, id);
+    await rm(dest, { recursive: true, force: true });
+    try {
+      await rename(containerDir(roots, sandboxId, id), dest);
+    } catch (err) {
+      // Never checkpointed (a dir made and lost): nothing to move, the sweep still runs.
+      if (!isErrno(err, 'ENOENT')) throw err;
+      await mkdir(dest, { recursive: true });
+    }
+    this.#enqueue({ sandboxId, id });
+  }
+
+  /** Waits for the sweeps of `sandboxId`'s containers (its own teardown must not race them). */
+  async settle(sandboxId: string): Promise<void> {
+    await Promise.all([...this.#pending.values()].filter((p) => p.sandboxId === sandboxId).map((p) => p.done));
+  }
+
+  /** Waits for every queued sweep. */
+  async idle(): Promise<void> {
+    while (this.#pending.size > 0) await Promise.all([...this.#pending.values()].map((p) => p.done));
+  }
+
+  /** Queues the sweep of every tombstone a previous daemon left (after `recover` has run). */
+  async recover(): Promise<number> {
+    let n = 0;
+    for (const sandboxId of await list(tombstonesDir(this.core.roots))) {
+      const ids = await list(sandboxTombstonesDir(this.core.roots, sandboxId));
+      if (ids.length === 0 && !this.core.sandboxes.has(sandboxId)) await this.forget(sandboxId);
+      for (const id of ids) {
+        if (this.#pending.has(id)) continue;
+        this.#enqueue({ sandboxId, id });
+        n++;
+      }
+    }
+    if (n > 0) log.info({ tombstones: n }, 'finishing the removal of containers removed before the restart');
+    return n;
+  }
+
+  #enqueue(b: Buried): void {
+    const done = this.#bounded(() => this.#sweepWithRetry(b)).finally(() => {
+      if (this.#pending.get(b.id)?.done === done) this.#pending.delete(b.id);
+    });
+    this.#pending.set(b.id, { sandboxId: b.sandboxId, done });
+  }
+
+  async #sweepWithRetry(b: Buried): Promise<void> {
+    try {
+      await this.#sweep(b);
+    } catch (err) {
+      log.warn({ err, containerId: b.id }, 'failed to sweep a removed container; retrying');
+      await new Promise((r) => setTimeout(r, RETRY_MS));
+      await this.#sweep(b).catch((err2: unknown) => log.warn({ err: err2, containerId: b.id }, 'failed to sweep a removed container; the next start will'));
+    }
+  }
+
+  async #sweep({ sandboxId, id }: Buried): Promise<void> {
+    const { deps, roots } = this.core;
+    const ctx = cleanupCtx();
+    // Independent: the process is gone, so its runtime state, its rootfs mount and the monitor's files can go at once.
+    await Promise.all([deps.runtime.delete(id, ctx), deps.provisioner.destroy(nested(topLevel(sandboxId), id), ctx), this.core.removeMonitorFiles(id)]);
+    // The sandbox's tombstone dir stays: its removal (after `settle`) or `recover` takes it.
+    await rm(tombstoneDir(roots, sandboxId, id), { recursive: true, force: true });
+  }
+
+  /** After `settle`, under the sandbox's lock (no `bury` can race it): drops its empty tombstone dir. */
+  async forget(sandboxId: string): Promise<void> {
+    await rmdir(sandboxTombstonesDir(this.core.roots, sandboxId)).catch(() => undefined);
+  }
+
+  async #bounded(fn: () => Promise<void>): Promise<void> {
+    // A woken waiter inherits the finishing sweep's slot.
+    if (this.#running >= CONCURRENCY) await new Promise<void>((r) => this.#queue.push(r));
+    else this.#running++;
+    try {
+      await fn();
+    } finally {
+      const next = this.#queue.shift();
+      if (next) next();
+      else this.#running--;
+    }
+  }
+}
+
+async function list(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return [];
+    throw err;
+  }
+}
