@@ -37,11 +37,14 @@ describe('RemoveContainer behind the reply, with SIGKILL before the sweep', () =
   const cgroupParent = testCgroupParent();
   let d: Daemon;
   let bb = '';
+  let other = '';
   let gate = '';
 
   beforeAll(async () => {
     const reg = await ensureTestRegistry();
     bb = (await pushBusybox(reg, 'tombstone/busybox:1')).ref;
+    // Layers of its own (an extra file): removing it must not touch busybox's.
+    other = (await pushBusybox(reg, 'tombstone/other:1', { extra: [{ name: 'only-here', content: Buffer.from('tombstone-e2e\n'), mode: 0o644 }] })).ref;
     const base = mkdtempSync(join(tmpdir(), 'mcri-'));
     gate = join(base, 'gate');
     const wrapper = join(base, 'runc-gated');
@@ -140,5 +143,30 @@ describe('RemoveContainer behind the reply, with SIGKILL before the sweep', () =
     const left = (): Array<{ pid: number }> => processesOf(d.base, cgroupParent).filter((p) => p.pid !== d.pid);
     await until('processes to go', () => (left().length === 0 ? true : undefined), 10_000).catch(() => undefined);
     expect(left()).toEqual([]);
+  });
+
+  it('collects the layers of an image removed while its container ran, once the container is removed', async () => {
+    await d.image.call('PullImage', { image: { image: other } });
+    const layers = join(d.workDir, 'provisioner', 'store', 'layers', 'sha256');
+    const before = new Set(list(layers));
+    const pod = await runPod(d, 'layers');
+    const ctr = await createCtr(d, pod, ctrConfig('uses', other, ['sleep', '1000']));
+    await d.runtime.call('StartContainer', { container_id: ctr });
+    await d.image.call('RemoveImage', { image: { image: other } });
+    // Still in use: the image is gone from the list, its layers are not.
+    const { images } = await d.image.call<{ images: Array<{ repo_tags: string[] }> }>('ListImages', {});
+    expect(images.flatMap((i) => i.repo_tags).some((t) => t.includes('tombstone/other'))).toBe(false);
+    expect(list(layers).sort()).toEqual([...before].sort());
+    await d.runtime.call('StopContainer', { container_id: ctr, timeout: '0' });
+    await d.runtime.call('RemoveContainer', { container_id: ctr });
+    await until('the freed layers to be collected', () => (list(layers).length < before.size ? true : undefined), 10_000).catch(() => undefined);
+    const left = list(layers);
+    expect(left.length).toBeLessThan(before.size);
+    // busybox's layers stay: its image still names them.
+    const bbCtr = await createCtr(d, pod, ctrConfig('still-works', bb, ['true']));
+    await d.runtime.call('StartContainer', { container_id: bbCtr });
+    expect((await waitExited(d, bbCtr)).exit_code).toBe(0);
+    await d.runtime.call('RemovePodSandbox', { pod_sandbox_id: pod.id });
+    expect(list(layers).sort()).toEqual(left.sort());
   });
 });

@@ -85,7 +85,24 @@ export class MesosProvisioner {
 
   /** Destroys the rootfs of `id` and of every container nested under it; `false` when unknown. */
   async destroy(id: ContainerId, ctx: Ctx): Promise<boolean> {
-    return this.lock.read(() => this.#perContainer.run(idString(id), () => this.#remove(id, ctx)));
+    const before = this.layersInUse();
+    const removed = await this.lock.read(() => this.#perContainer.run(idString(id), () => this.#remove(id, ctx)));
+    if (removed) this.#collectFreed(before);
+    return removed;
+  }
+
+  /**
+   * Layers that only removed containers still used (their image was removed
+   * while they ran, or before RemoveContainer's sweep got to them) are
+   * collected now, not left until the next image removal.
+   */
+  #collectFreed(before: ReadonlySet<string>): void {
+    const inUse = this.layersInUse();
+    const referenced = new Set(this.store.index.all().flatMap((s) => s.layers.map((l) => l.digest)));
+    if (![...before].some((l) => !inUse.has(l) && !referenced.has(l))) return;
+    void this.lock
+      .write(() => this.store.gc(this.layersInUse(), cleanupCtx()))
+      .catch((err: unknown) => log.warn({ err }, 'failed to collect the layers of removed containers'));
   }
 
   async #remove(id: ContainerId, ctx: Ctx): Promise<boolean> {
