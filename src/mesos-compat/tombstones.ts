@@ -27,7 +27,7 @@ const RETRY_MS = 2_000;
  * parallel, then the tombstone.
  */
 export class Sweeper {
-  readonly #pending = new Map<string, { readonly sandboxId: string; readonly done: Promise<void> }>();
+  readonly #pending = new Map<string, { readonly sandboxId: string; readonly done: Promise<void>; readonly now: () => void }>();
   readonly #queue: Array<() => void> = [];
   #running = 0;
 
@@ -49,9 +49,20 @@ export class Sweeper {
     this.#enqueue({ sandboxId, id });
   }
 
-  /** Waits for the sweeps of `sandboxId`'s containers (its own teardown must not race them). */
+  /**
+   * Finishes the sweeps of `sandboxId`'s containers (its own teardown must
+   * not race them): queued ones start at once, outside the bound, since
+   * their sandbox's removal is waiting on them.
+   */
   async settle(sandboxId: string): Promise<void> {
-    await Promise.all([...this.#pending.values()].filter((p) => p.sandboxId === sandboxId).map((p) => p.done));
+    const mine = [...this.#pending.values()].filter((p) => p.sandboxId === sandboxId);
+    for (const p of mine) p.now();
+    await Promise.all(mine.map((p) => p.done));
+  }
+
+  /** After `settle`, under the sandbox's lock (no `bury` can race it): drops its empty tombstone dir. */
+  async forget(sandboxId: string): Promise<void> {
+    await rmdir(sandboxTombstonesDir(this.core.roots, sandboxId)).catch(() => undefined);
   }
 
   /** Waits for every queued sweep. */
@@ -76,10 +87,20 @@ export class Sweeper {
   }
 
   #enqueue(b: Buried): void {
-    const done = this.#bounded(() => this.#sweepWithRetry(b)).finally(() => {
-      if (this.#pending.get(b.id)?.done === done) this.#pending.delete(b.id);
-    });
-    this.#pending.set(b.id, { sandboxId: b.sandboxId, done });
+    let now!: () => void;
+    const skip = new Promise<void>((r) => (now = r));
+    // Assigned before the body can finish: `#acquire` always yields first.
+    let done: Promise<void> | undefined = undefined;
+    done = (async (): Promise<void> => {
+      const slot = await this.#acquire(skip);
+      try {
+        await this.#sweepWithRetry(b);
+      } finally {
+        if (slot) this.#release();
+        if (this.#pending.get(b.id)?.done === done) this.#pending.delete(b.id);
+      }
+    })();
+    this.#pending.set(b.id, { sandboxId: b.sandboxId, done, now });
   }
 
   async #sweepWithRetry(b: Buried): Promise<void> {
@@ -101,22 +122,29 @@ export class Sweeper {
     await rm(tombstoneDir(roots, sandboxId, id), { recursive: true, force: true });
   }
 
-  /** After `settle`, under the sandbox's lock (no `bury` can race it): drops its empty tombstone dir. */
-  async forget(sandboxId: string): Promise<void> {
-    await rmdir(sandboxTombstonesDir(this.core.roots, sandboxId)).catch(() => undefined);
+  /** A slot among `CONCURRENCY` (true), or none once `skip` resolves first (false: runs unbounded). */
+  #acquire(skip: Promise<void>): Promise<boolean> {
+    if (this.#running < CONCURRENCY) {
+      this.#running++;
+      return Promise.resolve(true);
+    }
+    return new Promise<boolean>((resolve) => {
+      const waiter = (): void => resolve(true);
+      this.#queue.push(waiter);
+      void skip.then(() => {
+        const i = this.#queue.indexOf(waiter);
+        if (i < 0) return; // already handed a slot
+        this.#queue.splice(i, 1);
+        resolve(false);
+      });
+    });
   }
 
-  async #bounded(fn: () => Promise<void>): Promise<void> {
-    // A woken waiter inherits the finishing sweep's slot.
-    if (this.#running >= CONCURRENCY) await new Promise<void>((r) => this.#queue.push(r));
-    else this.#running++;
-    try {
-      await fn();
-    } finally {
-      const next = this.#queue.shift();
-      if (next) next();
-      else this.#running--;
-    }
+  /** A finishing sweep hands its slot to the next one queued. */
+  #release(): void {
+    const next = this.#queue.shift();
+    if (next) next();
+    else this.#running--;
   }
 }
 
