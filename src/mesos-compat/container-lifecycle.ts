@@ -183,10 +183,10 @@ export async function stopContainer(core: Core, c: ContainerRecord, opts: { time
   const rt = core.deps.runtime;
   if (opts.timeoutSeconds > 0 && c.phase === 'running') {
     await rt.kill(c.id, opts.signal ?? stopSignalOf(c), ctx);
-    if (await waitExit(core, c, opts.timeoutSeconds * 1000)) return;
+    if (await waitExit(core, c, opts.timeoutSeconds * 1000)) return core.sweeper.exited(c.id);
   }
   await rt.kill(c.id, 'SIGKILL', ctx, { all: true });
-  if (await waitExit(core, c, 30_000)) return;
+  if (await waitExit(core, c, 30_000)) return core.sweeper.exited(c.id);
   // The monitor died without recording an exit: trust the runtime.
   const st = await rt.state(c.id, ctx);
   if (st && st.status !== 'stopped') throw new CriError('Internal', `failed to stop container ${c.id}: still ${st.status} after SIGKILL`);

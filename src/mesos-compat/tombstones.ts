@@ -30,8 +30,27 @@ export class Sweeper {
   readonly #pending = new Map<string, { readonly sandboxId: string; readonly done: Promise<void>; readonly now: () => void }>();
   readonly #queue: Array<() => void> = [];
   #running = 0;
+  /** Runtime deletes begun when a stop saw the process exit (containerd deletes its task then, too). */
+  readonly #early = new Map<string, Promise<boolean>>();
 
   constructor(private readonly core: Core) {}
+
+  /**
+   * A stopped container's runtime state and cgroups are of no further use
+   * (its status lives in our record): delete them now, behind StopContainer's
+   * reply, so that RemoveContainer's sweep, or its sandbox's removal, has
+   * less to wait for. Failures are left to the sweep.
+   */
+  exited(id: string): void {
+    if (this.#early.has(id)) return;
+    const p = this.core.deps.runtime.delete(id, cleanupCtx()).catch((err: unknown) => {
+      log.debug({ err, containerId: id }, 'early runtime delete failed; the sweep retries');
+      return false;
+    });
+    this.#early.set(id, p);
+    // Forgotten after a while if the container is never removed (the sweep then deletes on its own).
+    void p.then(() => setTimeout(() => this.#early.get(id) === p && this.#early.delete(id), 60_000).unref());
+  }
 
   /** Moves the container's dir to its tombstone and queues its sweep; resolves once the rename is done. */
   async bury(sandboxId: string, id: string): Promise<void> {
@@ -117,7 +136,10 @@ export class Sweeper {
     const { deps, roots } = this.core;
     const ctx = cleanupCtx();
     // Independent: the process is gone, so its runtime state, its rootfs mount and the monitor's files can go at once.
-    await Promise.all([deps.runtime.delete(id, ctx), deps.provisioner.destroy(nested(topLevel(sandboxId), id), ctx), this.core.removeMonitorFiles(id)]);
+    const early = this.#early.get(id);
+    const runtimeGone = (early ?? Promise.resolve(false)).then(() => deps.runtime.delete(id, ctx));
+    await Promise.all([runtimeGone, deps.provisioner.destroy(nested(topLevel(sandboxId), id), ctx), this.core.removeMonitorFiles(id)]);
+    this.#early.delete(id);
     // The sandbox's tombstone dir stays: its removal (after `settle`) or `recover` takes it.
     await rm(tombstoneDir(roots, sandboxId, id), { recursive: true, force: true });
   }
