@@ -85,9 +85,9 @@ describe('RemoveContainer behind the reply, with SIGKILL before the sweep', () =
     const pod = await runPod(d, 'tomb');
     const neighbour = await createCtr(d, pod, ctrConfig('stays', bb, ['sleep', '1000']));
     await d.runtime.call('StartContainer', { container_id: neighbour });
-    const gone = await createCtr(d, pod, ctrConfig('goes', bb, ['sleep', '1000']));
+    // It exits by itself: StopContainer would already delete its runtime state (as containerd does at exit).
+    const gone = await createCtr(d, pod, ctrConfig('goes', bb, ['sh', '-c', 'exit 0']));
     await d.runtime.call('StartContainer', { container_id: gone });
-    await d.runtime.call('StopContainer', { container_id: gone, timeout: '0' });
     await waitExited(d, gone);
 
     const ctrDir = join(d.workDir, 'containerizer', 'sandboxes', pod.id, 'containers', gone);
@@ -130,6 +130,9 @@ describe('RemoveContainer behind the reply, with SIGKILL before the sweep', () =
 
     // Without the gate the sweep runs right behind the reply, and the pod then goes whole.
     await d.runtime.call('StopContainer', { container_id: neighbour, timeout: '0' });
+    // Its runtime state goes behind the stop's reply; its record (status, exit code) stays until removal.
+    await until('the stop to delete the runtime state', () => (existsSync(join(d.runDir, 'runc', neighbour)) ? undefined : true), 10_000);
+    expect(await ctrStatus(d, neighbour)).toMatchObject({ state: 'CONTAINER_EXITED', exit_code: 137 });
     await d.runtime.call('RemoveContainer', { container_id: neighbour });
     await d.runtime.call('StopPodSandbox', { pod_sandbox_id: pod.id });
     await d.runtime.call('RemovePodSandbox', { pod_sandbox_id: pod.id });
