@@ -55,15 +55,22 @@ export class Sweeper {
   /** Moves the container's dir to its tombstone and queues its sweep; resolves once the rename is done. */
   async bury(sandboxId: string, id: string): Promise<void> {
     const roots = this.core.roots;
-    await mkdir(sandboxTombstonesDir(roots, sandboxId), { recursive: true });
+    const src = containerDir(roots, sandboxId, id);
     const dest = tombstoneDir(roots, sandboxId, id);
-    await rm(dest, { recursive: true, force: true });
+    // The common case is one rename; the parent is made, or a stale tombstone cleared, only when it fails.
     try {
-      await rename(containerDir(roots, sandboxId, id), dest);
+      await rename(src, dest);
     } catch (err) {
-      // Never checkpointed (a dir made and lost): nothing to move, the sweep still runs.
-      if (!isErrno(err, 'ENOENT')) throw err;
-      await mkdir(dest, { recursive: true });
+      if (!isErrno(err, 'ENOENT') && !isErrno(err, 'ENOTEMPTY') && !isErrno(err, 'EEXIST')) throw err;
+      await mkdir(sandboxTombstonesDir(roots, sandboxId), { recursive: true });
+      await rm(dest, { recursive: true, force: true });
+      try {
+        await rename(src, dest);
+      } catch (err2) {
+        // Never checkpointed (a dir made and lost): nothing to move, the sweep still runs.
+        if (!isErrno(err2, 'ENOENT')) throw err2;
+        await mkdir(dest, { recursive: true });
+      }
     }
     this.#enqueue({ sandboxId, id });
   }
