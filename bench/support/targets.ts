@@ -17,6 +17,10 @@ export type TargetName = 'mesos-cri' | 'containerd';
 export interface Target {
   readonly name: TargetName;
   readonly cri: CriEndpoint;
+  /** The CRI socket, for benches that open their own client. */
+  readonly socket: string;
+  /** The daemon process alone (no helpers). */
+  readonly daemonPid: number;
   /** A dir owned by this target, for pod log directories. */
   readonly scratch: string;
   /**
@@ -43,7 +47,7 @@ export async function startTarget(name: TargetName, opts: TargetOptions): Promis
 
 async function containerdTarget(opts: TargetOptions): Promise<Target> {
   const c = await startContainerd({ registry: opts.registry, pauseRef: opts.pauseRef });
-  return { name: 'containerd', cri: c, scratch: c.layout.base, runcRoot: join(c.layout.runcRoot, 'k8s.io'), runtimePids: () => c.runtimePids(), stop: () => c.stop() };
+  return { name: 'containerd', cri: c, socket: c.socket, daemonPid: c.pid, scratch: c.layout.base, runcRoot: join(c.layout.runcRoot, 'k8s.io'), runtimePids: () => c.runtimePids(), stop: () => c.stop() };
 }
 
 export interface MesosCriTargetOptions {
@@ -85,6 +89,8 @@ export async function mesosCriTarget(o: MesosCriTargetOptions = {}): Promise<Tar
   return {
     name: 'mesos-cri',
     cri,
+    socket: d.socket,
+    daemonPid: d.pid,
     scratch: d.base,
     // `--runtime-root` defaults to `<runDir>/<runtime>`; runc is what `auto` picks on this host.
     runcRoot: join(d.base, 'run', 'runc'),

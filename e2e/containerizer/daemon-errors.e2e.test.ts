@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureTestRegistry, pushBusybox, stopTestRegistry } from '../support/images';
@@ -28,8 +28,18 @@ describe('names, bad input and cleanup after failures, through the daemon', () =
   let bb = '';
   let pod: Pod;
 
-  /** Everything a create leaves on the host: state dirs, rootfses, runtime state, mounts, processes, cgroups. */
-  const footprint = async (): Promise<Record<string, unknown>> => ({
+  /**
+   * Everything a create leaves on the host: state dirs, rootfses, runtime
+   * state, mounts, processes, cgroups. Taken once RemoveContainer's sweeps
+   * (behind its reply) have emptied the tombstones.
+   */
+  const footprint = async (): Promise<Record<string, unknown>> => {
+    const tombstones = join(d.workDir, 'containerizer', 'tombstones');
+    const buried = (): number => (existsSync(tombstones) ? readdirSync(tombstones).reduce((n, s) => n + readdirSync(join(tombstones, s)).length, 0) : 0);
+    for (const deadline = Date.now() + 10_000; buried() > 0 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 20));
+    return snapshot();
+  };
+  const snapshot = async (): Promise<Record<string, unknown>> => ({
     containers: (await d.runtime.call<{ containers: unknown[] }>('ListContainers', {})).containers.length,
     sandboxes: (await d.runtime.call<{ items: unknown[] }>('ListPodSandbox', {})).items.length,
     state: tree(join(d.workDir, 'containerizer')),

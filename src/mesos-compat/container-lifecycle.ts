@@ -209,10 +209,10 @@ export async function stopContainer(core: Core, c: ContainerRecord, opts: { time
       log.warn({ containerId: c.id, err }, 'the stop signal could not be sent; killing');
       return false;
     });
-    if (sent && (await waitExit(core, c, opts.timeoutSeconds * 1000))) return;
+    if (sent && (await waitExit(core, c, opts.timeoutSeconds * 1000))) return core.sweeper.exited(c.id);
   }
   await rt.kill(c.id, 'SIGKILL', ctx, { all: true });
-  if (await waitExit(core, c, 30_000)) return;
+  if (await waitExit(core, c, 30_000)) return core.sweeper.exited(c.id);
   // The monitor died without recording an exit: trust the runtime.
   const st = await rt.state(c.id, ctx);
   if (st && st.status !== 'stopped') throw new CriError('Internal', `failed to stop container ${c.id}: still ${st.status} after SIGKILL`);
@@ -220,13 +220,15 @@ export async function stopContainer(core: Core, c: ContainerRecord, opts: { time
   await core.saveContainer(c);
 }
 
-/** RemoveContainer: stop, then forget everything but the log file (kubelet owns logs). Idempotent. */
+/**
+ * RemoveContainer: stop, then forget everything but the log file (kubelet
+ * owns logs). Idempotent. The container's dir becomes a tombstone at once;
+ * its runtime state, rootfs and monitor files go behind the reply
+ * (`tombstones.ts`), as containerd leaves snapshots to its GC.
+ */
 export async function removeContainer(core: Core, c: ContainerRecord, ctx: Ctx): Promise<void> {
   await stopContainer(core, c, { timeoutSeconds: 0 }, ctx);
-  await core.deps.runtime.delete(c.id, ctx);
-  await core.deps.provisioner.destroy(provisionerId(c), ctx);
-  await core.removeMonitorFiles(c.id);
-  await rm(containerDir(core.roots, c.sandboxId, c.id), { recursive: true, force: true });
+  await core.sweeper.bury(c.sandboxId, c.id);
   core.names.release(containerName(c.config, core.sandboxes.get(c.sandboxId)?.config ?? { name: '', namespace: '', uid: '' }), c.id);
   core.containers.delete(c.id);
   core.emit('deleted', c.id, c.sandboxId);

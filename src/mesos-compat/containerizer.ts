@@ -107,8 +107,13 @@ export interface Containerizer {
   destroy(id: ContainerId, ctx: Ctx): Promise<boolean>;
   /** Destroys, then forgets everything (nested containers too). `false` for unknown ids. */
   remove(id: ContainerId, ctx: Ctx): Promise<boolean>;
-  /** Every known sandbox and container. */
-  containers(): Array<SandboxStatus | ContainerStatus>;
+  /**
+   * Every known sandbox and container; `kind` and `sandboxId` narrow the
+   * list before any status is built (a sandbox's status reads `/proc`).
+   */
+  containers(filter: { kind: 'sandbox' }): SandboxStatus[];
+  containers(filter: { kind: 'container'; sandboxId?: string }): ContainerStatus[];
+  containers(filter?: ContainersFilter): Array<SandboxStatus | ContainerStatus>;
   /** The `ContainerId` of a sandbox or container id string; `undefined` if unknown. */
   lookup(id: string): ContainerId | undefined;
   reopenLog(id: ContainerId, ctx: Ctx): Promise<void>;
@@ -128,4 +133,10 @@ export interface Containerizer {
    */
   updateNetworkConfig(podCidr: string, ctx: Ctx): Promise<void>;
   pruneImages(excludedImages: readonly string[], ctx: Ctx): Promise<void>;
+}
+
+export interface ContainersFilter {
+  readonly kind?: 'sandbox' | 'container';
+  /** Containers of this sandbox only (sandboxes are left out). */
+  readonly sandboxId?: string;
 }

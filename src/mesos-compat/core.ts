@@ -21,6 +21,7 @@ import { Registrar } from './registrar';
 import type { RootfsProvisioner } from './rootfs-provisioner';
 import type { SpecBuilder } from './spec-builder';
 import type { ContainerRecord, SandboxRecord } from './state';
+import { Sweeper } from './tombstones';
 
 export type WriteSandboxFiles = (
   dir: string,
@@ -73,6 +74,8 @@ export class Core {
   networkConfig: NetworkConfig = EMPTY_NETWORK_CONFIG;
 
   readonly criu: Pick<CriuProbe, 'status'>;
+  /** Finishes RemoveContainer's teardown behind the reply. */
+  readonly sweeper = new Sweeper(this);
 
   constructor(readonly deps: ContainerizerDeps) {
     this.criu = deps.criu ?? new CriuProbe(deps.exec);

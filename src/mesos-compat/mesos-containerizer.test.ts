@@ -1,7 +1,7 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { idString, nested, topLevel, type ContainerId } from '../common/container-id';
 import { background } from '../common/ctx';
 import { CriError } from '../common/errors';
@@ -190,6 +190,70 @@ describe('MesosContainerizer (fakes)', () => {
     expect(await cz.remove(id, ctx)).toBe(true);
     expect(await cz.remove(id, ctx)).toBe(false);
     expect(events).toEqual(['created s', 'started s', 'created c1', 'started c1', 'stopped c1', 'deleted c1']);
+  });
+
+  it('removes a container behind the reply through a tombstone, which the next start finishes after a crash', async () => {
+    await cz.launch(topLevel('s'), { kind: 'sandbox', config: sandbox('s') }, ctx);
+    const id = nested(topLevel('s'), 'c1');
+    await cz.launch(id, { kind: 'container', config: container('c1') }, ctx);
+    await cz.start(id, ctx);
+    monitor.exits.set('c1', { code: 0, at: BigInt(Date.now()) * 1_000_000n, oomKilled: false });
+    await cz.wait(id, ctx);
+    const exitFile = join(base, 'run', 'exits', 'c1');
+    mkdirSync(join(base, 'run', 'exits'), { recursive: true });
+    writeFileSync(exitFile, '0');
+    // The sweep's runtime delete hangs: the daemon "dies" before it finishes.
+    const realDelete = runtime.delete.bind(runtime);
+    let hung = 0;
+    runtime.delete = (cid: string) => (cid === 'c1' && hung++ === 0 ? new Promise<boolean>(() => undefined) : realDelete(cid));
+    expect(await cz.remove(id, ctx)).toBe(true);
+    const tomb = join(base, 'lib', 'containerizer', 'tombstones', 's', 'c1');
+    expect(existsSync(tomb)).toBe(true);
+    expect(existsSync(join(base, 'lib', 'containerizer', 'sandboxes', 's', 'containers', 'c1'))).toBe(false);
+    expect(() => cz.status(id)).toThrow(/not found/);
+    await vi.waitFor(() => expect(hung).toBe(1));
+    cz.close();
+
+    const cz2 = make();
+    await cz2.recover(ctx);
+    // Not brought back, and everything it held is gone once the sweep has run.
+    expect(() => cz2.status(id)).toThrow(/not found/);
+    expect(cz2.containers({ kind: 'container' })).toEqual([]);
+    await vi.waitFor(() => expect(existsSync(tomb)).toBe(false));
+    expect(runtime.calls).toContain('delete c1');
+    expect(await runtime.state('c1')).toBeUndefined();
+    expect(prov.live.has('s.c1')).toBe(false);
+    expect(existsSync(exitFile)).toBe(false);
+    // The sandbox's removal waits for its containers' sweeps and drops their tombstone dir.
+    expect(await cz2.remove(topLevel('s'), ctx)).toBe(true);
+    expect(existsSync(join(base, 'lib', 'containerizer', 'tombstones', 's'))).toBe(false);
+    cz2.close();
+  });
+
+  it('sweeps a removed container right behind the reply and lets its sandbox go after it', async () => {
+    await cz.launch(topLevel('s'), { kind: 'sandbox', config: sandbox('s') }, ctx);
+    const id = nested(topLevel('s'), 'c1');
+    await cz.launch(id, { kind: 'container', config: container('c1') }, ctx);
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const realDestroy = prov.destroy.bind(prov);
+    prov.destroy = async (pid: ContainerId) => {
+      if (idString(pid) === 's.c1') await gate;
+      return realDestroy(pid);
+    };
+    monitor.exits.set('c1', { code: 0, at: BigInt(Date.now()) * 1_000_000n, oomKilled: false });
+    expect(await cz.remove(id, ctx)).toBe(true); // answers while the rootfs is still there
+    expect(prov.live.has('s.c1')).toBe(true);
+    const sandboxGone = cz.remove(topLevel('s'), ctx);
+    let done = false;
+    void sandboxGone.then(() => (done = true));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(done).toBe(false); // waits for the sweep
+    release();
+    expect(await sandboxGone).toBe(true);
+    expect(prov.live.size).toBe(0);
+    expect(runtime.calls).toContain('delete c1');
+    expect(readdirSync(join(base, 'lib', 'containerizer', 'tombstones'))).toEqual([]);
   });
 
   it('stops with the image stop signal and escalates to SIGKILL', async () => {

@@ -7,7 +7,7 @@ import { log } from '../common/log';
 import { recoveryDone, sessionOpened } from '../common/metrics';
 import type { Resources } from './config';
 import { launchContainer, provisionerId, removeContainer, startContainer, stopContainer } from './container-lifecycle';
-import type { ContainerStatus, Containerizer, ExecSyncResult, LaunchInfo, LaunchResult, ResourceStatistics, SandboxStatus } from './containerizer';
+import type { ContainerStatus, Containerizer, ContainersFilter, ExecSyncResult, LaunchInfo, LaunchResult, ResourceStatistics, SandboxStatus } from './containerizer';
 import { Core, type ContainerizerDeps } from './core';
 import type { EventListener } from './events';
 import { execPlanOf, execSync } from './exec-sync';
@@ -99,6 +99,8 @@ export class MesosContainerizer implements Containerizer {
     // Each checkpoint dir found is either recovered or cleaned up by `recover`.
     const found = checkpointDirs(this.#core.roots);
     await recover(this.#core, ctx);
+    // Containers removed before a crash: their tombstones are finished behind the reply, as live removals are.
+    await this.#core.sweeper.recover();
     const kept = { sandboxes: this.#core.sandboxes.size, containers: this.#core.containers.size };
     recoveryDone(Number(process.hrtime.bigint() - started) / 1e9, {
       sandboxes: { recovered: kept.sandboxes, cleaned: Math.max(0, found.sandboxes - kept.sandboxes) },
@@ -276,6 +278,9 @@ export class MesosContainerizer implements Containerizer {
       for (const c of [...core.containers.values()].filter((x) => x.sandboxId === sb.id)) {
         await core.containerLock(c.id, () => removeContainer(core, c, ctx));
       }
+      // The sandbox's teardown below must not race its containers' sweeps.
+      await core.sweeper.settle(sb.id);
+      await core.sweeper.forget(sb.id);
       lap('containers');
       // The provisioner keeps a per-sandbox dir above its containers' rootfses.
       await core.deps.provisioner.destroy(id, ctx);
@@ -292,8 +297,18 @@ export class MesosContainerizer implements Containerizer {
     });
   }
 
-  containers(): Array<SandboxStatus | ContainerStatus> {
-    return [...[...this.#core.sandboxes.values()].map((sb) => sandboxStatus(this.#core, sb)), ...[...this.#core.containers.values()].map(containerStatus)];
+  containers(filter: { kind: 'sandbox' }): SandboxStatus[];
+  containers(filter: { kind: 'container'; sandboxId?: string }): ContainerStatus[];
+  containers(filter?: ContainersFilter): Array<SandboxStatus | ContainerStatus>;
+  containers(filter: ContainersFilter = {}): Array<SandboxStatus | ContainerStatus> {
+    const out: Array<SandboxStatus | ContainerStatus> = [];
+    if (filter.kind !== 'container' && filter.sandboxId === undefined) {
+      for (const sb of this.#core.sandboxes.values()) out.push(sandboxStatus(this.#core, sb));
+    }
+    if (filter.kind !== 'sandbox') {
+      for (const c of this.#core.containers.values()) if (filter.sandboxId === undefined || c.sandboxId === filter.sandboxId) out.push(containerStatus(c));
+    }
+    return out;
   }
 
   lookup(id: string): ContainerId | undefined {

@@ -24,6 +24,9 @@ import { join } from 'node:path';
  *           attach                   conmon's SEQPACKET attach socket
  *           oom                      created by conmon after an OOM kill
  *         persist/exit               conmon's exit status (decimal, no newline)
+ *     tombstones/<sandboxId>/<containerId>/
+ *                                    a removed container's dir, moved here in one rename by
+ *                                    RemoveContainer; swept behind the reply, or at the next start
  *   <runDir>/
  *     runc/                          OCI runtime state root (`runtime.root`)
  *     exits/<containerId>            conmon's exit files
@@ -54,6 +57,10 @@ export const containerBundle = (r: Roots, sandboxId: string, containerId: string
   join(containerDir(r, sandboxId, containerId), 'bundle');
 export const containerPersistDir = (r: Roots, sandboxId: string, containerId: string): string =>
   join(containerDir(r, sandboxId, containerId), 'persist');
+
+export const tombstonesDir = (r: Roots): string => join(containerizerDir(r), 'tombstones');
+export const sandboxTombstonesDir = (r: Roots, sandboxId: string): string => join(tombstonesDir(r), sandboxId);
+export const tombstoneDir = (r: Roots, sandboxId: string, containerId: string): string => join(sandboxTombstonesDir(r, sandboxId), containerId);
 
 export const runtimeRoot = (r: Roots): string => join(r.runDir, 'runc');
 export const exitsDir = (r: Roots): string => join(r.runDir, 'exits');

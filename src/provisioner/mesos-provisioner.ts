@@ -16,7 +16,7 @@ import type { DockerStore } from './store/image-store';
 import { toRecord } from './store/image-index';
 import type { RwLock } from './sync';
 import type { BackendName, ImageRecord } from './types';
-import { diskUsage } from './usage';
+import { DiskUsageCache } from './usage';
 
 /**
  * The Mesos provisioner (`provisioner.cpp`) over the docker store and one
@@ -37,6 +37,7 @@ export class MesosProvisioner {
   /** Known containers whose layer list could not be read at recovery: until they go, no layer is garbage. */
   readonly #unknownLayers = new Set<string>();
   readonly #perContainer = new KeyedMutex();
+  readonly #usage = new DiskUsageCache();
 
   constructor(
     private readonly workDir: string,
@@ -87,7 +88,26 @@ export class MesosProvisioner {
 
   /** Destroys the rootfs of `id` and of every container nested under it; `false` when unknown. */
   async destroy(id: ContainerId, ctx: Ctx): Promise<boolean> {
-    return this.lock.read(() => this.#perContainer.run(idString(id), () => this.#remove(id, ctx)));
+    const before = this.layersInUse();
+    const removed = await this.lock.read(() => this.#perContainer.run(idString(id), () => this.#remove(id, ctx)));
+    if (removed && before !== 'unknown') this.#collectFreed(before);
+    return removed;
+  }
+
+  /**
+   * Layers that only removed containers still used (their image was removed
+   * while they ran, or before RemoveContainer's sweep got to them) are
+   * collected now, not left until the next image removal.
+   */
+  #collectFreed(before: ReadonlySet<string>): void {
+    const inUse = this.layersInUse();
+    // While some rootfs's layers cannot be told, no layer is garbage.
+    if (inUse === 'unknown') return;
+    const referenced = new Set(this.store.index.all().flatMap((s) => s.layers.map((l) => l.digest)));
+    if (![...before].some((l) => !inUse.has(l) && !referenced.has(l))) return;
+    void this.lock
+      .write(() => this.store.gc(this.layersInUse(), cleanupCtx()))
+      .catch((err: unknown) => log.warn({ err }, 'failed to collect the layers of removed containers'));
   }
 
   async #remove(id: ContainerId, ctx: Ctx): Promise<boolean> {
@@ -107,6 +127,7 @@ export class MesosProvisioner {
     await rm(dir, { recursive: true, force: true });
     this.#containers.delete(idString(id));
     this.#unknownLayers.delete(idString(id));
+    this.#usage.delete(idString(id));
     return true;
   }
 
@@ -176,7 +197,7 @@ export class MesosProvisioner {
     const info = this.#containers.get(idString(id));
     if (!info) throw new CriError('NotFound', `failed to get rootfs usage of ${idString(id)}: not provisioned`);
     const backend = info.backend === this.backend.name ? this.backend : makeBackend(info.backend);
-    return diskUsage(backend.writable(backendDir(this.workDir, id, info.backend)));
+    return this.#usage.get(idString(id), backend.writable(backendDir(this.workDir, id, info.backend)));
   }
 }
 

@@ -49,3 +49,104 @@ export async function diskUsage(root: string, seen = new Set<string>()): Promise
   await walk(root);
   return out;
 }
+
+export interface DiskUsageCacheOptions {
+  /** A value younger than this is served as is (default 2 s). */
+  readonly freshMs?: number;
+  /**
+   * A value younger than this is served while a walk refreshes it in the
+   * background; older ones are walked before answering (default 10 s,
+   * containerd's `stats_collect_period` for its snapshot usage).
+   */
+  readonly maxAgeMs?: number;
+  /** Walks at once, across every key (default 2). */
+  readonly concurrency?: number;
+  readonly now?: () => number;
+  readonly walk?: (dir: string) => Promise<DiskUsage>;
+}
+
+interface Entry {
+  at: number;
+  value?: DiskUsage;
+  pending?: Promise<DiskUsage>;
+}
+
+/**
+ * Writable-layer sizes for the stats RPCs, as containerd keeps snapshot
+ * usage: a walk per layer at most every `freshMs`, bounded in number, never
+ * one per container per call. `delete` forgets a layer (its container is
+ * gone); a walk that finishes after that is dropped.
+ */
+export class DiskUsageCache {
+  readonly #entries = new Map<string, Entry>();
+  readonly #fresh: number;
+  readonly #maxAge: number;
+  readonly #now: () => number;
+  readonly #walk: (dir: string) => Promise<DiskUsage>;
+  readonly #limit: number;
+  #running = 0;
+  readonly #queue: Array<() => void> = [];
+
+  constructor(o: DiskUsageCacheOptions = {}) {
+    this.#fresh = o.freshMs ?? 2_000;
+    this.#maxAge = o.maxAgeMs ?? 10_000;
+    this.#limit = Math.max(1, o.concurrency ?? 2);
+    this.#now = o.now ?? Date.now;
+    this.#walk = o.walk ?? ((dir) => diskUsage(dir));
+  }
+
+  get(key: string, dir: string): Promise<DiskUsage> {
+    const e = this.#entries.get(key);
+    const age = e?.value ? this.#now() - e.at : Infinity;
+    if (e?.value && age < this.#fresh) return Promise.resolve(e.value);
+    if (e?.value && age < this.#maxAge) {
+      // Stale but usable: answer now, refresh behind (a failed refresh keeps the old value).
+      if (!e.pending) this.#refresh(key, dir, e).catch(() => undefined);
+      return Promise.resolve(e.value);
+    }
+    const entry = e ?? { at: 0 };
+    if (!e) this.#entries.set(key, entry);
+    return entry.pending ?? this.#refresh(key, dir, entry);
+  }
+
+  delete(key: string): void {
+    this.#entries.delete(key);
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  #refresh(key: string, dir: string, e: Entry): Promise<DiskUsage> {
+    const p = this.#bounded(() => this.#walk(dir)).then(
+      (value) => {
+        if (this.#entries.get(key) === e) {
+          e.value = value;
+          e.at = this.#now();
+        }
+        if (e.pending === p) delete e.pending;
+        return value;
+      },
+      (err: unknown) => {
+        if (e.pending === p) delete e.pending;
+        if (!e.value && this.#entries.get(key) === e) this.#entries.delete(key);
+        throw err;
+      },
+    );
+    e.pending = p;
+    return p;
+  }
+
+  async #bounded<T>(fn: () => Promise<T>): Promise<T> {
+    // A woken waiter inherits the finishing walk's slot.
+    if (this.#running >= this.#limit) await new Promise<void>((r) => this.#queue.push(r));
+    else this.#running++;
+    try {
+      return await fn();
+    } finally {
+      const next = this.#queue.shift();
+      if (next) next();
+      else this.#running--;
+    }
+  }
+}

@@ -20,14 +20,15 @@ export const listContainerStats =
   async (req, ctx) => {
     const cz = containerizerOf(deps);
     const f = req.filter;
-    const out = [];
-    for (const c of cz.containers()) {
-      if (c.kind !== 'container' || c.state !== 'running') continue;
-      if (f?.id && !c.id.startsWith(f.id)) continue;
-      if (f?.pod_sandbox_id && !c.sandboxId.startsWith(f.pod_sandbox_id)) continue;
-      if (!matchesLabels(c.config.labels, f?.label_selector)) continue;
-      const st = await stats.container(cz, c, ctx);
-      if (st) out.push(st);
-    }
+    const list = cz
+      .containers({ kind: 'container' })
+      .filter(
+        (c) =>
+          c.state === 'running' &&
+          (!f?.id || c.id.startsWith(f.id)) &&
+          (!f?.pod_sandbox_id || c.sandboxId.startsWith(f.pod_sandbox_id)) &&
+          matchesLabels(c.config.labels, f?.label_selector),
+      );
+    const out = await stats.containers(cz, list, ctx);
     return { stats: out };
   };

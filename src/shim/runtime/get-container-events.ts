@@ -1,7 +1,7 @@
 import { topLevel } from '../../common/container-id';
 import type { ContainerEventResponse } from '../../../cri/generated/runtime/v1/ContainerEventResponse';
 import type { ContainerEvent } from '../../mesos-compat/events';
-import type { ContainerStatus, SandboxStatus } from '../../mesos-compat/containerizer';
+import type { SandboxStatus } from '../../mesos-compat/containerizer';
 import type { ShimDeps } from '../deps';
 import type { RuntimeHandler } from '../handlers';
 import { containerStatus, podSandboxStatus } from '../translate/status';
@@ -47,7 +47,7 @@ export const getContainerEvents =
         } catch {
           sandbox = undefined;
         }
-        const members = cz.containers().filter((c): c is ContainerStatus => c.kind === 'container' && c.sandboxId === e.sandboxId);
+        const members = cz.containers({ kind: 'container', sandboxId: e.sandboxId });
         const res: ContainerEventResponse = {
           container_id: e.containerId,
           container_event_type: TYPES[e.type],

@@ -10,8 +10,8 @@ export const listContainers =
     const cz = containerizerOf(deps);
     const f = req.filter;
     const containers = cz
-      .containers()
-      .flatMap((c) => (c.kind === 'container' ? [container(c)] : []))
+      .containers({ kind: 'container' })
+      .map((c) => container(c))
       .filter((c) => !f?.id || c.id!.startsWith(f.id))
       .filter((c) => !f?.pod_sandbox_id || c.pod_sandbox_id!.startsWith(f.pod_sandbox_id))
       .filter((c) => !f?.state || c.state === f.state.state)

@@ -10,8 +10,8 @@ export const listPodSandbox =
     const cz = containerizerOf(deps);
     const f = req.filter;
     const items = cz
-      .containers()
-      .flatMap((s) => (s.kind === 'sandbox' ? [podSandbox(s)] : []))
+      .containers({ kind: 'sandbox' })
+      .map((s) => podSandbox(s))
       .filter((p) => !f?.id || p.id!.startsWith(f.id))
       .filter((p) => !f?.state || p.state === f.state.state)
       .filter((p) => matchesLabels(p.labels!, f?.label_selector));

@@ -16,7 +16,7 @@ export function resolve(cz: Containerizer, id: string, kind: 'sandbox' | 'contai
   if (!id) throw new CriError('InvalidArgument', `failed to parse request: ${kind === 'sandbox' ? 'pod_sandbox_id' : 'container_id'} is required`);
   const exact = cz.lookup(id);
   if (exact) return (exact.parent === undefined) === (kind === 'sandbox') ? exact : undefined;
-  const matches = cz.containers().filter((s) => s.kind === kind && s.id.startsWith(id));
+  const matches = cz.containers({ kind }).filter((s) => s.id.startsWith(id));
   if (matches.length > 1) throw new CriError('InvalidArgument', `failed to resolve ${kind} id "${id}": ambiguous prefix`);
   return matches[0] ? cz.lookup(matches[0].id) : undefined;
 }

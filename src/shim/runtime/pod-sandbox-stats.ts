@@ -20,13 +20,9 @@ export const listPodSandboxStats =
   async (req, ctx) => {
     const cz = containerizerOf(deps);
     const f = req.filter;
-    const out = [];
-    for (const s of cz.containers()) {
-      if (s.kind !== 'sandbox' || s.state !== 'ready') continue;
-      if (f?.id && !s.id.startsWith(f.id)) continue;
-      if (!matchesLabels(s.config.labels, f?.label_selector)) continue;
-      const st = await stats.sandbox(cz, s, ctx);
-      if (st) out.push(st);
-    }
+    const list = cz
+      .containers({ kind: 'sandbox' })
+      .filter((s) => s.state === 'ready' && (!f?.id || s.id.startsWith(f.id)) && matchesLabels(s.config.labels, f?.label_selector));
+    const out = await stats.sandboxes(cz, list, ctx);
     return { stats: out };
   };

@@ -9,11 +9,11 @@ export const podSandboxStatusHandler =
   async (req) => {
     const cz = containerizerOf(deps);
     const s = sandboxStatusOf(cz, mustResolve(cz, req.pod_sandbox_id, 'sandbox'));
-    const mine = cz.containers().filter((c) => c.kind === 'container' && c.sandboxId === s.id);
+    const mine = cz.containers({ kind: 'container', sandboxId: s.id });
     return {
       status: podSandboxStatus(s),
       info: (req.verbose ? { info: JSON.stringify({ pid: s.infraPid ?? 0, netnsPath: s.netnsPath ?? '', containers: mine.map((c) => c.id) }) } : {}) as Record<string, string>,
-      containers_statuses: mine.flatMap((c) => (c.kind === 'container' ? [containerStatus(c)] : [])),
+      containers_statuses: mine.map((c) => containerStatus(c)),
       timestamp: (BigInt(Date.now()) * 1_000_000n).toString(),
     };
   };

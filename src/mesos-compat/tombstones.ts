@@ -1,0 +1,187 @@
+import { mkdir, readdir, rename, rm, rmdir } from 'node:fs/promises';
+import { nested, topLevel } from '../common/container-id';
+import { cleanupCtx } from '../common/ctx';
+import { isErrno } from '../common/fsutil';
+import { log } from '../common/log';
+import type { Core } from './core';
+import { containerDir, sandboxTombstonesDir, tombstoneDir, tombstonesDir } from './paths';
+
+interface Buried {
+  readonly sandboxId: string;
+  readonly id: string;
+}
+
+/** Sweeps at once: the runtime's delete is a process, the rootfs an unmount and a tree removal. */
+const CONCURRENCY = 2;
+/** A sweep that failed is tried again once after this; after that, at the next start. */
+const RETRY_MS = 2_000;
+
+/**
+ * RemoveContainer's deferred teardown, as containerd leaves snapshots to its
+ * GC. `bury` moves the container's dir out of its sandbox in one rename:
+ * from then on no checkpoint names the container, so a daemon killed at any
+ * later point never brings it back, and recovery's own passes (orphaned
+ * runtime state, rootfses of unknown containers) plus `recover` here finish
+ * what the sweep had not done. The sweep deletes the runtime's state and
+ * cgroups, destroys the rootfs and removes the monitor's files, in
+ * parallel, then the tombstone.
+ */
+export class Sweeper {
+  readonly #pending = new Map<string, { readonly sandboxId: string; readonly done: Promise<void>; readonly now: () => void }>();
+  readonly #queue: Array<() => void> = [];
+  #running = 0;
+  /** Runtime deletes begun when a stop saw the process exit (containerd deletes its task then, too). */
+  readonly #early = new Map<string, Promise<boolean>>();
+
+  constructor(private readonly core: Core) {}
+
+  /**
+   * A stopped container's runtime state and cgroups are of no further use
+   * (its status lives in our record): delete them now, behind StopContainer's
+   * reply, so that RemoveContainer's sweep, or its sandbox's removal, has
+   * less to wait for. Failures are left to the sweep.
+   */
+  exited(id: string): void {
+    if (this.#early.has(id)) return;
+    const p = this.core.deps.runtime.delete(id, cleanupCtx()).catch((err: unknown) => {
+      log.debug({ err, containerId: id }, 'early runtime delete failed; the sweep retries');
+      return false;
+    });
+    this.#early.set(id, p);
+    // Forgotten after a while if the container is never removed (the sweep then deletes on its own).
+    void p.then(() => setTimeout(() => this.#early.get(id) === p && this.#early.delete(id), 60_000).unref());
+  }
+
+  /** Moves the container's dir to its tombstone and queues its sweep; resolves once the rename is done. */
+  async bury(sandboxId: string, id: string): Promise<void> {
+    const roots = this.core.roots;
+    const src = containerDir(roots, sandboxId, id);
+    const dest = tombstoneDir(roots, sandboxId, id);
+    // The common case is one rename; the parent is made, or a stale tombstone cleared, only when it fails.
+    try {
+      await rename(src, dest);
+    } catch (err) {
+      if (!isErrno(err, 'ENOENT') && !isErrno(err, 'ENOTEMPTY') && !isErrno(err, 'EEXIST')) throw err;
+      await mkdir(sandboxTombstonesDir(roots, sandboxId), { recursive: true });
+      await rm(dest, { recursive: true, force: true });
+      try {
+        await rename(src, dest);
+      } catch (err2) {
+        // Never checkpointed (a dir made and lost): nothing to move, the sweep still runs.
+        if (!isErrno(err2, 'ENOENT')) throw err2;
+        await mkdir(dest, { recursive: true });
+      }
+    }
+    this.#enqueue({ sandboxId, id });
+  }
+
+  /**
+   * Finishes the sweeps of `sandboxId`'s containers (its own teardown must
+   * not race them): queued ones start at once, outside the bound, since
+   * their sandbox's removal is waiting on them.
+   */
+  async settle(sandboxId: string): Promise<void> {
+    const mine = [...this.#pending.values()].filter((p) => p.sandboxId === sandboxId);
+    for (const p of mine) p.now();
+    await Promise.all(mine.map((p) => p.done));
+  }
+
+  /** After `settle`, under the sandbox's lock (no `bury` can race it): drops its empty tombstone dir. */
+  async forget(sandboxId: string): Promise<void> {
+    await rmdir(sandboxTombstonesDir(this.core.roots, sandboxId)).catch(() => undefined);
+  }
+
+  /** Waits for every queued sweep. */
+  async idle(): Promise<void> {
+    while (this.#pending.size > 0) await Promise.all([...this.#pending.values()].map((p) => p.done));
+  }
+
+  /** Queues the sweep of every tombstone a previous daemon left (after `recover` has run). */
+  async recover(): Promise<number> {
+    let n = 0;
+    for (const sandboxId of await list(tombstonesDir(this.core.roots))) {
+      const ids = await list(sandboxTombstonesDir(this.core.roots, sandboxId));
+      if (ids.length === 0 && !this.core.sandboxes.has(sandboxId)) await this.forget(sandboxId);
+      for (const id of ids) {
+        if (this.#pending.has(id)) continue;
+        this.#enqueue({ sandboxId, id });
+        n++;
+      }
+    }
+    if (n > 0) log.info({ tombstones: n }, 'finishing the removal of containers removed before the restart');
+    return n;
+  }
+
+  #enqueue(b: Buried): void {
+    let now!: () => void;
+    const skip = new Promise<void>((r) => (now = r));
+    // Assigned before the body can finish: `#acquire` always yields first.
+    let done: Promise<void> | undefined = undefined;
+    done = (async (): Promise<void> => {
+      const slot = await this.#acquire(skip);
+      try {
+        await this.#sweepWithRetry(b);
+      } finally {
+        if (slot) this.#release();
+        if (this.#pending.get(b.id)?.done === done) this.#pending.delete(b.id);
+      }
+    })();
+    this.#pending.set(b.id, { sandboxId: b.sandboxId, done, now });
+  }
+
+  async #sweepWithRetry(b: Buried): Promise<void> {
+    try {
+      await this.#sweep(b);
+    } catch (err) {
+      log.warn({ err, containerId: b.id }, 'failed to sweep a removed container; retrying');
+      await new Promise((r) => setTimeout(r, RETRY_MS));
+      await this.#sweep(b).catch((err2: unknown) => log.warn({ err: err2, containerId: b.id }, 'failed to sweep a removed container; the next start will'));
+    }
+  }
+
+  async #sweep({ sandboxId, id }: Buried): Promise<void> {
+    const { deps, roots } = this.core;
+    const ctx = cleanupCtx();
+    // Independent: the process is gone, so its runtime state, its rootfs mount and the monitor's files can go at once.
+    const early = this.#early.get(id);
+    const runtimeGone = (early ?? Promise.resolve(false)).then(() => deps.runtime.delete(id, ctx));
+    await Promise.all([runtimeGone, deps.provisioner.destroy(nested(topLevel(sandboxId), id), ctx), this.core.removeMonitorFiles(id)]);
+    this.#early.delete(id);
+    // The sandbox's tombstone dir stays: its removal (after `settle`) or `recover` takes it.
+    await rm(tombstoneDir(roots, sandboxId, id), { recursive: true, force: true });
+  }
+
+  /** A slot among `CONCURRENCY` (true), or none once `skip` resolves first (false: runs unbounded). */
+  #acquire(skip: Promise<void>): Promise<boolean> {
+    if (this.#running < CONCURRENCY) {
+      this.#running++;
+      return Promise.resolve(true);
+    }
+    return new Promise<boolean>((resolve) => {
+      const waiter = (): void => resolve(true);
+      this.#queue.push(waiter);
+      void skip.then(() => {
+        const i = this.#queue.indexOf(waiter);
+        if (i < 0) return; // already handed a slot
+        this.#queue.splice(i, 1);
+        resolve(false);
+      });
+    });
+  }
+
+  /** A finishing sweep hands its slot to the next one queued. */
+  #release(): void {
+    const next = this.#queue.shift();
+    if (next) next();
+    else this.#running--;
+  }
+}
+
+async function list(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return [];
+    throw err;
+  }
+}

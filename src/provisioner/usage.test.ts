@@ -1,0 +1,107 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { diskUsage, DiskUsageCache, type DiskUsage } from './usage';
+
+const tmp = mkdtempSync(join(tmpdir(), 'usage-test-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+const du = (bytes: number): DiskUsage => ({ bytes: BigInt(bytes), inodes: 1n });
+
+/** A walk that answers when told to, counting calls. */
+function manualWalk(): { walk: (dir: string) => Promise<DiskUsage>; calls: string[]; finish(v: DiskUsage): void; fail(e: Error): void; inFlight(): number } {
+  const waiting: Array<{ resolve: (v: DiskUsage) => void; reject: (e: Error) => void }> = [];
+  const calls: string[] = [];
+  return {
+    calls,
+    walk: (dir) => {
+      calls.push(dir);
+      return new Promise((resolve, reject) => waiting.push({ resolve, reject }));
+    },
+    finish: (v) => waiting.shift()!.resolve(v),
+    fail: (e) => waiting.shift()!.reject(e),
+    inFlight: () => waiting.length,
+  };
+}
+
+const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+describe('diskUsage', () => {
+  it('counts allocated bytes and inodes, hardlinks once', async () => {
+    const root = join(tmp, 'tree');
+    mkdirSync(join(root, 'd'), { recursive: true });
+    writeFileSync(join(root, 'd', 'f'), Buffer.alloc(100_000, 1));
+    const u = await diskUsage(root);
+    expect(u.inodes).toBe(3n);
+    expect(u.bytes).toBeGreaterThanOrEqual(100_000n);
+    expect(await diskUsage(join(tmp, 'missing'))).toEqual({ bytes: 0n, inodes: 0n });
+  });
+});
+
+describe('DiskUsageCache', () => {
+  it('walks once while fresh, serves a stale value while refreshing behind, and waits once expired', async () => {
+    let now = 0;
+    const w = manualWalk();
+    const c = new DiskUsageCache({ freshMs: 2_000, maxAgeMs: 10_000, now: () => now, walk: w.walk });
+    const first = c.get('a', '/a');
+    const second = c.get('a', '/a'); // joins the walk in flight
+    expect(w.calls).toEqual(['/a']);
+    w.finish(du(10));
+    expect(await first).toEqual(du(10));
+    expect(await second).toEqual(du(10));
+
+    now = 1_000;
+    expect(await c.get('a', '/a')).toEqual(du(10));
+    expect(w.calls).toHaveLength(1);
+
+    now = 5_000; // stale: old value now, one refresh behind it
+    expect(await c.get('a', '/a')).toEqual(du(10));
+    expect(await c.get('a', '/a')).toEqual(du(10));
+    expect(w.calls).toHaveLength(2);
+    w.finish(du(20));
+    await tick();
+    expect(await c.get('a', '/a')).toEqual(du(20));
+
+    now = 20_000; // expired: the answer waits for a new walk
+    const late = c.get('a', '/a');
+    let settled = false;
+    void late.then(() => (settled = true));
+    await tick();
+    expect(settled).toBe(false);
+    w.finish(du(30));
+    expect(await late).toEqual(du(30));
+  });
+
+  it('drops a walk that finishes after delete, and forgets failed first walks', async () => {
+    const w = manualWalk();
+    const c = new DiskUsageCache({ now: () => 0, walk: w.walk });
+    const p = c.get('gone', '/gone');
+    c.delete('gone');
+    w.finish(du(1));
+    expect(await p).toEqual(du(1)); // the caller still gets its answer
+    expect(c.size).toBe(0);
+
+    const bad = c.get('bad', '/bad');
+    w.fail(new Error('EIO'));
+    await expect(bad).rejects.toThrow('EIO');
+    expect(c.size).toBe(0);
+  });
+
+  it('runs at most `concurrency` walks at once across keys', async () => {
+    const w = manualWalk();
+    const c = new DiskUsageCache({ concurrency: 2, now: () => 0, walk: w.walk });
+    const all = ['a', 'b', 'c', 'd'].map((k) => c.get(k, `/${k}`));
+    await tick();
+    expect(w.inFlight()).toBe(2);
+    w.finish(du(1));
+    await tick();
+    expect(w.inFlight()).toBe(2);
+    w.finish(du(1));
+    w.finish(du(1));
+    await tick();
+    w.finish(du(1));
+    await Promise.all(all);
+    expect(w.calls).toEqual(['/a', '/b', '/c', '/d']);
+  });
+});
