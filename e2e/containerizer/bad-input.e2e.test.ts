@@ -22,6 +22,7 @@ import {
   waitExited,
   type Pod,
   type Wire,
+  waitSwept,
 } from './cri-fixture';
 import { tree } from './fixtures';
 
@@ -57,7 +58,11 @@ describe('malformed and hostile CRI requests', () => {
   let count = 0;
 
   /** Everything a request could leave on the host. */
-  const footprint = async (): Promise<Record<string, unknown>> => ({
+  const footprint = async (): Promise<Record<string, unknown>> => {
+    await waitSwept(d);
+    return footprintNow();
+  };
+  const footprintNow = async (): Promise<Record<string, unknown>> => ({
     containers: (await d.runtime.call<{ containers: Array<{ id: string }> }>('ListContainers', {})).containers.map((c) => c.id).sort(),
     sandboxes: (await d.runtime.call<{ items: Array<{ id: string }> }>('ListPodSandbox', {})).items.map((p) => p.id).sort(),
     state: tree(join(d.workDir, 'containerizer')),

@@ -105,6 +105,16 @@ export async function until<T>(what: string, fn: () => Promise<T | undefined> | 
   }
 }
 
+/**
+ * Waits until RemoveContainer's sweeps (which run behind its reply) have
+ * emptied every tombstone, so that what is left on disk can be compared.
+ */
+export async function waitSwept(d: Daemon, timeoutMs = 15_000): Promise<void> {
+  const tombstones = join(d.workDir, 'containerizer', 'tombstones');
+  const buried = (): number => (existsSync(tombstones) ? readdirSync(tombstones).reduce((n, s) => n + readdirSync(join(tombstones, s)).length, 0) : 0);
+  await until('removed containers to be swept', () => (buried() === 0 ? true : undefined), timeoutMs);
+}
+
 export const waitExited = (d: Daemon, id: string, timeoutMs = 30_000): Promise<CtrStatus> =>
   until(`container ${id.slice(0, 12)} to exit`, async () => {
     const st = await ctrStatus(d, id);

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureTestRegistry, pushBusybox, stopTestRegistry } from '../support/images';
@@ -17,6 +17,7 @@ import {
   runPod,
   testCgroupParent,
   type Pod,
+  waitSwept,
 } from './cri-fixture';
 import { tree } from './fixtures';
 
@@ -34,9 +35,7 @@ describe('names, bad input and cleanup after failures, through the daemon', () =
    * (behind its reply) have emptied the tombstones.
    */
   const footprint = async (): Promise<Record<string, unknown>> => {
-    const tombstones = join(d.workDir, 'containerizer', 'tombstones');
-    const buried = (): number => (existsSync(tombstones) ? readdirSync(tombstones).reduce((n, s) => n + readdirSync(join(tombstones, s)).length, 0) : 0);
-    for (const deadline = Date.now() + 10_000; buried() > 0 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 20));
+    await waitSwept(d);
     return snapshot();
   };
   const snapshot = async (): Promise<Record<string, unknown>> => ({

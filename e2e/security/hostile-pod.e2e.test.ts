@@ -7,7 +7,7 @@ import { ensureTestRegistry, pushBusybox, stopTestRegistry } from '../support/im
 import { existsSync } from 'node:fs';
 import { startDaemon, type Daemon } from '../support/daemon';
 import { PLUGIN_DIR } from '../cni/helpers';
-import { createCtr, ctrConfig, execSync, failure, GRPC, runPod, tearDown, testCgroupParent, type Pod, type Wire } from '../containerizer/cri-fixture';
+import { createCtr, ctrConfig, execSync, failure, GRPC, runPod, tearDown, testCgroupParent, type Pod, type Wire, waitSwept } from '../containerizer/cri-fixture';
 
 /**
  * Hostile pods, each against a canary directory on the host that must stay
@@ -202,6 +202,8 @@ describe('hostile pods stay inside', () => {
       const execs = Array.from({ length: 4 }, () => execSync(d, c, ['true']).catch(() => undefined));
       await Promise.all([d.runtime.call('RemoveContainer', { container_id: c }), ...execs]);
       await Promise.all(Array.from({ length: 2 }, () => execSync(d, c, ['true']).catch(() => undefined)));
+      // The removal's sweep runs behind its reply; once it is done nothing of the container may be left.
+      await waitSwept(d);
       const left = spawnSync('find', [d.base, '-path', `*${c}*`], { encoding: 'utf8' }).stdout.trim();
       expect(left, `round ${round}`).toBe('');
     }
