@@ -10,9 +10,10 @@ import { diskUsage } from '../usage';
 import { BlobStore } from './blob-store';
 import { ImageIndex, toRecord, type StoredImage } from './image-index';
 import { LayerStore } from './layer-store';
-import { importArchive } from './archive';
+import { ArchivePuller } from './archive-puller';
 import type { PullSnapshot } from '../../common/metrics';
 import { PullTracker } from './progress';
+import type { PulledImage } from './puller';
 import { pullImage, type PullDeps } from './pull';
 import { RegistryClient } from './registry-client';
 import { createNodeHttp, type HttpClient } from './registry-http';
@@ -42,6 +43,8 @@ export interface ImageStore {
   pulls(): PullSnapshot[];
   /** The pull of `ref` in flight (any spelling of the reference), if any. */
   pullOf(ref: string): PullSnapshot | undefined;
+  /** Loads the images of an OCI layout or docker archive (`mesos-cri images import`). */
+  importArchive(file: string, ctx: Ctx): Promise<ImageRecord[]>;
 }
 
 export interface DockerStoreOptions {
@@ -81,6 +84,7 @@ export class DockerStore implements ImageStore {
   readonly layers: LayerStore;
   readonly blobs: BlobStore;
   #pullDeps: PullDeps;
+  readonly #archive: ArchivePuller;
   readonly #pulls = new Inflight<StoredImage>();
   readonly #tracker = new PullTracker();
   /** Bumped by every change to the store's content, to invalidate the cached `fsInfo`. */
@@ -99,6 +103,7 @@ export class DockerStore implements ImageStore {
     this.index = new ImageIndex(opts.workDir);
     this.layers = new LayerStore(opts.workDir, opts.maxLayerBytes);
     this.blobs = new BlobStore(opts.workDir);
+    this.#archive = new ArchivePuller(opts.workDir, { blobs: this.blobs, layers: this.layers });
     this.#credentialsFile = opts.credentialsFile ?? '';
     this.#pinned = new Set(
       (opts.pinned ?? []).map((r) => {
@@ -297,17 +302,25 @@ export class DockerStore implements ImageStore {
     return { layers, blobs };
   }
 
-  /** Stores an image that came from elsewhere (archive import); the caller holds the lock. */
-  async add(image: StoredImage, tags: readonly string[]): Promise<ImageRecord> {
-    let s = await this.index.put(image, undefined);
-    for (const t of tags) s = await this.index.put(image, t);
-    return this.#record(s);
+  /** Records an image a puller stored, under each of its tags; the caller holds the lock. */
+  async #put(pulled: PulledImage): Promise<StoredImage> {
+    let s = await this.index.put(pulled.image, undefined);
+    for (const t of pulled.tags) s = await this.index.put(pulled.image, t);
+    return s;
   }
 
-  /** Loads an OCI layout or docker archive (see `archive.ts`). */
+  /** Loads an OCI layout or docker archive (see `archive-puller.ts`). */
   async importArchive(file: string, ctx: Ctx): Promise<ImageRecord[]> {
     // Shared like a pull, so a prune cannot take layers before their image is recorded.
-    return this.opts.lock.read(() => importArchive(this, this.opts.workDir, file, ctx).finally(() => this.#generation++));
+    return this.opts.lock.read(async () => {
+      const out: ImageRecord[] = [];
+      try {
+        for await (const pulled of this.#archive.pull(file, ctx)) out.push(this.#record(await this.#put(pulled)));
+      } finally {
+        this.#generation++;
+      }
+      return out;
+    });
   }
 
   /**
@@ -324,9 +337,4 @@ export class DockerStore implements ImageStore {
     this.#fsInfo = { info, at: now, generation };
     return info;
   }
-}
-
-/** The archive importer of a store, when it has one. */
-export function archiveImporter(store: ImageStore): ((file: string, ctx: Ctx) => Promise<ImageRecord[]>) | undefined {
-  return store instanceof DockerStore ? (file, ctx) => store.importArchive(file, ctx) : undefined;
 }
