@@ -1,5 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { background, type Ctx } from '../../common/ctx';
+import { CriError } from '../../common/errors';
 import { log } from '../../common/log';
 import { storeDir } from '../paths';
 import { formatReference, parseReference } from '../reference';
@@ -14,7 +15,7 @@ import { ArchivePuller } from './archive-puller';
 import type { PullSnapshot } from '../../common/metrics';
 import { PullTracker } from './progress';
 import type { PulledImage } from './puller';
-import { pullImage, type PullDeps } from './pull';
+import { RegistryPuller } from './registry-puller';
 import { RegistryClient } from './registry-client';
 import { createNodeHttp, type HttpClient } from './registry-http';
 import { credentialsFromFile } from './credentials';
@@ -83,7 +84,7 @@ export class DockerStore implements ImageStore {
   readonly index: ImageIndex;
   readonly layers: LayerStore;
   readonly blobs: BlobStore;
-  #pullDeps: PullDeps;
+  readonly #registry: RegistryPuller;
   readonly #archive: ArchivePuller;
   readonly #pulls = new Inflight<StoredImage>();
   readonly #tracker = new PullTracker();
@@ -113,7 +114,7 @@ export class DockerStore implements ImageStore {
     );
     const base = opts.http ?? createNodeHttp(createTransport(() => this.#systemCas));
     const http: HttpClient = (url, req) => base(url, req.tls || !this.#tlsByOrigin.has(url.origin) ? req : { ...req, tls: this.#tlsByOrigin.get(url.origin)! });
-    this.#pullDeps = {
+    this.#registry = new RegistryPuller({
       client: new RegistryClient(http),
       blobs: this.blobs,
       layers: this.layers,
@@ -124,7 +125,7 @@ export class DockerStore implements ImageStore {
       stallMs: opts.pullProgressTimeoutSec * 1000,
       logMs: opts.progressLogIntervalMs ?? 10_000,
       tracker: this.#tracker,
-    };
+    });
   }
 
   /**
@@ -142,7 +143,7 @@ export class DockerStore implements ImageStore {
     }
     this.#tlsByOrigin = byOrigin;
     this.#credentialsFile = registry.credentialsFile ?? '';
-    this.#pullDeps = { ...this.#pullDeps, mirrors: registry.mirrors, insecure: registry.insecure, hosts: hosts as HostsDir };
+    this.#registry.configure({ mirrors: registry.mirrors, insecure: registry.insecure, hosts: hosts as HostsDir });
   }
 
   /** Issue 16: whether the configuration pins `s` (by id, tag or digest reference). */
@@ -177,8 +178,14 @@ export class DockerStore implements ImageStore {
     const stored = await this.#pulls
       .run(`${name} ${JSON.stringify(auth ?? {})}`, () =>
         this.opts.lock.read(async () => {
-          const image = await pullImage(this.#pullDeps, parsed, auth, ctx).finally(() => this.#generation++);
-          return this.index.put(image, parsed.digest === undefined ? name : undefined);
+          let stored: StoredImage | undefined;
+          try {
+            for await (const pulled of this.#registry.pull({ ref: parsed, auth }, ctx)) stored = await this.#put(pulled);
+          } finally {
+            this.#generation++;
+          }
+          if (!stored) throw new CriError('Internal', `failed to pull ${name}: the registry puller stored no image`);
+          return stored;
         }),
       )
       .catch((err: unknown) => {
@@ -304,9 +311,9 @@ export class DockerStore implements ImageStore {
 
   /** Records an image a puller stored, under each of its tags; the caller holds the lock. */
   async #put(pulled: PulledImage): Promise<StoredImage> {
-    let s = await this.index.put(pulled.image, undefined);
+    let s = pulled.tags.length === 0 ? await this.index.put(pulled.image, undefined) : undefined;
     for (const t of pulled.tags) s = await this.index.put(pulled.image, t);
-    return s;
+    return s!;
   }
 
   /** Loads an OCI layout or docker archive (see `archive-puller.ts`). */
