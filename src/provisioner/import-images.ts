@@ -1,6 +1,4 @@
 import { background, type Ctx } from '../common/ctx';
-import { CriError } from '../common/errors';
-import { archiveImporter } from './store/image-store';
 import type { ImageStore } from './store/image-store';
 import type { ImageRecord } from './types';
 
@@ -10,7 +8,5 @@ import type { ImageRecord } from './types';
  * without registry access. Returns the imported images.
  */
 export async function importImages(file: string, deps: { store: ImageStore }, ctx: Ctx = background()): Promise<ImageRecord[]> {
-  const importer = archiveImporter(deps.store);
-  if (!importer) throw new CriError('Internal', 'failed to import images: the store does not support archives');
-  return importer(file, ctx);
+  return deps.store.importArchive(file, ctx);
 }

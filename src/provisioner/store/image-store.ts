@@ -1,5 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { background, type Ctx } from '../../common/ctx';
+import { CriError } from '../../common/errors';
 import { log } from '../../common/log';
 import { storeDir } from '../paths';
 import { formatReference, parseReference } from '../reference';
@@ -10,10 +11,11 @@ import { diskUsage } from '../usage';
 import { BlobStore } from './blob-store';
 import { ImageIndex, toRecord, type StoredImage } from './image-index';
 import { LayerStore } from './layer-store';
-import { importArchive } from './archive';
+import { ArchivePuller } from './archive-puller';
 import type { PullSnapshot } from '../../common/metrics';
 import { PullTracker } from './progress';
-import { pullImage, type PullDeps } from './pull';
+import type { PulledImage } from './puller';
+import { RegistryPuller } from './registry-puller';
 import { RegistryClient } from './registry-client';
 import { createNodeHttp, type HttpClient } from './registry-http';
 import { credentialsFromFile } from './credentials';
@@ -42,6 +44,8 @@ export interface ImageStore {
   pulls(): PullSnapshot[];
   /** The pull of `ref` in flight (any spelling of the reference), if any. */
   pullOf(ref: string): PullSnapshot | undefined;
+  /** Loads the images of an OCI layout or docker archive (`mesos-cri images import`). */
+  importArchive(file: string, ctx: Ctx): Promise<ImageRecord[]>;
 }
 
 export interface DockerStoreOptions {
@@ -80,7 +84,8 @@ export class DockerStore implements ImageStore {
   readonly index: ImageIndex;
   readonly layers: LayerStore;
   readonly blobs: BlobStore;
-  #pullDeps: PullDeps;
+  readonly #registry: RegistryPuller;
+  readonly #archive: ArchivePuller;
   readonly #pulls = new Inflight<StoredImage>();
   readonly #tracker = new PullTracker();
   /** Bumped by every change to the store's content, to invalidate the cached `fsInfo`. */
@@ -99,6 +104,7 @@ export class DockerStore implements ImageStore {
     this.index = new ImageIndex(opts.workDir);
     this.layers = new LayerStore(opts.workDir, opts.maxLayerBytes);
     this.blobs = new BlobStore(opts.workDir);
+    this.#archive = new ArchivePuller(opts.workDir, { blobs: this.blobs, layers: this.layers });
     this.#credentialsFile = opts.credentialsFile ?? '';
     this.#pinned = new Set(
       (opts.pinned ?? []).map((r) => {
@@ -108,7 +114,7 @@ export class DockerStore implements ImageStore {
     );
     const base = opts.http ?? createNodeHttp(createTransport(() => this.#systemCas));
     const http: HttpClient = (url, req) => base(url, req.tls || !this.#tlsByOrigin.has(url.origin) ? req : { ...req, tls: this.#tlsByOrigin.get(url.origin)! });
-    this.#pullDeps = {
+    this.#registry = new RegistryPuller({
       client: new RegistryClient(http),
       blobs: this.blobs,
       layers: this.layers,
@@ -119,7 +125,7 @@ export class DockerStore implements ImageStore {
       stallMs: opts.pullProgressTimeoutSec * 1000,
       logMs: opts.progressLogIntervalMs ?? 10_000,
       tracker: this.#tracker,
-    };
+    });
   }
 
   /**
@@ -137,7 +143,7 @@ export class DockerStore implements ImageStore {
     }
     this.#tlsByOrigin = byOrigin;
     this.#credentialsFile = registry.credentialsFile ?? '';
-    this.#pullDeps = { ...this.#pullDeps, mirrors: registry.mirrors, insecure: registry.insecure, hosts: hosts as HostsDir };
+    this.#registry.configure({ mirrors: registry.mirrors, insecure: registry.insecure, hosts: hosts as HostsDir });
   }
 
   /** Issue 16: whether the configuration pins `s` (by id, tag or digest reference). */
@@ -172,8 +178,14 @@ export class DockerStore implements ImageStore {
     const stored = await this.#pulls
       .run(`${name} ${JSON.stringify(auth ?? {})}`, () =>
         this.opts.lock.read(async () => {
-          const image = await pullImage(this.#pullDeps, parsed, auth, ctx).finally(() => this.#generation++);
-          return this.index.put(image, parsed.digest === undefined ? name : undefined);
+          let stored: StoredImage | undefined;
+          try {
+            for await (const pulled of this.#registry.pull({ ref: parsed, auth }, ctx)) stored = await this.#put(pulled);
+          } finally {
+            this.#generation++;
+          }
+          if (!stored) throw new CriError('Internal', `failed to pull ${name}: the registry puller stored no image`);
+          return stored;
         }),
       )
       .catch((err: unknown) => {
@@ -297,17 +309,25 @@ export class DockerStore implements ImageStore {
     return { layers, blobs };
   }
 
-  /** Stores an image that came from elsewhere (archive import); the caller holds the lock. */
-  async add(image: StoredImage, tags: readonly string[]): Promise<ImageRecord> {
-    let s = await this.index.put(image, undefined);
-    for (const t of tags) s = await this.index.put(image, t);
-    return this.#record(s);
+  /** Records an image a puller stored, under each of its tags; the caller holds the lock. */
+  async #put(pulled: PulledImage): Promise<StoredImage> {
+    let s = pulled.tags.length === 0 ? await this.index.put(pulled.image, undefined) : undefined;
+    for (const t of pulled.tags) s = await this.index.put(pulled.image, t);
+    return s!;
   }
 
-  /** Loads an OCI layout or docker archive (see `archive.ts`). */
+  /** Loads an OCI layout or docker archive (see `archive-puller.ts`). */
   async importArchive(file: string, ctx: Ctx): Promise<ImageRecord[]> {
     // Shared like a pull, so a prune cannot take layers before their image is recorded.
-    return this.opts.lock.read(() => importArchive(this, this.opts.workDir, file, ctx).finally(() => this.#generation++));
+    return this.opts.lock.read(async () => {
+      const out: ImageRecord[] = [];
+      try {
+        for await (const pulled of this.#archive.pull(file, ctx)) out.push(this.#record(await this.#put(pulled)));
+      } finally {
+        this.#generation++;
+      }
+      return out;
+    });
   }
 
   /**
@@ -324,9 +344,4 @@ export class DockerStore implements ImageStore {
     this.#fsInfo = { info, at: now, generation };
     return info;
   }
-}
-
-/** The archive importer of a store, when it has one. */
-export function archiveImporter(store: ImageStore): ((file: string, ctx: Ctx) => Promise<ImageRecord[]>) | undefined {
-  return store instanceof DockerStore ? (file, ctx) => store.importArchive(file, ctx) : undefined;
 }

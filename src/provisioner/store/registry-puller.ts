@@ -13,14 +13,10 @@ import type { LayerStore } from './layer-store';
 import { hostPlatform, parseConfig, parseDocument, selectPlatform } from './manifest';
 import { pullFinished } from '../../common/metrics';
 import { PullProgress, type PullTracker } from './progress';
+import type { PulledImage, Puller } from './puller';
 import { fallsThrough, type RegistryClient, type RepoSession } from './registry-client';
 
-/**
- * One pull (Mesos docker store `get` + containerd `PullImage`): resolve the
- * reference at each endpoint in turn (mirrors, then the origin), select the
- * linux/<arch> manifest, fetch and verify the config, then download, verify
- * and extract the missing layers in parallel, bounded.
- */
+/** What the registry puller fetches with and stores into. */
 export interface PullDeps {
   readonly client: RegistryClient;
   readonly blobs: BlobStore;
@@ -39,7 +35,41 @@ export interface PullDeps {
 
 const MAX_CONFIG = 8 << 20;
 
-export async function pullImage(deps: PullDeps, ref: ImageReference, auth: AuthConfig | undefined, ctx: Ctx): Promise<StoredImage> {
+/** A reference to pull and the credentials for its registry, if any. */
+export interface RegistrySource {
+  readonly ref: ImageReference;
+  readonly auth: AuthConfig | undefined;
+}
+
+/** Registry settings that SIGHUP can change. */
+export type RegistryEndpoints = Pick<PullDeps, 'mirrors' | 'insecure' | 'hosts'>;
+
+/**
+ * Pulls from registries (Mesos `RegistryPuller`, containerd `PullImage`):
+ * resolves the reference at each endpoint in turn (mirrors, then the
+ * origin), selects the linux/<arch> manifest, fetches and verifies the
+ * config, then downloads, verifies and extracts the missing layers in
+ * parallel, bounded. Yields the one image, tagged unless pulled by digest.
+ */
+export class RegistryPuller implements Puller<RegistrySource> {
+  #deps: PullDeps;
+
+  constructor(deps: PullDeps) {
+    this.#deps = deps;
+  }
+
+  /** Pulls started afterwards use `endpoints`. */
+  configure(endpoints: RegistryEndpoints): void {
+    this.#deps = { ...this.#deps, ...endpoints };
+  }
+
+  async *pull({ ref, auth }: RegistrySource, ctx: Ctx): AsyncGenerator<PulledImage> {
+    const image = await pullImage(this.#deps, ref, auth, ctx);
+    yield { image, tags: ref.digest === undefined ? [formatReference(ref)] : [] };
+  }
+}
+
+async function pullImage(deps: PullDeps, ref: ImageReference, auth: AuthConfig | undefined, ctx: Ctx): Promise<StoredImage> {
   const all = endpointsFor(ref.domain, deps.mirrors, deps.insecure, deps.hosts ? hostsFor(deps.hosts, ref.domain) : undefined);
   // A host that may pull but not resolve (containerd capabilities) serves content by digest only:
   // resolve the tag first at the hosts that may, then pull the digest.

@@ -8,21 +8,33 @@ import { sha256, verifyDigest } from '../digest';
 import { openRegularFileInRoot, readRegularFileInRoot } from '../../common/in-root';
 import { stagingDir } from '../paths';
 import { formatReference, parseReference, repository } from '../reference';
-import type { ImageRecord, LayerDescriptor } from '../types';
+import type { LayerDescriptor } from '../types';
 import { decompress, sniffCompression } from '../unpack/decompress';
 import { unpackLayer } from '../unpack/unpack';
-import type { DockerStore } from './image-store';
 import { hostPlatform, parseConfig, parseDocument, selectPlatform } from './manifest';
 import { MT } from './media-types';
+import type { ImageContent, PulledImage, Puller } from './puller';
 
 /**
- * Loads images from an archive for nodes without registry access: an OCI
- * image layout (`oci-layout`, `index.json`, `blobs/`) or a `docker save`
- * archive (`manifest.json`), plain or gzip-compressed. The archive is
- * unpacked into staging with the same hostile-input checks as layers; every
- * blob is verified against its digest before it is stored.
+ * Loads images from an archive for nodes without registry access (Mesos
+ * `ImageTarPuller`): an OCI image layout (`oci-layout`, `index.json`,
+ * `blobs/`) or a `docker save` archive (`manifest.json`), plain or
+ * gzip-compressed. The archive is unpacked into staging with the same
+ * hostile-input checks as layers; every blob is verified against its digest
+ * before it is stored. The source is the archive's path.
  */
-export async function importArchive(store: DockerStore, workDir: string, file: string, ctx: Ctx): Promise<ImageRecord[]> {
+export class ArchivePuller implements Puller<string> {
+  constructor(
+    private readonly workDir: string,
+    private readonly content: ImageContent,
+  ) {}
+
+  pull(file: string, ctx: Ctx): AsyncIterable<PulledImage> {
+    return pullArchive(this.content, this.workDir, file, ctx);
+  }
+}
+
+async function* pullArchive(content: ImageContent, workDir: string, file: string, ctx: Ctx): AsyncGenerator<PulledImage> {
   const dir = join(stagingDir(workDir), `import-${randomBytes(6).toString('hex')}`);
   try {
     const fh = await open(file, 'r');
@@ -39,8 +51,8 @@ export async function importArchive(store: DockerStore, workDir: string, file: s
     await unpackLayer(decompress(createReadStream(file), compression), dir, ctx, { devices: false }).catch((err: unknown) => {
       throw new CriError('InvalidArgument', `failed to import ${file}: not a readable tar archive`, { cause: err });
     });
-    if (await readIn(dir, 'index.json', MAX_META)) return await importOciLayout(store, dir, ctx);
-    if (await readIn(dir, 'manifest.json', MAX_META)) return await importDockerArchive(store, dir, ctx);
+    if (await readIn(dir, 'index.json', MAX_META)) return yield* importOciLayout(content, dir, ctx);
+    if (await readIn(dir, 'manifest.json', MAX_META)) return yield* importDockerArchive(content, dir, ctx);
     throw new CriError('InvalidArgument', `failed to import ${file}: neither an OCI layout (index.json) nor a docker archive (manifest.json)`);
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -80,9 +92,8 @@ async function readVerified(dir: string, digest: string): Promise<Buffer> {
   return data;
 }
 
-async function importOciLayout(store: DockerStore, dir: string, ctx: Ctx): Promise<ImageRecord[]> {
+async function* importOciLayout(content: ImageContent, dir: string, ctx: Ctx): AsyncGenerator<PulledImage> {
   const top = JSON.parse((await mustReadIn(dir, 'index.json', MAX_META)).toString('utf8')) as { manifests?: Array<{ mediaType?: string; digest: string; size: number; annotations?: Record<string, string> }> };
-  const out: ImageRecord[] = [];
   for (const entry of top.manifests ?? []) {
     let body = await readVerified(dir, entry.digest);
     const topDigest = entry.digest;
@@ -103,8 +114,8 @@ async function importOciLayout(store: DockerStore, dir: string, ctx: Ctx): Promi
     blobs.push([m.config.digest, cfg]);
     const parsed = parseConfig(cfg, `config ${m.config.digest}`);
     if (m.layers.length !== parsed.diffIds.length) throw new CriError('InvalidArgument', `failed to import ${entry.digest}: layer count does not match diff ids`);
-    await addLayers(store, dir, m.layers.map((l, i) => ({ ...l, diffId: parsed.diffIds[i] })), ctx);
-    for (const [d, b] of blobs) await store.blobs.put(d, b);
+    await addLayers(content, dir, m.layers.map((l, i) => ({ ...l, diffId: parsed.diffIds[i] })), ctx);
+    for (const [d, b] of blobs) await content.blobs.put(d, b);
     const name = entry.annotations?.['io.containerd.image.name'] ?? entry.annotations?.['org.opencontainers.image.ref.name'];
     const tags: string[] = [];
     const repoDigests: string[] = [];
@@ -117,22 +128,19 @@ async function importOciLayout(store: DockerStore, dir: string, ctx: Ctx): Promi
         // A bare tag ("latest") names no repository; the image is imported untagged.
       }
     }
-    out.push(
-      await store.add(
-        { id: m.config.digest, repoTags: [], repoDigests, manifestDigests, configDigest: m.config.digest, layers: [...m.layers], config: parsed.config, pinned: false },
-        tags,
-      ),
-    );
+    yield {
+      image: { id: m.config.digest, repoTags: [], repoDigests, manifestDigests, configDigest: m.config.digest, layers: [...m.layers], config: parsed.config, pinned: false },
+      tags,
+    };
   }
-  return out;
 }
 
-async function addLayers(store: DockerStore, dir: string, layers: ReadonlyArray<LayerDescriptor & { diffId?: string }>, ctx: Ctx, files?: readonly string[]): Promise<void> {
+async function addLayers(content: ImageContent, dir: string, layers: ReadonlyArray<LayerDescriptor & { diffId?: string }>, ctx: Ctx, files?: readonly string[]): Promise<void> {
   for (let i = 0; i < layers.length; i++) {
     const l = layers[i]!;
     const rel = files?.[i] ?? blobPath(l.digest);
     // Same path as a pull: size, digest and diff id verified, extraction confined.
-    await store.layers.add(l, async () => {
+    await content.layers.add(l, async () => {
       const fh = await openRegularFileInRoot(dir, rel, MAX_LAYER_FILE).catch((err: unknown) => {
         throw new CriError('InvalidArgument', `failed to import: ${rel}: ${(err as Error).message}`, { cause: err });
       });
@@ -160,9 +168,8 @@ async function hashIn(dir: string, rel: string): Promise<{ digest: string; size:
   return { digest: `sha256:${hash.digest('hex')}`, size, head };
 }
 
-async function importDockerArchive(store: DockerStore, dir: string, ctx: Ctx): Promise<ImageRecord[]> {
+async function* importDockerArchive(content: ImageContent, dir: string, ctx: Ctx): AsyncGenerator<PulledImage> {
   const manifest = JSON.parse((await mustReadIn(dir, 'manifest.json', MAX_META)).toString('utf8')) as Array<{ Config: string; RepoTags?: string[] | null; Layers: string[] }>;
-  const out: ImageRecord[] = [];
   for (const entry of manifest) {
     const cfg = await mustReadIn(dir, entry.Config, MAX_META);
     const configDigest = sha256(cfg);
@@ -177,12 +184,9 @@ async function importDockerArchive(store: DockerStore, dir: string, ctx: Ctx): P
       files.push(rel);
     }
     if (layers.length !== parsed.diffIds.length) throw new CriError('InvalidArgument', `failed to import ${entry.Config}: layer count does not match diff ids`);
-    await addLayers(store, dir, layers.map((l, i) => ({ ...l, diffId: parsed.diffIds[i] })), ctx, files);
-    await store.blobs.put(configDigest, cfg);
+    await addLayers(content, dir, layers.map((l, i) => ({ ...l, diffId: parsed.diffIds[i] })), ctx, files);
+    await content.blobs.put(configDigest, cfg);
     const tags = (entry.RepoTags ?? []).map((t) => formatReference(parseReference(t)));
-    out.push(
-      await store.add({ id: configDigest, repoTags: [], repoDigests: [], manifestDigests: [], configDigest, layers, config: parsed.config, pinned: false }, tags),
-    );
+    yield { image: { id: configDigest, repoTags: [], repoDigests: [], manifestDigests: [], configDigest, layers, config: parsed.config, pinned: false }, tags };
   }
-  return out;
 }
