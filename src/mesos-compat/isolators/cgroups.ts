@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { parseMountInfo } from '../../common/mountinfo';
 import type { SpawnServer } from '../../common/spawn-server';
 import { isErrno } from '../../common/fsutil';
 import type { OciResources } from '../oci/types';
@@ -237,11 +238,7 @@ function v2Controllers(root: string): string[] {
 /** Controllers of the mounted v1 hierarchies: the super options of `cgroup` mounts in a mountinfo table. */
 export function v1Controllers(mountInfo: string): Set<string> {
   const out = new Set<string>();
-  for (const line of mountInfo.split('\n')) {
-    const tail = line.split(' - ')[1]?.split(' ');
-    if (tail?.[0] !== 'cgroup') continue;
-    for (const opt of (tail[2] ?? '').split(',')) out.add(opt);
-  }
+  for (const e of parseMountInfo(mountInfo)) if (e.fsType === 'cgroup') for (const opt of e.superOptions) out.add(opt);
   return out;
 }
 

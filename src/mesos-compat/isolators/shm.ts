@@ -1,13 +1,12 @@
-import { readFile, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import type { Ctx } from '../../common/ctx';
 import type { Exec } from '../../common/exec';
+import { readMountInfo } from '../../common/mountinfo';
 import { MNT_DETACH, type SpawnServer } from '../../common/spawn-server';
 
 /** Whether `path` is a mount point (listed in our mountinfo). */
 export async function isMountPoint(path: string): Promise<boolean> {
-  const info = await readFile('/proc/self/mountinfo', 'utf8');
-  const escaped = path.replace(/ /g, '\\040');
-  return info.split('\n').some((l) => l.split(' ')[4] === escaped);
+  return (await readMountInfo()).some((e) => e.mountPoint === path);
 }
 
 /**

@@ -1,18 +1,15 @@
 import { statSync } from 'node:fs';
-import { readFile, rm, stat } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Ctx } from '../../common/ctx';
 import { exec as forkExec, type Exec } from '../../common/exec';
 import { execVia, MNT_DETACH, type SpawnServer } from '../../common/spawn-server';
 import { isErrno } from '../../common/fsutil';
+import { readMountInfo } from '../../common/mountinfo';
 
 /** Mount points from `/proc/self/mountinfo` (field 5, with octal escapes decoded). */
 export async function mountPoints(): Promise<string[]> {
-  const text = await readFile('/proc/self/mountinfo', 'utf8');
-  return text
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => l.split(' ')[4]!.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8))));
+  return (await readMountInfo()).map((e) => e.mountPoint);
 }
 
 /**
