@@ -12,7 +12,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CniNetworkIsolator } from './cni';
 import { background } from './common/ctx';
-import { useSpawnServer } from './common/exec';
+import { SpawnServer, execVia } from './common/spawn-server';
 import { nativeBinary } from './common/native';
 import { createContainerizer, type ContainerizerOptions } from './mesos-compat';
 import { ContainerSessions } from './mesos-compat/io';
@@ -62,7 +62,7 @@ async function serve(config: Config, version: string, cli: CliResult): Promise<v
   // Short commands (runc start/kill/delete, mount, umount) are forked by a
   // small helper process: forking this one costs its event loop 3-4 ms each.
   const spawner = nativeBinary('mesos-cri-spawn');
-  useSpawnServer(existsSync(spawner) ? spawner : undefined);
+  const spawnServer = existsSync(spawner) ? new SpawnServer(spawner) : undefined;
   if (!existsSync(spawner)) log.warn({}, 'native/bin/mesos-cri-spawn is not built (scripts/setup.sh builds it): commands are forked from the daemon');
 
   const network = new CniNetworkIsolator({
@@ -70,9 +70,10 @@ async function serve(config: Config, version: string, cli: CliResult): Promise<v
     binDirs: config.cni.binDirs,
     cacheDir: config.cni.cacheDir || join(config.workDir, 'cni'),
     netnsDir: join(config.runDir, 'netns'),
+    exec: execVia(spawnServer),
   });
 
-  const { store, provisioner, docker } = await createProvisioner(provisionerOptions(config));
+  const { store, provisioner, docker } = await createProvisioner({ ...provisionerOptions(config), spawnServer });
   await recordStoreOwner(config.workDir);
   const containerizerOptions: ContainerizerOptions = {
     workDir: config.workDir,
@@ -85,6 +86,7 @@ async function serve(config: Config, version: string, cli: CliResult): Promise<v
     restrictOomScoreAdj: config.restrictOomScoreAdj,
     provisioner,
     network,
+    spawnServer,
   };
   const containerizer = createContainerizer(containerizerOptions);
   // Issue 16: SIGHUP reloads the file and drop-ins; live keys apply, the rest are named as needing a restart.

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { background, type Ctx } from '../../src/common/ctx';
-import { unmountAll } from '../../src/provisioner/backends/mounts';
+import { Mounter } from '../../src/provisioner/backends/mounts';
 import { createProvisioner } from '../../src/provisioner/provisioner';
 import type { ProvisionerOptions } from '../../src/provisioner/types';
 
@@ -24,7 +24,7 @@ export async function tempProvisioner(opts: Partial<ProvisionerOptions> = {}) {
     ...made,
     workDir,
     cleanup: async (): Promise<void> => {
-      await unmountAll(workDir, ctx).catch(() => undefined);
+      await new Mounter().unmountAll(workDir, ctx).catch(() => undefined);
       await rm(workDir, { recursive: true, force: true });
     },
   };

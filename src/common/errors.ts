@@ -55,5 +55,4 @@ export function describeError(err: unknown): string {
   return parts.filter((p, i) => i === 0 || !parts[i - 1]!.includes(p)).join(': ');
 }
 
-export const notFound = (what: string): CriError => new CriError('NotFound', `${what} not found`);
 export const invalid = (message: string): CriError => new CriError('InvalidArgument', message);

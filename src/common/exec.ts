@@ -1,6 +1,5 @@
 import { spawn } from 'node:child_process';
 import type { Ctx } from './ctx';
-import { SpawnServer } from './spawn-server';
 
 export interface ExecResult {
   readonly code: number;
@@ -32,32 +31,12 @@ export class ExecError extends Error {
   }
 }
 
-let server: SpawnServer | undefined;
-
 /**
- * Routes `exec` through the daemon's spawn server (`native/mesos-cri-spawn`):
- * the daemon calls this once at start. Without it (units, tools) commands
- * are forked from this process.
+ * Runs a program to completion, forked from this process, collecting its
+ * output; aborting the ctx kills it. The daemon injects its spawn server's
+ * `exec` instead (`SpawnServer.exec`, `execVia`).
  */
-export function useSpawnServer(path: string | undefined): void {
-  server = path ? new SpawnServer(path) : undefined;
-}
-
-/** The daemon's spawn server, for what it does without forking (mount, umount, warm); `undefined` outside the daemon. */
-export const spawnServer = (): SpawnServer | undefined => server;
-
-/** Runs a program to completion, collecting its output; aborting the ctx kills it. */
-export const exec: Exec = (file, args, ctx, opts = {}) => (server ? viaServer(server, file, args, ctx, opts) : direct(file, args, ctx, opts));
-
-async function viaServer(s: SpawnServer, file: string, args: readonly string[], ctx: Ctx, opts: ExecOptions): Promise<ExecResult> {
-  ctx.signal.throwIfAborted();
-  const result = await s.run(file, args, ctx, opts);
-  ctx.signal.throwIfAborted();
-  if ((opts.check ?? true) && (result.code !== 0 || result.signal)) throw new ExecError(file, args, result);
-  return result;
-}
-
-const direct: Exec = (file, args, ctx, opts = {}) =>
+export const exec: Exec = (file, args, ctx, opts = {}) =>
   new Promise<ExecResult>((resolve, reject) => {
     if (ctx.signal.aborted) {
       reject(ctx.signal.reason as Error);

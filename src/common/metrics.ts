@@ -23,8 +23,6 @@ export function enableMetrics(): void {
   collectDefaultMetrics({ register: registry });
 }
 
-export const metricsEnabled = (): boolean => enabled;
-
 const LATENCY = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
 const PHASE = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const registers = [registry];

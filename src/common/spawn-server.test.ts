@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { background } from './ctx';
 import { nativeBinary } from './native';
-import { SpawnServer } from './spawn-server';
+import { ExecError, exec as forkExec } from './exec';
+import { execVia, SpawnServer } from './spawn-server';
 
 const path = nativeBinary('mesos-cri-spawn');
 
@@ -26,6 +27,17 @@ describe.skipIf(!existsSync(path))('SpawnServer (native/mesos-cri-spawn)', () =>
     expect(b.stdout.toString()).toBe(`${big}[bar baz]\n/tmp\n`);
     expect(c.signal).toBe('SIGTERM');
     expect(d).toMatchObject({ code: 0, signal: null });
+  });
+
+  it('is an Exec: output on success, ExecError on a failed check, like the forked one', async () => {
+    expect(execVia(s)).toBe(s.exec);
+    expect(execVia(undefined)).toBe(forkExec);
+    expect((await s.exec('sh', ['-c', 'echo hi'], background())).stdout.toString()).toBe('hi\n');
+    await expect(s.exec('sh', ['-c', 'echo bad >&2; exit 4'], background())).rejects.toBeInstanceOf(ExecError);
+    await expect(s.exec('sh', ['-c', 'exit 4'], background(), { check: false })).resolves.toMatchObject({ code: 4 });
+    const ac = new AbortController();
+    ac.abort(new Error('gone'));
+    await expect(s.exec('true', [], { signal: ac.signal })).rejects.toThrow('gone');
   });
 
   it('rejects a command that cannot be started with its errno, like child_process', async () => {

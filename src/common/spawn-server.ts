@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { constants } from 'node:os';
 import type { Ctx } from './ctx';
-import type { ExecOptions, ExecResult } from './exec';
+import { exec as forkExec, ExecError, type Exec, type ExecOptions, type ExecResult } from './exec';
 
 /** umount2(2)'s lazy flag, for `SpawnServer.umount`. */
 export const MNT_DETACH = 2;
@@ -22,6 +22,15 @@ export class SpawnServer {
   constructor(path: string) {
     this.#path = path;
   }
+
+  /** `Exec` through this server: the same contract as `common/exec`'s, without forking the daemon. */
+  readonly exec: Exec = async (file, args, ctx, opts = {}) => {
+    ctx.signal.throwIfAborted();
+    const result = await this.run(file, args, ctx, opts);
+    ctx.signal.throwIfAborted();
+    if ((opts.check ?? true) && (result.code !== 0 || result.signal)) throw new ExecError(file, args, result);
+    return result;
+  };
 
   run(file: string, args: readonly string[], ctx: Ctx, opts: ExecOptions = {}): Promise<ExecResult> {
     return this.#request(1, this.#runBody(file, args, opts), ctx);
@@ -156,6 +165,9 @@ export class SpawnServer {
     }
   }
 }
+
+/** How commands are run: through `server` when the daemon has one, else forked from this process. */
+export const execVia = (server: SpawnServer | undefined): Exec => server?.exec ?? forkExec;
 
 const u32 = (n: number): Buffer => {
   const b = Buffer.alloc(4);

@@ -6,7 +6,6 @@ import type { Readable } from 'node:stream';
 import type { Ctx } from '../common/ctx';
 import { withTimeout } from '../common/ctx';
 import { CriError } from '../common/errors';
-import { spawnServer } from '../common/exec';
 import { isErrno } from '../common/fsutil';
 import type { SpawnServer } from '../common/spawn-server';
 import type { ExitStatus, Monitor, MonitorCreateRequest } from './monitor';
@@ -19,6 +18,8 @@ export interface ConmonOptions {
   readonly socketDir: string;
   /** Bound on conmon + `runtime create`; CRI-O waits 240 s. */
   readonly createTimeoutMs?: number;
+  /** The daemon's spawn server, which starts conmon without forking the daemon; absent: spawned here. */
+  readonly spawnServer?: SpawnServer;
 }
 
 interface SyncMessage {
@@ -125,7 +126,7 @@ export class ConmonMonitor implements Monitor {
     }
     const bounded = withTimeout(ctx, this.#opts.createTimeoutMs ?? 240_000);
     const env = { ...process.env, _OCI_SYNCPIPE: '3', _OCI_STARTPIPE: '4' };
-    const server = spawnServer();
+    const server = this.#opts.spawnServer;
     const msg = server ? await this.#viaServer(server, args, env, req, bounded.signal) : await this.#viaSpawn(args, env, req, bounded.signal);
     if (msg.data <= 0) {
       throw new CriError('Internal', `failed to create container ${req.id}: ${(msg.message ?? '').trim()}`);

@@ -3,5 +3,8 @@ import { FakeOciRuntime } from './fake-oci-runtime';
 import { ociRuntimeContract } from './oci-runtime.contract';
 
 describe('FakeOciRuntime', () => {
-  ociRuntimeContract(async () => ({ runtime: new FakeOciRuntime(), bundle: async () => '/bundle' }));
+  ociRuntimeContract(async () => {
+    const runtime = new FakeOciRuntime();
+    return { runtime, create: async (id) => void runtime.created(id) };
+  });
 });

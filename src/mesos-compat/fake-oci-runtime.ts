@@ -5,7 +5,7 @@ import type { OciResources } from './oci/types';
 import type { InfraLauncher, InfraPlanInput, InfraProcess } from './infra';
 import type { OciRuntime, OciState } from './oci-runtime';
 
-type Op = 'run' | 'start' | 'state' | 'list' | 'kill' | 'delete' | 'update' | 'checkpoint';
+type Op = 'start' | 'state' | 'list' | 'kill' | 'delete' | 'update' | 'checkpoint';
 
 /**
  * A hand-written `OciRuntime` for unit tests (STYLE.md 17): records calls,
@@ -36,13 +36,6 @@ export class FakeOciRuntime implements OciRuntime {
       this.failNext.delete(op);
       throw err;
     }
-  }
-
-  /** Writes the pid file like the real runtime; the pid is this process's, so liveness checks pass. */
-  async run(id: string, bundle: string, opts: { pidFile: string }): Promise<void> {
-    this.#step('run', id);
-    this.#states.set(id, { status: 'running', pid: process.pid, bundle });
-    if (opts.pidFile !== '') await writeFile(opts.pidFile, String(process.pid)).catch(() => undefined);
   }
 
   async start(id: string): Promise<void> {
@@ -90,10 +83,6 @@ export class FakeOciRuntime implements OciRuntime {
     await mkdir(opts.imagePath, { recursive: true });
     await writeFile(join(opts.imagePath, 'inventory.img'), 'fake criu image');
     await writeFile(join(opts.workPath, 'dump.log'), 'fake dump log\n');
-  }
-
-  execArgs(id: string, opts: { processFile: string }): string[] {
-    return ['exec', '--process', opts.processFile, id];
   }
 
   /** Test hook: the container's process exits on its own. */

@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { systemClock, type Clock } from '../common/clock';
-import { exec as defaultExec, type Exec } from '../common/exec';
+import type { Exec } from '../common/exec';
+import { execVia, type SpawnServer } from '../common/spawn-server';
 import { nativeBinary } from '../common/native';
 import { writeSandboxFiles } from '../cni/files';
 import { ConmonMonitor } from './conmon';
@@ -36,6 +37,9 @@ export interface ContainerizerOptions {
   readonly provisioner: RootfsProvisioner;
   /** The CNI isolator; without one only host-network pods run. */
   readonly network?: NetworkIsolator;
+  /** The daemon's spawn server (created once in main.ts); without one, commands are forked from this process. */
+  readonly spawnServer?: SpawnServer;
+  /** Default: through `spawnServer`, else forked. */
   readonly exec?: Exec;
   readonly clock?: Clock;
 }
@@ -70,20 +74,20 @@ export function oomScoreAdjFloor(restrict: boolean): number {
 /** Builds the containerizer from the daemon's configuration (call `recover` before serving). */
 export function createContainerizer(opts: ContainerizerOptions): MesosContainerizer {
   const roots = { workDir: opts.workDir, runDir: opts.runDir };
-  const exec = opts.exec ?? defaultExec;
+  const exec = opts.exec ?? execVia(opts.spawnServer);
   const rt = chooseRuntime(opts.runtime);
   const runtime = new RuncRuntime({ name: rt.name, path: rt.path, root: opts.runtime.root || runtimeRoot(roots), exec });
   const monitorDirs = { exitDir: exitsDir(roots), socketDir: socketsDir(roots) };
   return new MesosContainerizer({
     roots,
     runtime,
-    monitor: new ConmonMonitor({ path: opts.conmon, runtime, ...monitorDirs }),
+    monitor: new ConmonMonitor({ path: opts.conmon, runtime, ...monitorDirs, spawnServer: opts.spawnServer }),
     specs: { sandbox: buildSandboxSpec, container: buildContainerSpec },
     provisioner: opts.provisioner,
     network: opts.network ?? new NoNetwork(),
-    cgroups: new Cgroups(),
+    cgroups: new Cgroups(undefined, undefined, opts.spawnServer),
     infra: new NativeInfraLauncher(opts.execHelper ?? nativeBinary('mesos-cri-exec'), exec, join(opts.runDir, 'infra')),
-    shm: new ShmIsolator(exec),
+    shm: new ShmIsolator(exec, opts.spawnServer),
     clock: opts.clock ?? systemClock,
     exec,
     infraPath: opts.infra,

@@ -1,5 +1,6 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, sep } from 'node:path';
+import { parseMountInfo } from '../common/mountinfo';
 import { conmonBundle } from './monitor-procs';
 import { containersDir, exitsDir, quarantineDir, sandboxesDir, shmDir, socketsDir, type Roots } from './paths';
 
@@ -74,9 +75,8 @@ export function findLeaks(r: LeakRoots): Leak[] {
   } catch {
     // no mount table: nothing to say
   }
-  for (const line of mountinfo.split('\n')) {
-    const target = line.split(' ')[4]?.replace(/\\040/g, ' ');
-    if (!target || !(under(target, r.workDir) || under(target, r.runDir))) continue;
+  for (const { mountPoint: target } of parseMountInfo(mountinfo)) {
+    if (!(under(target, r.workDir) || under(target, r.runDir))) continue;
     const ids = target.split('/').filter((p) => /^[0-9a-f]{64}$/.test(p));
     if (ids.length > 0 && !ids.every(known)) add('mount', target, 'mount of no known sandbox or container');
   }

@@ -22,12 +22,6 @@ export interface OciRuntime {
   readonly path: string;
   /** The runtime's state root (`--root`). */
   readonly root: string;
-  /**
-   * `run --detach`: create and start with no stdio. The containerizer no
-   * longer uses it (sandbox infra processes come from `infra.ts`); the
-   * runtime contract suite does, to get a running container without a monitor.
-   */
-  run(id: string, bundle: string, opts: { pidFile: string }, ctx: Ctx): Promise<void>;
   start(id: string, ctx: Ctx): Promise<void>;
   /** `undefined` when the runtime does not know `id`. */
   state(id: string, ctx: Ctx): Promise<OciState | undefined>;
@@ -43,6 +37,4 @@ export interface OciRuntime {
    * keeps running.
    */
   checkpoint(id: string, opts: { imagePath: string; workPath: string }, ctx: Ctx): Promise<void>;
-  /** `exec --detach` is not used; `exec` runs a process and returns the runtime's argv for it. */
-  execArgs(id: string, opts: { processFile: string; tty: boolean; pidFile?: string; consoleSocket?: string; detach?: boolean }): string[];
 }

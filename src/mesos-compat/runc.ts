@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { constants, open as openCb } from 'node:fs';
 import { readFile, rm, stat } from 'node:fs/promises';
 import { Socket } from 'node:net';
@@ -43,35 +42,6 @@ export class RuncRuntime implements OciRuntime {
 
   #args(...rest: string[]): string[] {
     return ['--root', this.root, ...rest];
-  }
-
-  async run(id: string, bundle: string, opts: { pidFile: string }, ctx: Ctx): Promise<void> {
-    // The detached process inherits runc's stdio; with pipes the
-    // container would hold them open forever, so all three are /dev/null and
-    // runc's errors go to a log file instead.
-    const logFile = join(bundle, 'runc.log');
-    await rm(logFile, { force: true });
-    const args = ['--log', logFile, '--log-format', 'json', ...this.#args('run', '--detach', '--bundle', bundle, '--pid-file', opts.pidFile, id)];
-    const code = await new Promise<number>((resolve, reject) => {
-      const child = spawn(this.path, args, { stdio: 'ignore', signal: ctx.signal, killSignal: 'SIGKILL' });
-      child.on('error', reject);
-      child.on('exit', (c, s) => resolve(c ?? (s ? 128 : -1)));
-    });
-    if (code !== 0) {
-      const text = await readFile(logFile, 'utf8').catch(() => '');
-      const msgs = text
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => {
-          try {
-            return (JSON.parse(l) as { msg?: string; level?: string }).level === 'error' ? (JSON.parse(l) as { msg: string }).msg : '';
-          } catch {
-            return l;
-          }
-        })
-        .filter(Boolean);
-      throw new CriError('Internal', `failed to run infra container ${id}: ${this.name} exited ${code}: ${msgs.join('; ')}`);
-    }
   }
 
   async start(id: string, ctx: Ctx): Promise<void> {
@@ -228,18 +198,5 @@ export class RuncRuntime implements OciRuntime {
         .join('; ');
       throw new CriError('Internal', `failed to checkpoint container ${id}${tail ? `: ${tail}` : ''}`, { cause: err });
     }
-  }
-
-  execArgs(id: string, opts: { processFile: string; tty: boolean; pidFile?: string; consoleSocket?: string; detach?: boolean }): string[] {
-    return this.#args(
-      'exec',
-      '--process',
-      opts.processFile,
-      ...(opts.detach ? ['--detach'] : []),
-      ...(opts.tty ? ['--tty'] : []),
-      ...(opts.pidFile ? ['--pid-file', opts.pidFile] : []),
-      ...(opts.consoleSocket ? ['--console-socket', opts.consoleSocket] : []),
-      id,
-    );
   }
 }

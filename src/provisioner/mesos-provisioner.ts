@@ -10,6 +10,7 @@ import { KeyedMutex } from '../common/keyed-mutex';
 import { log } from '../common/log';
 import { Rollback } from '../common/rollback';
 import type { Backend, LayerRef } from './backends/backend';
+import { Mounter } from './backends/mounts';
 import { makeBackend } from './backends/select';
 import { backendDir, containerDir, containersDir, imagesDir, layersCheckpoint } from './paths';
 import type { DockerStore } from './store/image-store';
@@ -44,6 +45,8 @@ export class MesosProvisioner {
     private readonly backend: Backend,
     private readonly store: DockerStore,
     private readonly lock: RwLock,
+    /** For destroying rootfses another backend built (the configured one changed). */
+    private readonly mounter: Mounter = new Mounter(),
   ) {}
 
   layersInUse(): Set<string> | 'unknown' {
@@ -121,7 +124,7 @@ export class MesosProvisioner {
     }
     for (const child of await subdirs(join(dir, 'containers'))) await this.#remove(nested(id, child), ctx);
     for (const b of await subdirs(join(dir, 'backends'))) {
-      const backend = b === this.backend.name ? this.backend : makeBackend(b as BackendName);
+      const backend = b === this.backend.name ? this.backend : makeBackend(b as BackendName, this.mounter);
       await backend.destroy(join(dir, 'backends', b), ctx);
     }
     await rm(dir, { recursive: true, force: true });
@@ -188,7 +191,7 @@ export class MesosProvisioner {
   writable(id: ContainerId): { dir: string; whiteouts: 'overlay' | 'aufs' | 'none' } {
     const info = this.#containers.get(idString(id));
     if (!info) throw new CriError('NotFound', `failed to find the writable layer of ${idString(id)}: not provisioned`);
-    const backend = info.backend === this.backend.name ? this.backend : makeBackend(info.backend);
+    const backend = info.backend === this.backend.name ? this.backend : makeBackend(info.backend, this.mounter);
     const whiteouts = info.backend === 'overlay' ? 'overlay' : info.backend === 'aufs' ? 'aufs' : 'none';
     return { dir: backend.writable(backendDir(this.workDir, id, info.backend)), whiteouts };
   }
@@ -196,7 +199,7 @@ export class MesosProvisioner {
   async usage(id: ContainerId): Promise<{ bytes: bigint; inodes: bigint }> {
     const info = this.#containers.get(idString(id));
     if (!info) throw new CriError('NotFound', `failed to get rootfs usage of ${idString(id)}: not provisioned`);
-    const backend = info.backend === this.backend.name ? this.backend : makeBackend(info.backend);
+    const backend = info.backend === this.backend.name ? this.backend : makeBackend(info.backend, this.mounter);
     return this.#usage.get(idString(id), backend.writable(backendDir(this.workDir, id, info.backend)));
   }
 }

@@ -42,5 +42,3 @@ export const containerDir = (workDir: string, id: ContainerId): string =>
 export const layersCheckpoint = (workDir: string, id: ContainerId): string => join(containerDir(workDir, id), 'layers.json');
 export const backendDir = (workDir: string, id: ContainerId, backend: string): string =>
   join(containerDir(workDir, id), 'backends', backend);
-export const rootfsDir = (workDir: string, id: ContainerId, backend: string): string =>
-  join(backendDir(workDir, id, backend), 'rootfs');

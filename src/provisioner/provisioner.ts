@@ -1,5 +1,6 @@
 import type { ContainerId } from '../common/container-id';
 import { background, type Ctx } from '../common/ctx';
+import { Mounter } from './backends/mounts';
 import { selectBackend } from './backends/select';
 import { MesosProvisioner } from './mesos-provisioner';
 import { provisionerDir } from './paths';
@@ -39,10 +40,11 @@ export interface Provisioner {
 /** Validates the backend (throws `FailedPrecondition` naming why a forced one is unusable). */
 export async function createProvisioner(opts: ProvisionerOptions, ctx: Ctx = background()): Promise<{ store: ImageStore; provisioner: Provisioner; docker: DockerStore }> {
   const lock = new RwLock();
-  const backend = await selectBackend(opts.backend, provisionerDir(opts.workDir), ctx);
+  const mounter = Mounter.via(opts.spawnServer);
+  const backend = await selectBackend(opts.backend, provisionerDir(opts.workDir), ctx, mounter);
   let inUse: () => ReadonlySet<string> | 'unknown' = () => new Set();
   const docker = new DockerStore({ ...opts, lock, layersInUse: () => inUse() });
-  const mesos = new MesosProvisioner(opts.workDir, backend, docker, lock);
+  const mesos = new MesosProvisioner(opts.workDir, backend, docker, lock, mounter);
   inUse = () => mesos.layersInUse();
   await docker.recover();
   const provisioner: Provisioner = {

@@ -3,6 +3,8 @@
  * `src/shim` translates these into `runtime.v1` messages.
  */
 
+import type { SpawnServer } from '../common/spawn-server';
+
 /** The parts of an OCI image config the runtime needs (`config` in image-spec `config.md`). */
 export interface ImageConfig {
   user: string;
@@ -70,4 +72,6 @@ export interface ProvisionerOptions {
   readonly credentialsFile?: string;
   /** Issue 16: image references or ids that are never garbage-collected and reported pinned. */
   readonly pinned?: readonly string[];
+  /** The daemon's spawn server (created once in main.ts): mounts and commands go through it; absent: forked here. */
+  readonly spawnServer?: SpawnServer;
 }

@@ -22,19 +22,5 @@ export type ServiceImpl<S extends UntypedServiceImplementation> = { [K in keyof 
 export type RuntimeImpl = ServiceImpl<RuntimeServiceHandlers>;
 export type ImageImpl = ServiceImpl<ImageServiceHandlers>;
 
-/** Request/response types of one RPC, for handler files. */
-export type ReqOf<S, K extends keyof Known<S>> =
-  Known<S>[K] extends handleUnaryCall<infer Req, unknown>
-    ? Req
-    : Known<S>[K] extends handleServerStreamingCall<infer Req, unknown>
-      ? Req
-      : never;
-export type ResOf<S, K extends keyof Known<S>> =
-  Known<S>[K] extends handleUnaryCall<unknown, infer Res>
-    ? Res
-    : Known<S>[K] extends handleServerStreamingCall<unknown, infer Res>
-      ? Res
-      : never;
-
 export type RuntimeHandler<K extends keyof RuntimeImpl> = NonNullable<RuntimeImpl[K]>;
 export type ImageHandler<K extends keyof ImageImpl> = NonNullable<ImageImpl[K]>;

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { writeAtomic } from '../../common/checkpoint';
 import { CriError } from '../../common/errors';
 import { exists } from '../../common/fsutil';
+import { parseMountInfo } from '../../common/mountinfo';
 import { procStat } from '../../common/native';
 import { KNOWN_CAPABILITIES } from '../oci/capabilities';
 import type { OciNamespaceType, OciProcess, OciSeccomp, OciSpec } from '../oci/types';
@@ -121,14 +122,8 @@ interface CgroupMount {
 /** The cgroup mounts of a `/proc/<pid>/mountinfo`. */
 export function cgroupMounts(mountinfo: string): CgroupMount[] {
   const out: CgroupMount[] = [];
-  for (const line of mountinfo.split('\n')) {
-    const [pre, post] = line.split(' - ');
-    if (!pre || !post) continue;
-    const f = pre.split(' ');
-    const [fsType, , superOpts] = post.split(' ');
-    if (fsType !== 'cgroup' && fsType !== 'cgroup2') continue;
-    const unescape = (s: string): string => s.replace(/\\(\d{3})/g, (_, o: string) => String.fromCharCode(Number.parseInt(o, 8)));
-    out.push({ root: unescape(f[3] ?? '/'), mountPoint: unescape(f[4] ?? ''), fsType, superOptions: (superOpts ?? '').split(',') });
+  for (const { root, mountPoint, fsType, superOptions } of parseMountInfo(mountinfo)) {
+    if (fsType === 'cgroup' || fsType === 'cgroup2') out.push({ root, mountPoint, fsType, superOptions });
   }
   return out;
 }

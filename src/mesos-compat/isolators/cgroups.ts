@@ -1,7 +1,8 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { spawnServer } from '../../common/exec';
+import { parseMountInfo } from '../../common/mountinfo';
+import type { SpawnServer } from '../../common/spawn-server';
 import { isErrno } from '../../common/fsutil';
 import type { OciResources } from '../oci/types';
 import { cgroupDetailV1, cgroupDetailV2, type CgroupDetail } from './cgroup-detail';
@@ -55,13 +56,20 @@ function readStat(file: string): Map<string, bigint> {
  */
 export class Cgroups {
   readonly #root: string;
+  /** The daemon's spawn server, for `warmMigrations`. */
+  readonly #server: SpawnServer | undefined;
   readonly v2: boolean;
   readonly #mountInfo: () => string;
   readonly #controllers = new Map<string, boolean>();
 
   /** `mountInfo` is a test seam: the mount table the v1 hierarchies are looked up in. */
-  constructor(root = '/sys/fs/cgroup', mountInfo: () => string = () => readFileSync('/proc/self/mountinfo', 'utf8')) {
+  constructor(
+    root = '/sys/fs/cgroup',
+    mountInfo: () => string = () => readFileSync('/proc/self/mountinfo', 'utf8'),
+    server?: SpawnServer,
+  ) {
     this.#root = root;
+    this.#server = server;
     this.v2 = existsSync(join(root, 'cgroup.controllers'));
     this.#mountInfo = mountInfo;
   }
@@ -188,7 +196,7 @@ export class Cgroups {
    * each wait out an RCU grace period. Only with the daemon's spawn server.
    */
   warmMigrations(ms = 1000): void {
-    const server = spawnServer();
+    const server = this.#server;
     if (!server) return;
     this.#ownProcs ??= ownProcsFile(this.#root, this.v2);
     if (this.#ownProcs) server.warm(this.#ownProcs, ms);
@@ -230,11 +238,7 @@ function v2Controllers(root: string): string[] {
 /** Controllers of the mounted v1 hierarchies: the super options of `cgroup` mounts in a mountinfo table. */
 export function v1Controllers(mountInfo: string): Set<string> {
   const out = new Set<string>();
-  for (const line of mountInfo.split('\n')) {
-    const tail = line.split(' - ')[1]?.split(' ');
-    if (tail?.[0] !== 'cgroup') continue;
-    for (const opt of (tail[2] ?? '').split(',')) out.add(opt);
-  }
+  for (const e of parseMountInfo(mountInfo)) if (e.fsType === 'cgroup') for (const opt of e.superOptions) out.add(opt);
   return out;
 }
 

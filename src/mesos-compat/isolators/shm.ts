@@ -1,13 +1,12 @@
-import { readFile, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import type { Ctx } from '../../common/ctx';
-import { spawnServer, type Exec } from '../../common/exec';
-import { MNT_DETACH } from '../../common/spawn-server';
+import type { Exec } from '../../common/exec';
+import { readMountInfo } from '../../common/mountinfo';
+import { MNT_DETACH, type SpawnServer } from '../../common/spawn-server';
 
 /** Whether `path` is a mount point (listed in our mountinfo). */
 export async function isMountPoint(path: string): Promise<boolean> {
-  const info = await readFile('/proc/self/mountinfo', 'utf8');
-  const escaped = path.replace(/ /g, '\\040');
-  return info.split('\n').some((l) => l.split(' ')[4] === escaped);
+  return (await readMountInfo()).some((e) => e.mountPoint === path);
 }
 
 /**
@@ -16,11 +15,14 @@ export async function isMountPoint(path: string): Promise<boolean> {
  * mounts it (`infra.ts`, the plan's `shm`); this takes it down.
  */
 export class ShmIsolator {
-  constructor(private readonly exec: Exec) {}
+  constructor(
+    private readonly exec: Exec,
+    private readonly server?: SpawnServer,
+  ) {}
 
   /** Idempotent. */
   async cleanup(dir: string, ctx: Ctx): Promise<void> {
-    const server = spawnServer();
+    const server = this.server;
     if (server) {
       // umount2(MNT_DETACH) until nothing is mounted there (EINVAL), or it is gone (ENOENT).
       for (;;) {

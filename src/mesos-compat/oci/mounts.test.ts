@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { background } from '../../common/ctx';
 import type { Mount } from '../config';
-import { clientMounts, mergeMounts, parseMountInfo, podFileMounts, systemMounts } from './mounts';
+import { clientMounts, mergeMounts, podFileMounts, systemMounts } from './mounts';
 import type { OciMount } from './types';
 
 const dests = (ms: readonly OciMount[]): string[] => ms.map((m) => m.destination);
@@ -130,12 +130,5 @@ describe('clientMounts', () => {
 
   it('names the bad field', async () => {
     await expect(clientMounts([m({ hostPath: '' })], background(), priv)).rejects.toMatchObject({ code: 'InvalidArgument' });
-  });
-});
-
-describe('parseMountInfo', () => {
-  it('reads mount points (octal escapes) and optional fields', () => {
-    const t = parseMountInfo('36 35 98:0 /mnt1 /mnt/with\\040space rw,noatime master:1 shared:2 - ext3 /dev/root rw\n');
-    expect(t).toEqual([{ mountPoint: '/mnt/with space', optional: ['master:1', 'shared:2'] }]);
   });
 });

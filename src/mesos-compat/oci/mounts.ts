@@ -3,6 +3,7 @@ import { posix } from 'node:path';
 import { CriError } from '../../common/errors';
 import { isErrno } from '../../common/fsutil';
 import type { Ctx } from '../../common/ctx';
+import { parseMountInfo, type MountInfoEntry } from '../../common/mountinfo';
 import type { Mount, Propagation } from '../config';
 import type { OciMount, RootfsPropagation } from './types';
 
@@ -140,24 +141,6 @@ async function hostSource(hostPath: string, field: string): Promise<string> {
     throw fail('cannot resolve it', err);
   });
 }
-
-interface MountInfoEntry {
-  readonly mountPoint: string;
-  readonly optional: readonly string[];
-}
-
-export function parseMountInfo(text: string): MountInfoEntry[] {
-  const out: MountInfoEntry[] = [];
-  for (const line of text.split('\n')) {
-    const f = line.split(' ');
-    const sep = f.indexOf('-');
-    if (f.length < 7 || sep < 6) continue;
-    out.push({ mountPoint: unescapeOctal(f[4]!), optional: f.slice(6, sep) });
-  }
-  return out;
-}
-
-const unescapeOctal = (s: string): string => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
 
 /**
  * A shared (or slave) bind only propagates anything if the host mount under

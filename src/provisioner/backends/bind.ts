@@ -3,11 +3,13 @@ import { join } from 'node:path';
 import type { Ctx } from '../../common/ctx';
 import { CriError } from '../../common/errors';
 import type { Backend, LayerRef } from './backend';
-import { destroyBackendDir, mount, mountsUnder } from './mounts';
+import { Mounter, mountsUnder } from './mounts';
 
 /** Mesos `BindBackend`: a single-layer image bind-mounted read-only. */
 export class BindBackend implements Backend {
   readonly name = 'bind' as const;
+
+  constructor(private readonly mounter = new Mounter()) {}
 
   writable(dir: string): string {
     return join(dir, 'rootfs');
@@ -19,12 +21,12 @@ export class BindBackend implements Backend {
     const rootfs = join(dir, 'rootfs');
     if ((await mountsUnder(rootfs)).includes(rootfs)) return rootfs;
     await mkdir(rootfs, { recursive: true });
-    await mount(['--bind', layers[0]!.rootfs, rootfs], ctx);
-    await mount(['-o', 'remount,bind,ro', rootfs], ctx);
+    await this.mounter.mount(['--bind', layers[0]!.rootfs, rootfs], ctx);
+    await this.mounter.mount(['-o', 'remount,bind,ro', rootfs], ctx);
     return rootfs;
   }
 
   destroy(dir: string, ctx: Ctx): Promise<boolean> {
-    return destroyBackendDir(dir, ctx);
+    return this.mounter.destroyBackendDir(dir, ctx);
   }
 }

@@ -5,10 +5,11 @@ import {
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Ctx } from '../../common/ctx';
+import type { Exec } from '../../common/exec';
 import { applyNodeFixups, type NodeFixup } from '../unpack/fixups';
 import { DirResolver } from '../unpack/resolve';
 import type { Backend, LayerRef } from './backend';
-import { destroyBackendDir } from './mounts';
+import { Mounter } from './mounts';
 
 /**
  * Mesos `CopyBackend`: every layer copied in order into one private rootfs,
@@ -22,6 +23,8 @@ import { destroyBackendDir } from './mounts';
  */
 export class CopyBackend implements Backend {
   readonly name = 'copy' as const;
+
+  constructor(private readonly mounter = new Mounter()) {}
 
   writable(dir: string): string {
     return join(dir, 'rootfs');
@@ -53,19 +56,19 @@ export class CopyBackend implements Backend {
       for (const o of layer.meta.opaques) hide(o, true);
       for (const w of layer.meta.whiteouts) hide(w, false);
       resolver.invalidate();
-      await copyTree(layer.rootfs, rootfs, resolver, ctx);
+      await copyTree(layer.rootfs, rootfs, resolver, ctx, this.mounter.exec);
     }
     return rootfs;
   }
 
   destroy(dir: string, ctx: Ctx): Promise<boolean> {
-    return destroyBackendDir(dir, ctx);
+    return this.mounter.destroyBackendDir(dir, ctx);
   }
 }
 
 const isWhiteout = (st: Stats): boolean => st.isCharacterDevice() && st.rdev === 0;
 
-async function copyTree(src: string, rootfs: string, resolver: DirResolver, ctx: Ctx): Promise<void> {
+async function copyTree(src: string, rootfs: string, resolver: DirResolver, ctx: Ctx, exec: Exec): Promise<void> {
   const fixups: NodeFixup[] = [];
   const dirs: Array<{ path: string; st: Stats }> = [];
   const links = new Map<string, string>();
@@ -117,6 +120,6 @@ async function copyTree(src: string, rootfs: string, resolver: DirResolver, ctx:
     }
   };
   walk([]);
-  await applyNodeFixups(rootfs, fixups, ctx);
+  await applyNodeFixups(rootfs, fixups, ctx, exec);
   for (let i = dirs.length - 1; i >= 0; i--) utimesSync(dirs[i]!.path, dirs[i]!.st.atime, dirs[i]!.st.mtime);
 }

@@ -1,18 +1,15 @@
 import { statSync } from 'node:fs';
-import { readFile, rm, stat } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Ctx } from '../../common/ctx';
-import { exec, spawnServer } from '../../common/exec';
-import { MNT_DETACH } from '../../common/spawn-server';
+import { exec as forkExec, type Exec } from '../../common/exec';
+import { execVia, MNT_DETACH, type SpawnServer } from '../../common/spawn-server';
 import { isErrno } from '../../common/fsutil';
+import { readMountInfo } from '../../common/mountinfo';
 
 /** Mount points from `/proc/self/mountinfo` (field 5, with octal escapes decoded). */
 export async function mountPoints(): Promise<string[]> {
-  const text = await readFile('/proc/self/mountinfo', 'utf8');
-  return text
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => l.split(' ')[4]!.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8))));
+  return (await readMountInfo()).map((e) => e.mountPoint);
 }
 
 /**
@@ -32,53 +29,66 @@ export async function mountsUnder(path: string): Promise<string[]> {
   return [...new Set(all.filter((m) => m === path || m.startsWith(`${path}/`)))].sort((a, b) => b.length - a.length);
 }
 
-export async function mount(args: readonly string[], ctx: Ctx): Promise<void> {
-  await exec('mount', args, ctx);
-}
-
 /**
- * Mounts a filesystem with options: mount(2) done by the daemon's spawn
- * server (no mount(8) process and its libmount work), or mount(8) where
- * there is no server.
+ * Mounting and unmounting for the backends: mount(2)/umount2(2) through the
+ * daemon's spawn server when it has one (no mount(8) process and its
+ * libmount work), else mount(8)/umount(8) run with `exec`.
  */
-export async function mountFs(m: { source: string; target: string; fstype: string; data: string }, ctx: Ctx): Promise<void> {
-  const server = spawnServer();
-  if (!server) {
-    await exec('mount', ['-t', m.fstype, m.source, '-o', m.data, m.target], ctx);
-    return;
-  }
-  try {
-    await server.mount(m, ctx);
-  } catch (err) {
-    throw new Error(`mount -t ${m.fstype} at ${m.target} failed: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
-  }
-}
+export class Mounter {
+  constructor(
+    readonly exec: Exec = forkExec,
+    readonly server?: SpawnServer,
+  ) {}
 
-/** Unmounts everything at or under `path`; lazily when busy, so teardown never wedges. */
-export async function unmountAll(path: string, ctx: Ctx): Promise<void> {
-  const server = spawnServer();
-  for (const m of await mountsUnder(path)) {
-    if (server) {
-      await server.umount(m, 0, ctx).catch(() => server.umount(m, MNT_DETACH, ctx));
-      continue;
+  /** The daemon's mounter: commands and system calls through `server` when there is one. */
+  static via(server: SpawnServer | undefined): Mounter {
+    return new Mounter(execVia(server), server);
+  }
+
+  async mount(args: readonly string[], ctx: Ctx): Promise<void> {
+    await this.exec('mount', args, ctx);
+  }
+
+  /** Mounts a filesystem with options. */
+  async mountFs(m: { source: string; target: string; fstype: string; data: string }, ctx: Ctx): Promise<void> {
+    const server = this.server;
+    if (!server) {
+      await this.exec('mount', ['-t', m.fstype, m.source, '-o', m.data, m.target], ctx);
+      return;
     }
-    const r = await exec('umount', [m], ctx, { check: false });
-    if (r.code !== 0) await exec('umount', ['-l', m], ctx);
+    try {
+      await server.mount(m, ctx);
+    } catch (err) {
+      throw new Error(`mount -t ${m.fstype} at ${m.target} failed: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
+    }
   }
-}
 
-/**
- * The `destroy` of every backend: `false` when `dir` does not exist (Mesos
- * `Backend::destroy`), else unmount whatever is below it and remove it.
- */
-export async function destroyBackendDir(dir: string, ctx: Ctx): Promise<boolean> {
-  try {
-    await stat(dir);
-  } catch (err) {
-    if (isErrno(err, 'ENOENT')) return false;
-    throw err;
+  /** Unmounts everything at or under `path`; lazily when busy, so teardown never wedges. */
+  async unmountAll(path: string, ctx: Ctx): Promise<void> {
+    const server = this.server;
+    for (const m of await mountsUnder(path)) {
+      if (server) {
+        await server.umount(m, 0, ctx).catch(() => server.umount(m, MNT_DETACH, ctx));
+        continue;
+      }
+      const r = await this.exec('umount', [m], ctx, { check: false });
+      if (r.code !== 0) await this.exec('umount', ['-l', m], ctx);
+    }
   }
-  await unmountAll(dir, ctx);
-  await rm(dir, { recursive: true, force: true });
-  return true;
+
+  /**
+   * The `destroy` of every backend: `false` when `dir` does not exist (Mesos
+   * `Backend::destroy`), else unmount whatever is below it and remove it.
+   */
+  async destroyBackendDir(dir: string, ctx: Ctx): Promise<boolean> {
+    try {
+      await stat(dir);
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return false;
+      throw err;
+    }
+    await this.unmountAll(dir, ctx);
+    await rm(dir, { recursive: true, force: true });
+    return true;
+  }
 }

@@ -4,8 +4,7 @@ import type { Ctx } from '../../common/ctx';
 import { CriError } from '../../common/errors';
 
 import type { Backend, LayerRef } from './backend';
-import { destroyBackendDir, hasOwnFilesystem, mountFs } from './mounts';
-import { exec } from '../../common/exec';
+import { hasOwnFilesystem, Mounter } from './mounts';
 
 /** mount(2) copies one page of options; keep a margin. */
 const MAX_MOUNT_DATA = 4000;
@@ -33,7 +32,10 @@ export function topmostOnce(bottomFirst: readonly string[]): string[] {
  * kernel accepts for mount options (as Mesos does).
  */
 export class OverlayBackend implements Backend {
-  constructor(readonly name: 'overlay' | 'aufs' = 'overlay') {}
+  constructor(
+    readonly name: 'overlay' | 'aufs' = 'overlay',
+    private readonly mounter = new Mounter(),
+  ) {}
 
   writable(dir: string): string {
     return join(dir, 'upper');
@@ -57,21 +59,21 @@ export class OverlayBackend implements Backend {
         ? `lowerdir=${names.map((n) => join(links, n)).join(':')},${rest}`
         : `br=${join(dir, 'upper')}=rw:${names.map((n) => `${join(links, n)}=ro+wh`).join(':')},dio`;
     if (opts.length <= MAX_MOUNT_DATA) {
-      await mountFs({ source: this.name, target: rootfs, fstype: this.name, data: opts }, ctx);
+      await this.mounter.mountFs({ source: this.name, target: rootfs, fstype: this.name, data: opts }, ctx);
       return rootfs;
     }
     // Too long for the one page mount(2) takes: lower dirs relative to the links
     // directory, with mount(8) run there (containerd's snapshotter does the same).
     const short = this.name === 'overlay' ? `lowerdir=${names.join(':')},${rest}` : `br=${join(dir, 'upper')}=rw:${names.map((n) => `${n}=ro+wh`).join(':')},dio`;
     if (short.length > MAX_MOUNT_DATA) throw new CriError('FailedPrecondition', `failed to provision rootfs: ${layers.length} layers exceed the mount option size`);
-    await exec('mount', ['-t', this.name, this.name, '-o', short, rootfs], ctx, { cwd: links });
+    await this.mounter.exec('mount', ['-t', this.name, this.name, '-o', short, rootfs], ctx, { cwd: links });
     return rootfs;
   }
 
   destroy(dir: string, ctx: Ctx): Promise<boolean> {
-    return destroyBackendDir(dir, ctx);
+    return this.mounter.destroyBackendDir(dir, ctx);
   }
 }
 
 /** Mesos `AufsBackend`: the same shape with an aufs branch list; only where the kernel has aufs. */
-export const aufsBackend = (): OverlayBackend => new OverlayBackend('aufs');
+export const aufsBackend = (mounter?: Mounter): OverlayBackend => new OverlayBackend('aufs', mounter);

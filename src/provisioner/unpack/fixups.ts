@@ -1,5 +1,5 @@
 import type { Ctx } from '../../common/ctx';
-import { exec } from '../../common/exec';
+import type { Exec } from '../../common/exec';
 import { UNPACK_HELPER } from './unpack';
 
 /**
@@ -19,7 +19,7 @@ export interface NodeFixup {
   readonly mtimeMs: number;
 }
 
-export async function applyNodeFixups(root: string, fixups: readonly NodeFixup[], ctx: Ctx, devices = process.getuid?.() === 0): Promise<void> {
+export async function applyNodeFixups(root: string, fixups: readonly NodeFixup[], ctx: Ctx, exec: Exec, devices = process.getuid?.() === 0): Promise<void> {
   if (fixups.length === 0) return;
   const fields: string[] = [];
   for (const f of fixups) {

@@ -15,13 +15,6 @@ import { CriError } from '../../common/errors';
 export const hostile = (entry: string, why: string): CriError =>
   new CriError('InvalidArgument', `failed to unpack layer: hostile entry "${entry}": ${why}`);
 
-/** Splits a tar member name into clean components; refuses `..`. */
-export function splitName(name: string): string[] {
-  const parts = name.split('/').filter((p) => p !== '' && p !== '.');
-  if (parts.includes('..')) throw hostile(name, 'path contains ".."');
-  return parts;
-}
-
 const MAX_LINKS = 40;
 
 export class DirResolver {

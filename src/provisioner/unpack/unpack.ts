@@ -28,9 +28,6 @@ export interface LayerInfo {
   readonly opaques: string[];
 }
 
-export const WH_PREFIX = '.wh.';
-export const WH_OPAQUE = '.wh..wh..opq';
-
 export interface UnpackOptions {
   /** Create device nodes; default: when running as root. */
   readonly devices?: boolean;

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { accessSync, constants, existsSync, readFileSync, statfsSync, statSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
 import { ConfigLoader } from '../../cni/loader';
+import { parseMountInfo } from '../../common/mountinfo';
 import { nativeBinary } from '../../common/native';
 import type { Config } from '../config';
 
@@ -100,13 +101,9 @@ export function checkCgroups(host: Host): CheckResult {
   const mountinfo = host.readFile('/proc/self/mountinfo') ?? '';
   const v1 = new Set<string>();
   let v2: string | undefined;
-  for (const line of mountinfo.split('\n')) {
-    const [pre, post] = line.split(' - ');
-    if (!pre || !post) continue;
-    const mountPoint = pre.split(' ')[4] ?? '';
-    const [fstype, , options] = post.split(' ');
-    if (fstype === 'cgroup2' && mountPoint.startsWith('/sys/fs/cgroup')) v2 = mountPoint;
-    if (fstype === 'cgroup') for (const o of (options ?? '').split(',')) v1.add(o);
+  for (const { mountPoint, fsType, superOptions } of parseMountInfo(mountinfo)) {
+    if (fsType === 'cgroup2' && mountPoint.startsWith('/sys/fs/cgroup')) v2 = mountPoint;
+    if (fsType === 'cgroup') for (const o of superOptions) v1.add(o);
   }
   const need = ['cpu', 'memory', 'pids'];
   if (v2 === '/sys/fs/cgroup') {
