@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, fstatSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
@@ -97,11 +97,13 @@ export function appendCheckpoint(path: string, value: unknown, replacer?: (key: 
   const line = `\n${JSON.stringify({ version: CHECKPOINT_VERSION, value }, replacer)}`;
   let fd: number;
   try {
-    fd = openSync(path, 'a', 0o600);
+    // Appends only to a file that exists: a new one is made whole (temp file and rename), so a
+    // daemon killed between creating it and writing to it never leaves an empty checkpoint.
+    fd = openSync(path, constants.O_WRONLY | constants.O_APPEND);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`failed to checkpoint ${path}`, { cause: err });
-    mkdirSync(dirname(path), { recursive: true });
-    fd = openSync(path, 'a', 0o600);
+    writeAtomicNow(path, line, 0o600);
+    return;
   }
   let size: number;
   try {
