@@ -78,6 +78,10 @@ describe('installer image', () => {
     expect(config.config.Env).toContain('MESOS_CRI_HOST_ROOT=/host');
     expect(config.config.Labels?.['org.opencontainers.image.version']).toBe(VERSION);
     expect(manifest.layers).toHaveLength(1);
+    // A stock image tool reads the layout as the README's `skopeo copy` would.
+    const inspected = JSON.parse(execFileSync('skopeo', ['inspect', `oci:${layout}:${VERSION}`], { encoding: 'utf8' })) as { Layers: string[]; Env: string[] };
+    expect(inspected.Layers).toEqual([manifest.layers[0]!.digest]);
+    expect(inspected.Env).toContain('MESOS_CRI_HOST_ROOT=/host');
     expect(manifest.layers[0]!.mediaType).toBe('application/vnd.oci.image.layer.v1.tar+gzip');
 
     const keep = (n: string): boolean => n === 'opt/mesos-cri/installer/install.js' || n === 'opt/mesos-cri/share/mesos-cri.service' || n === 'opt/mesos-cri/bin/mesos-cri';
