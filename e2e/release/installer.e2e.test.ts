@@ -137,6 +137,52 @@ describe('installer entrypoint', () => {
     expect(readFileSync(join(root, 'etc', 'mesos-cri', 'config.yaml'), 'utf8')).toBe('logLevel: debug\n');
   });
 
+  it('removes what an older version installed and the new one no longer ships, nothing else', () => {
+    const root = scratch();
+    const v1 = join(work, 'payload-old');
+    makePayload(v1);
+    mkdirSync(join(v1, 'node_modules', 'gone', 'lib'), { recursive: true });
+    writeFileSync(join(v1, 'node_modules', 'gone', 'lib', 'index.js'), '');
+    writeFileSync(join(v1, 'dist', 'src', 'old.js'), '');
+    const r1 = spawnSync(process.execPath, [INSTALL, '--root', root, '--from', v1], { encoding: 'utf8' });
+    expect(r1.status).toBe(0);
+    const opt = join(root, 'opt', 'mesos-cri');
+    expect(readFileSync(join(opt, '.installed-files'), 'utf8')).toContain('node_modules/gone/lib/index.js\n');
+    // The operator's own file in the tree is not the installer's.
+    writeFileSync(join(opt, 'dist', 'local-note'), 'mine');
+    const r = install(root);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('removed /opt/mesos-cri/dist/src/old.js');
+    expect(r.stdout).toContain('removed /opt/mesos-cri/node_modules/gone/lib/index.js');
+    expect(existsSync(join(opt, 'dist', 'src', 'old.js'))).toBe(false);
+    expect(existsSync(join(opt, 'node_modules', 'gone'))).toBe(false);
+    expect(existsSync(join(opt, 'dist', 'src', 'main.js'))).toBe(true);
+    expect(readFileSync(join(opt, 'dist', 'local-note'), 'utf8')).toBe('mine');
+    expect(readFileSync(join(opt, '.installed-files'), 'utf8')).not.toContain('gone');
+  });
+
+  it('removes nothing outside the tree whatever a tampered list of installed files says (canary)', () => {
+    const canary = join(work, 'canary-list');
+    mkdirSync(join(canary, 'sub'), { recursive: true });
+    writeFileSync(join(canary, 'victim'), 'canary\n');
+    writeFileSync(join(canary, 'sub', 'victim'), 'canary\n');
+    const canaryBefore = snapshot(canary);
+    const root = scratch();
+    expect(install(root).status).toBe(0);
+    const opt = join(root, 'opt', 'mesos-cri');
+    writeFileSync(join(root, 'keep-me'), 'x');
+    // A directory under the tree swapped for a symlink to the canary, and to the root.
+    symlinkSync(join(canary, 'sub'), join(opt, 'evil'));
+    symlinkSync('/', join(opt, 'up'));
+    writeFileSync(join(opt, '.installed-files'), ['../../keep-me', '../../../' + canary + '/victim', canary + '/victim', 'evil/victim', 'up/keep-me', './x/../../keep-me', ''].join('\n'));
+    const r = install(root);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).not.toContain('removed');
+    expect(snapshot(canary)).toEqual(canaryBefore);
+    expect(readFileSync(join(root, 'keep-me'), 'utf8')).toBe('x');
+  });
+
   it("keeps an operator's config and leaves a configured CNI directory alone", () => {
     const root = scratch();
     mkdirSync(join(root, 'etc', 'mesos-cri'), { recursive: true });

@@ -15,7 +15,9 @@
 // The root is `--root`, else $MESOS_CRI_HOST_ROOT, else /host; it must be a directory.
 //
 // Files are compared first and rewritten only when their content or mode differs (a second
-// run changes nothing), each through a temporary file renamed into place.
+// run changes nothing), each through a temporary file renamed into place. What a previous run
+// installed under /opt/mesos-cri (listed in its .installed-files) and this payload no longer
+// has is removed; anything else there is left alone.
 //
 // NOTE: The target is the node's root, where a planted or stale symlink (say
 // /opt/mesos-cri -> /somewhere) must not make us write outside it. Every path is resolved
@@ -38,6 +40,10 @@ const { spawnSync } = require('node:child_process');
 const { O_RDONLY, O_WRONLY, O_CREAT, O_EXCL, O_DIRECTORY, O_NOFOLLOW } = fs.constants;
 const PREFIX = 'opt/mesos-cri';
 const UNIT = 'etc/systemd/system/mesos-cri.service';
+// What the last run installed under PREFIX (one relative path a line): the next run removes
+// what it lists and the new payload no longer has.
+const MANIFEST = '.installed-files';
+const MAX_MANIFEST_BYTES = 16 << 20;
 const MAX_SYMLINKS = 40;
 
 class InstallError extends Error {}
@@ -128,6 +134,46 @@ function sameFile(p, st, data, mode) {
   }
 }
 
+/**
+ * Opens the directory `parts` below `baseFd` refusing every symlink on the way (our own
+ * tree has none as directories); `null` when it is absent or not a plain directory.
+ */
+function openBelow(baseFd, parts) {
+  let fd = dup(baseFd);
+  for (const name of parts) {
+    let next;
+    try {
+      next = fs.openSync(at(fd, name), O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+    } catch (err) {
+      if (['ENOENT', 'ELOOP', 'ENOTDIR'].includes(err.code)) next = null;
+      else throw err;
+    } finally {
+      fs.closeSync(fd);
+    }
+    if (next === null) return null;
+    fd = next;
+  }
+  return fd;
+}
+
+/** The previous run's list, or none when it is absent, not a regular file or too large. */
+function readManifest(dirFd) {
+  let fd;
+  try {
+    fd = fs.openSync(at(dirFd, MANIFEST), O_RDONLY | O_NOFOLLOW | fs.constants.O_NONBLOCK);
+  } catch (err) {
+    if (['ENOENT', 'ELOOP'].includes(err.code)) return [];
+    throw err;
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile() || st.size > MAX_MANIFEST_BYTES) return [];
+    return fs.readFileSync(fd, 'utf8').split('\n').filter((l) => l !== '');
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 const tmpName = (name) => `.${name}.mesos-cri-install.${process.pid}`;
 
 /** Writes `data` as `name` in the directory `dirFd`; false when it was already so. */
@@ -170,6 +216,9 @@ class Installer {
     this.log = log;
     this.changed = 0;
     this.unchanged = 0;
+    /** Files and symlinks copied, and directories made, relative to PREFIX. */
+    this.installed = [];
+    this.shippedDirs = new Set();
   }
 
   count(changed, what) {
@@ -187,7 +236,11 @@ class Installer {
       for (const ent of fs.readdirSync(srcDir, { withFileTypes: true })) {
         const src = path.join(srcDir, ent.name);
         const dst = `${rel}/${ent.name}`;
-        if (ent.isDirectory()) subdirs.push([src, dst]);
+        if (!ent.isDirectory() && (ent.isSymbolicLink() || ent.isFile())) this.installed.push(dst.slice(PREFIX.length + 1));
+        if (ent.isDirectory()) {
+          subdirs.push([src, dst]);
+          this.shippedDirs.add(dst.slice(PREFIX.length + 1));
+        }
         else if (ent.isSymbolicLink()) this.count(putSymlink(dirFd, ent.name, fs.readlinkSync(src)), `/${dst}`);
         else if (ent.isFile()) {
           const mode = fs.statSync(src).mode & 0o755;
@@ -198,6 +251,53 @@ class Installer {
       fs.closeSync(dirFd);
     }
     for (const [src, dst] of subdirs) this.copyTree(src, dst);
+  }
+
+  /**
+   * Removes what the previous run installed under PREFIX and this payload no longer has
+   * (then the directories that held only that), and records this run's list. Entries are
+   * validated and reached without following any symlink below PREFIX.
+   */
+  removeStale() {
+    const prefixFd = this.root.openDir(PREFIX, true);
+    try {
+      const now = new Set(this.installed);
+      const emptied = new Set();
+      for (const rel of readManifest(prefixFd)) {
+        const parts = rel.split('/');
+        if (now.has(rel) || rel === MANIFEST || parts.some((c) => c === '' || c === '.' || c === '..')) continue;
+        const dirFd = openBelow(prefixFd, parts.slice(0, -1));
+        if (dirFd === null) continue;
+        try {
+          const p = at(dirFd, parts[parts.length - 1]);
+          const st = lstatOrNull(p);
+          if (!st || st.isDirectory()) continue;
+          fs.unlinkSync(p);
+          this.changed++;
+          this.log(`removed /${PREFIX}/${rel}`);
+        } finally {
+          fs.closeSync(dirFd);
+        }
+        for (let i = parts.length - 1; i > 0; i--) emptied.add(parts.slice(0, i).join('/'));
+      }
+      const deepestFirst = [...emptied].filter((d) => !this.shippedDirs.has(d)).sort((a, b) => b.split('/').length - a.split('/').length);
+      for (const dir of deepestFirst) {
+        const parts = dir.split('/');
+        const parentFd = openBelow(prefixFd, parts.slice(0, -1));
+        if (parentFd === null) continue;
+        try {
+          fs.rmdirSync(at(parentFd, parts[parts.length - 1]));
+        } catch (err) {
+          if (!['ENOTEMPTY', 'EEXIST', 'ENOENT', 'ENOTDIR'].includes(err.code)) throw err;
+        } finally {
+          fs.closeSync(parentFd);
+        }
+      }
+      const list = Buffer.from(`${[...now].sort().join('\n')}\n`);
+      this.count(putFile(prefixFd, MANIFEST, list, 0o644), `/${PREFIX}/${MANIFEST}`);
+    } finally {
+      fs.closeSync(prefixFd);
+    }
   }
 
   /** Writes `rel` from `src` only when nothing is there yet: the operator's file is kept. */
@@ -239,6 +339,7 @@ class Installer {
       if (!fs.existsSync(path.join(share, f))) throw new InstallError(`${this.from} is not an installer payload: share/${f} is missing`);
     }
     this.copyTree(this.from, PREFIX);
+    this.removeStale();
     const unitDir = this.root.openDir(path.posix.dirname(UNIT), true);
     try {
       this.count(putFile(unitDir, path.posix.basename(UNIT), fs.readFileSync(path.join(share, 'mesos-cri.service')), 0o644), `/${UNIT}`);
