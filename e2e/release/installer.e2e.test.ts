@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -293,6 +293,15 @@ describe('installer entrypoint', () => {
     const failed = install(root2, ['--activate'], { MESOS_CRI_NSENTER: fake });
     expect(failed.status).toBe(1);
     expect(failed.stderr).toContain('systemctl daemon-reload failed');
+  });
+
+  it('pause keeps running until SIGTERM, then exits 0', async () => {
+    const child = spawn(process.execPath, [INSTALL, 'pause'], { stdio: 'ignore' });
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    await new Promise((r) => setTimeout(r, 500));
+    expect(child.exitCode).toBeNull();
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
   });
 
   it('rejects unknown arguments', () => {
