@@ -108,7 +108,7 @@ async function serve(config: Config, version: string, cli: CliResult): Promise<v
     port: config.streaming.port,
     ...(config.streaming.tlsCert ? { tls: { cert: config.streaming.tlsCert, key: config.streaming.tlsKey } } : {}),
     idleTimeoutMs: config.streaming.idleTimeout * 1000,
-    runtime: new ContainerSessions(containerizerOptions, containerizer),
+    runtime: new ContainerSessions(containerizer),
   });
 
   let recovering: string | undefined = 'mesos-cri is recovering its state';
