@@ -26,7 +26,7 @@ import { ConfigError, helpText, loadConfig, parseCli, type Config } from './shim
 import type { ShimDeps } from './shim/deps';
 import { runtimeHandlers } from './shim/runtime';
 import { CriServer } from './shim/server';
-import { StreamingServer } from './shim/streaming/server';
+import { StreamingServer } from './streaming/server';
 import { readPackageVersion } from './shim/version-info';
 import { startObservability } from './shim/observability';
 import { adminServices } from './shim/admin';
