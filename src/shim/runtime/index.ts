@@ -22,7 +22,7 @@ import { runPodSandbox } from './run-pod-sandbox';
 import { runtimeConfig } from './runtime-config';
 import { startContainer } from './start-container';
 import { StatsCollector } from './stats';
-import { status } from './status';
+import { status } from './runtime-status';
 import { stopContainer } from './stop-container';
 import { stopPodSandbox } from './stop-pod-sandbox';
 import { streamOf } from './stream-lists';
