@@ -26,7 +26,7 @@ import { ConfigError, helpText, loadConfig, parseCli, type Config } from './shim
 import type { ShimDeps } from './shim/deps';
 import { runtimeHandlers } from './shim/runtime';
 import { CriServer } from './shim/server';
-import { StreamingServer } from './shim/streaming/server';
+import { StreamingServer } from './streaming/server';
 import { readPackageVersion } from './shim/version-info';
 import { startObservability } from './shim/observability';
 import { adminServices } from './shim/admin';
@@ -108,7 +108,7 @@ async function serve(config: Config, version: string, cli: CliResult): Promise<v
     port: config.streaming.port,
     ...(config.streaming.tlsCert ? { tls: { cert: config.streaming.tlsCert, key: config.streaming.tlsKey } } : {}),
     idleTimeoutMs: config.streaming.idleTimeout * 1000,
-    runtime: new ContainerSessions(containerizerOptions, containerizer),
+    runtime: new ContainerSessions(containerizer),
   });
 
   let recovering: string | undefined = 'mesos-cri is recovering its state';

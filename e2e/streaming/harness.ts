@@ -1,5 +1,5 @@
 import type { Clock } from '../../src/common/clock';
-import { StreamingServer, type StreamingServerOptions } from '../../src/shim/streaming/server';
+import { StreamingServer, type StreamingServerOptions } from '../../src/streaming/server';
 import { HostRuntime } from './host-runtime';
 import { until } from './spdy-remotecommand';
 

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import type { Duplex, Readable, Writable } from 'node:stream';
 import type { Ctx } from '../../src/common/ctx';
 import { CriError } from '../../src/common/errors';
-import type { StreamIO, StreamRuntime, TerminalSize } from '../../src/shim/streaming/runtime';
+import type { StreamIO, StreamRuntime, TerminalSize } from '../../src/streaming/runtime';
 
 const PTY_HELPER = join(__dirname, 'pty-helper.py');
 

@@ -1,6 +1,6 @@
 /**
  * A minimal SPDY/3.1 client for tests, written independently of the
- * server's framer (src/shim/streaming/spdy) so the two cannot share a bug.
+ * server's framer (src/streaming/spdy) so the two cannot share a bug.
  * It behaves like client-go + moby/spdystream: HTTP upgrade with
  * `X-Stream-Protocol-Version` offers, client-initiated odd stream ids,
  * headers compressed with the SPDY/3 dictionary, no flow control.

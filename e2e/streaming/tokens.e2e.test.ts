@@ -1,6 +1,6 @@
 import * as http from 'node:http';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { StreamingServer } from '../../src/shim/streaming/server';
+import { StreamingServer } from '../../src/streaming/server';
 import { dialSpdy } from './spdy-client';
 import { startHarness, type Harness } from './harness';
 import { openCommand, spdyRun, until } from './spdy-remotecommand';

@@ -1,6 +1,6 @@
 /**
  * The one error class of the project. Domain code throws `CriError` with a
- * code from a closed set; `src/shim/status.ts` maps the code to a gRPC status
+ * code from a closed set; `src/shim/grpc-status.ts` maps the code to a gRPC status
  * in one place (as containerd's `errgrpc.ToGRPC`). Messages read
  * "failed to <verb> …" with no trailing period; wrap causes with `{ cause }`.
  */

@@ -322,4 +322,22 @@ describe('MesosContainerizer (fakes)', () => {
     expect(await runtime.state('later')).toBeDefined();
     cz2.close();
   });
+
+  it('resolves IO targets (IoTargets) with its own monitor and state, and refuses what is not there or not running', async () => {
+    await cz.launch(topLevel('s'), { kind: 'sandbox', config: sandbox('s') }, ctx);
+    const id = nested(topLevel('s'), 'c1');
+    await cz.launch(id, { kind: 'container', config: { ...container('c1'), tty: true } }, ctx);
+    await expect(cz.attachTarget('c1')).rejects.toMatchObject({ code: 'FailedPrecondition' });
+    await expect(cz.execTarget('c1')).rejects.toMatchObject({ code: 'FailedPrecondition' });
+    await cz.start(id, ctx);
+    // The containerizer's own monitor names the endpoints, for the bundle the container runs from.
+    const bundle = (await runtime.state('c1'))!.bundle;
+    expect(await cz.attachTarget('c1')).toEqual({ containerId: 'c1', attachSocket: `${bundle}/attach`, ctlFifo: `${bundle}/ctl`, tty: true, stdinOnce: false });
+    // A sandbox is not a container, nor the reverse.
+    await expect(cz.attachTarget('s')).rejects.toMatchObject({ code: 'NotFound' });
+    await expect(cz.execTarget('nope')).rejects.toMatchObject({ code: 'NotFound' });
+    await expect(cz.portForwardTarget('c1')).rejects.toMatchObject({ code: 'NotFound' });
+    // Host network: no namespace to enter.
+    expect(await cz.portForwardTarget('s')).toEqual({ sandboxId: 's', netnsPath: undefined });
+  });
 });

@@ -11,6 +11,7 @@ import type { ContainerStatus, Containerizer, ContainersFilter, ExecSyncResult, 
 import { Core, type ContainerizerDeps } from './core';
 import type { EventListener } from './events';
 import { execPlanOf, execSync } from './exec-sync';
+import type { AttachTarget, ExecTarget, IoTargets, PortForwardTarget } from './io/targets';
 import { loadNetworkConfig, parsePodCidrs, saveNetworkConfig } from './network-config';
 import { netnsInterfaces } from './isolators/cgroup-detail';
 import { buildResources, clampOomScoreAdj } from './oci/resources';
@@ -84,7 +85,7 @@ function containerStatus(c: ContainerRecord): ContainerStatus {
  * Sandboxes are top-level containers, CRI containers nested ones; see
  * `containerizer.ts` for the contract and `state.ts` for the phases.
  */
-export class MesosContainerizer implements Containerizer {
+export class MesosContainerizer implements Containerizer, IoTargets {
   readonly #core: Core;
   #watcher: FSWatcher | undefined;
   #sweep: NodeJS.Timeout | undefined;
@@ -355,14 +356,36 @@ export class MesosContainerizer implements Containerizer {
     await this.#core.deps.provisioner.pruneImages(excludedImages, ctx);
   }
 
-  /** For exec sessions: the native exec helper and the running container's exec plan. */
-  async execTarget(containerId: string): Promise<{ helper: string; plan: string }> {
-    const c = this.#core.container(containerId);
-    return { helper: this.#core.deps.execHelper, plan: await execPlanOf(this.#core, c) };
+  /** `IoTargets`: a running container, or the CRI error kubelet should see. */
+  #runningContainer(containerId: string): ContainerStatus {
+    const id = this.lookup(containerId);
+    const st = id?.parent ? (this.status(id) as ContainerStatus) : undefined;
+    if (!st) throw new CriError('NotFound', `container ${JSON.stringify(containerId)} not found`);
+    if (st.state !== 'running') throw new CriError('FailedPrecondition', `container ${JSON.stringify(containerId)} is not running`);
+    return st;
   }
 
-  /** For runtimes built on top (streaming): the container's bundle and record. */
-  bundleOf(containerId: string): string {
-    return this.#core.bundleOf(this.#core.container(containerId));
+  /** `IoTargets`: the native exec helper and the running container's exec plan. */
+  async execTarget(containerId: string): Promise<ExecTarget> {
+    const st = this.#runningContainer(containerId);
+    const c = this.#core.container(st.id);
+    return { containerId: st.id, helper: this.#core.deps.execHelper, plan: await execPlanOf(this.#core, c) };
+  }
+
+  /** `IoTargets`: the endpoints of the monitor that runs the container. */
+  async attachTarget(containerId: string): Promise<AttachTarget> {
+    const st = this.#runningContainer(containerId);
+    const bundle = this.#core.bundleOf(this.#core.container(st.id));
+    const monitor = this.#core.deps.monitor;
+    return { containerId: st.id, attachSocket: monitor.attachSocket(bundle), ctlFifo: monitor.controlFifo(bundle), tty: st.config.tty, stdinOnce: st.config.stdinOnce };
+  }
+
+  /** `IoTargets`: a ready sandbox's network namespace (none for host network). */
+  async portForwardTarget(sandboxId: string): Promise<PortForwardTarget> {
+    const id = this.lookup(sandboxId);
+    const st = id && !id.parent ? (this.status(id) as SandboxStatus) : undefined;
+    if (!st) throw new CriError('NotFound', `pod sandbox ${JSON.stringify(sandboxId)} not found`);
+    if (st.state !== 'ready') throw new CriError('FailedPrecondition', `pod sandbox ${JSON.stringify(sandboxId)} is not ready`);
+    return { sandboxId: st.id, netnsPath: st.hostNetwork ? undefined : st.netnsPath };
   }
 }

@@ -11,7 +11,7 @@ export interface RuntimeReadiness {
   network(): { ready: boolean; reason: string; message: string };
 }
 
-/** The streaming server's URL side (`src/shim/streaming/server.ts`). */
+/** The streaming server's URL side (`src/streaming/server.ts`). */
 export interface StreamingUrls {
   getExec(req: { containerId: string; cmd: string[]; tty: boolean; stdin: boolean; stdout: boolean; stderr: boolean }): string;
   getAttach(req: { containerId: string; tty: boolean; stdin: boolean; stdout: boolean; stderr: boolean }): string;

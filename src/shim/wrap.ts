@@ -9,7 +9,7 @@ import { status as Status } from '@grpc/grpc-js';
 import { CriError, describeError } from '../common/errors';
 import { log } from '../common/log';
 import { rpcDone, rpcStart, type RpcName } from '../common/metrics';
-import { toGrpcStatus } from './status';
+import { toGrpcStatus } from './grpc-status';
 
 /** What every handler gets: the call's cancellation/deadline as one signal. */
 export interface CallCtx {

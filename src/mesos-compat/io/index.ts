@@ -3,3 +3,4 @@ export type { SessionIO, SessionTerminalSize } from './session-io';
 export { portForwardSession, type PortForwardSessionOptions } from './port-forward-session';
 export { attachSession, type AttachSessionOptions } from './attach-session';
 export { ContainerSessions } from './container-sessions';
+export type { AttachTarget, ExecTarget, IoTargets, PortForwardTarget } from './targets';

@@ -2,7 +2,7 @@ import type { Readable, Writable } from 'node:stream';
 
 /**
  * The client side of an exec or attach session. Structurally the same as the
- * streaming server's `StreamIO` (`src/shim/streaming/runtime.ts`), restated
+ * streaming server's `StreamIO` (`src/streaming/runtime.ts`), restated
  * here because `src/mesos-compat` must not import from `src/shim`; the
  * containerizer passes the server's object straight through.
  */

@@ -1,6 +1,6 @@
 import type { ShimDeps } from '../deps';
 import type { RuntimeHandler } from '../handlers';
-import { containerStatus } from '../translate/status';
+import { containerStatus } from '../translate/cri-status';
 import { containerizerOf, containerStatusOf, mustResolve } from './lookup';
 
 export const containerStatusHandler =

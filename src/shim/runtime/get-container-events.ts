@@ -4,7 +4,7 @@ import type { ContainerEvent } from '../../mesos-compat/events';
 import type { SandboxStatus } from '../../mesos-compat/containerizer';
 import type { ShimDeps } from '../deps';
 import type { RuntimeHandler } from '../handlers';
-import { containerStatus, podSandboxStatus } from '../translate/status';
+import { containerStatus, podSandboxStatus } from '../translate/cri-status';
 import { containerizerOf } from './lookup';
 
 const TYPES = {

@@ -1,6 +1,6 @@
 import type { ShimDeps } from '../deps';
 import type { RuntimeHandler } from '../handlers';
-import { container } from '../translate/status';
+import { container } from '../translate/cri-status';
 import { containerizerOf, matchesLabels } from './lookup';
 
 /** `ListContainers` with its filter: id and sandbox id (or prefixes), state, labels. */

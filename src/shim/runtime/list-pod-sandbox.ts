@@ -1,6 +1,6 @@
 import type { ShimDeps } from '../deps';
 import type { RuntimeHandler } from '../handlers';
-import { podSandbox } from '../translate/status';
+import { podSandbox } from '../translate/cri-status';
 import { containerizerOf, matchesLabels } from './lookup';
 
 /** `ListPodSandbox` with its filter: id (or prefix), state, labels. */

@@ -1,6 +1,6 @@
 import type { ShimDeps } from '../deps';
 import type { RuntimeHandler } from '../handlers';
-import { containerStatus, podSandboxStatus } from '../translate/status';
+import { containerStatus, podSandboxStatus } from '../translate/cri-status';
 import { containerizerOf, mustResolve, sandboxStatusOf } from './lookup';
 
 /** `PodSandboxStatus`, with the pod's containers' statuses when verbose (as containerd's evented PLEG wants). */

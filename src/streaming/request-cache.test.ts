@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { isCriError } from '../../common/errors';
-import type { Clock } from '../../common/clock';
+import { isCriError } from '../common/errors';
+import type { Clock } from '../common/clock';
 import { RequestCache, type StreamRequest } from './request-cache';
 
 const fakeClock = (): Clock & { advance(ms: number): void } => {

@@ -1,8 +1,8 @@
-import type { Ctx } from '../../common/ctx';
-import { log } from '../../common/log';
+import type { Ctx } from '../common/ctx';
+import { log } from '../common/log';
 import type { AttachRequest, ExecRequest } from './request-cache';
 import type { StreamIO, StreamRuntime } from './runtime';
-import type { SessionOutcome } from './status';
+import type { SessionOutcome } from './session-outcome';
 
 /**
  * Runs one exec or attach session against the runtime, whatever the wire

@@ -1,6 +1,6 @@
 import { Duplex } from 'node:stream';
 import type { RawData, WebSocket } from 'ws';
-import { log } from '../../../common/log';
+import { log } from '../../common/log';
 
 /** `[255, ch]` half-closes channel `ch` (protocol v5). */
 export const CLOSE_SIGNAL = 0xff;

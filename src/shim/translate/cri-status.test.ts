@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ContainerStatus } from '../../mesos-compat/containerizer';
 import { containerConfig, imageConfig } from '../../mesos-compat/oci/test-fixtures';
-import { container, containerStatus } from './status';
+import { container, containerStatus } from './cri-status';
 
 const ID = `sha256:${'a'.repeat(64)}`;
 const status = (image: string): ContainerStatus => ({

@@ -1,5 +1,5 @@
 import type { Duplex, Readable, Writable } from 'node:stream';
-import type { Ctx } from '../../common/ctx';
+import type { Ctx } from '../common/ctx';
 
 /** A terminal size as carried on the `resize` stream (cri-api `TerminalSize` is uint16 pairs). */
 export interface TerminalSize {

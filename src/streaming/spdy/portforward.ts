@@ -1,5 +1,5 @@
-import { log } from '../../../common/log';
-import { describeError } from '../../../common/errors';
+import { log } from '../../common/log';
+import { describeError } from '../../common/errors';
 import type { PortForwardRequest } from '../request-cache';
 import type { StreamRuntime } from '../runtime';
 import { RstStatus } from './frames';

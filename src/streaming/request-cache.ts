@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { CriError } from '../../common/errors';
-import type { Clock } from '../../common/clock';
+import { CriError } from '../common/errors';
+import type { Clock } from '../common/clock';
 
 export interface ExecRequest {
   readonly kind: 'exec';

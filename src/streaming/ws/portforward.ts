@@ -1,6 +1,6 @@
 import type { WebSocket } from 'ws';
-import { describeError } from '../../../common/errors';
-import { log } from '../../../common/log';
+import { describeError } from '../../common/errors';
+import { log } from '../../common/log';
 import type { RemoteCommandVersion } from '../protocols';
 import type { StreamRuntime } from '../runtime';
 import { ChannelMux } from './channels';

@@ -5,7 +5,7 @@ import type { AttachRequest, ExecRequest } from '../request-cache';
 import { resizeQueueFrom } from '../resize';
 import type { StreamIO, StreamRuntime } from '../runtime';
 import { runSession } from '../session-runner';
-import { encodeStatus } from '../status';
+import { encodeStatus } from '../session-outcome';
 import { ChannelMux } from './channels';
 
 export const STDIN = 0;

@@ -1,13 +1,13 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { log } from '../../../common/log';
+import { log } from '../../common/log';
 import { endAndWait, lossyWritable } from '../io';
 import { SPDY_REMOTE_COMMAND, describeVersion } from '../protocols';
 import type { AttachRequest, ExecRequest } from '../request-cache';
 import { resizeQueueFrom } from '../resize';
 import type { StreamIO, StreamRuntime } from '../runtime';
 import { runSession } from '../session-runner';
-import { encodeStatus } from '../status';
+import { encodeStatus } from '../session-outcome';
 import { SpdySession } from './session';
 import type { SpdyStream } from './stream';
 import { upgradeToSpdy } from './upgrade';

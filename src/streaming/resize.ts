@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { log } from '../../common/log';
+import { log } from '../common/log';
 import type { TerminalSize } from './runtime';
 
 /**

@@ -1,5 +1,5 @@
 import type { Duplex } from 'node:stream';
-import { log } from '../../../common/log';
+import { log } from '../../common/log';
 import { FLAG_FIN, FrameParser, FrameType, RstStatus, encodeGoAway, encodePing, encodeRst, encodeSynReply, type Frame } from './frames';
 import { HeaderCodec } from './header-codec';
 import { SpdyStream, type FrameSink } from './stream';

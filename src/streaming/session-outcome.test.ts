@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { encodeStatus } from './status';
+import { encodeStatus } from './session-outcome';
 
 const json = (b: Buffer | undefined): unknown => JSON.parse(b!.toString());
 

@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream';
-import { log } from '../../common/log';
+import { log } from '../common/log';
 
 /** Resolves when `w` has flushed everything and finished, or is gone; never rejects. */
 export function endAndWait(w: Writable, timeoutMs = 30_000): Promise<void> {

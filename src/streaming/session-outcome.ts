@@ -1,4 +1,4 @@
-import { describeError } from '../../common/errors';
+import { describeError } from '../common/errors';
 
 /**
  * The outcome of an exec/attach session as written on the error stream
