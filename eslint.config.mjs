@@ -25,6 +25,10 @@ export default tseslint.config(
     linterOptions: { reportUnusedDisableDirectives: 'off' },
     plugins: { 'import-x': importX, '@typescript-eslint': tseslint.plugin },
     settings: {
+      // Without these import-x reads no .ts file it imports, and no-cycle finds nothing.
+      'import-x/extensions': ['.ts', '.mts', '.js', '.mjs'],
+      'import-x/parsers': { '@typescript-eslint/parser': ['.ts', '.mts'] },
+      'import-x/external-module-folders': ['node_modules', 'node_modules/@types'],
       'import-x/resolver-next': [createNodeResolver({ extensions: ['.ts', '.d.ts', '.js', '.mjs', '.json', '.node'] })],
     },
     rules: {
