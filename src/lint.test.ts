@@ -27,7 +27,13 @@ async function configRootedAt(root: string): Promise<Linter.Config[]> {
 const lines = (n: number): string => Array.from({ length: n }, (_, i) => `export const v${i} = ${i};`).join('\n') + '\n';
 
 const FIXTURES: Record<string, string> = {
-  'src/shim/handler.ts': "import { spec } from '../mesos-compat/spec';\nexport const handler = spec;\n",
+  'src/main.ts': "import { handler } from './shim/handler';\nexport const main = handler;\n",
+  'src/shim/handler.ts': "import { spec } from '../mesos-compat/spec';\nimport { server } from '../streaming/server';\nexport const handler = [spec, server];\n",
+  'src/shim/to-main.ts': "import { main } from '../main';\nexport const m = main;\n",
+  'src/streaming/server.ts': "import { now } from '../common/clock';\nexport const server = now;\n",
+  'src/streaming/to-runtime.ts': "import { spec } from '../mesos-compat/spec';\nexport const s = spec;\n",
+  'src/newroom/thing.ts': "export const thing = 1;\n",
+  'src/cni/to-new.ts': "import { thing } from '../newroom/thing';\nexport const t = thing;\n",
   'src/mesos-compat/spec.ts': "import { store } from '../provisioner/store';\nimport { net } from '../cni/net';\nimport { now } from '../common/clock';\nexport const spec = [store, net, now];\n",
   'src/mesos-compat/up.ts': "import { handler } from '../shim/handler';\nexport const up = handler;\n",
   'src/provisioner/store.ts': "import { now } from '../common/clock';\nexport const store = now;\n",
@@ -70,7 +76,7 @@ describe('eslint.config.mjs', () => {
   });
 
   it('lets imports run down the layers', () => {
-    for (const f of ['src/shim/handler.ts', 'src/mesos-compat/spec.ts', 'src/provisioner/store.ts', 'src/cni/net.ts', 'src/common/clock.ts', 'e2e/helper.ts']) {
+    for (const f of ['src/main.ts', 'src/shim/handler.ts', 'src/streaming/server.ts', 'src/mesos-compat/spec.ts', 'src/provisioner/store.ts', 'src/cni/net.ts', 'src/common/clock.ts', 'e2e/helper.ts']) {
       expect(rulesOf(f), f).toEqual([]);
     }
   });
@@ -81,6 +87,10 @@ describe('eslint.config.mjs', () => {
     expect(rulesOf('src/mesos-compat/up.ts')).toEqual(['import-x/no-restricted-paths']);
     expect(rulesOf('src/provisioner/sideways.ts')).toEqual(['import-x/no-restricted-paths']);
     expect(rulesOf('src/common/to-e2e.ts')).toEqual(['import-x/no-restricted-paths']);
+    expect(rulesOf('src/shim/to-main.ts')).toEqual(['import-x/no-restricted-paths']);
+    expect(rulesOf('src/streaming/to-runtime.ts')).toEqual(['import-x/no-restricted-paths']);
+    // A folder the config does not place yet is off limits to the layers below.
+    expect(rulesOf('src/cni/to-new.ts')).toEqual(['import-x/no-restricted-paths']);
   });
 
   it('keeps gRPC in src/shim', () => {
@@ -101,8 +111,8 @@ describe('eslint.config.mjs', () => {
 describe('scripts/import-graph.mjs on this tree', () => {
   it('finds no cycle, type-only imports included, and no import running up a layer', () => {
     const out = execFileSync(process.execPath, [join(repo, 'scripts/import-graph.mjs'), repo, '--tests'], { cwd: repo, encoding: 'utf8' });
-    expect(out).toContain('cycles, all imports: none');
-    expect(out).toContain('edges running up a layer: none');
+    // On failure the report names the files: break a type-only cycle by moving the shared type down.
+    expect(out.slice(out.indexOf('\nedges against the layering:'))).toBe('\nedges against the layering: none\ncycles, all imports: none\ncycles, runtime imports only: none\n');
   });
 
   it('sees a cycle through a type-only import (which import-x/no-cycle skips)', () => {
