@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Sets up a fresh machine with the test tooling (idempotent; no service touched)
-# and runs the whole test suite: unit tests beside the code in src/ and
-# end-to-end tests in e2e/ (real runc, conmon, overlayfs, CNI plugins, a
-# registry on loopback). Needs root.
+# Sets up a fresh machine with the test tooling (idempotent; no service touched),
+# type-checks, lints (ESLint: file size, layering, import cycles) and runs the
+# whole test suite: unit tests beside the code in src/ and end-to-end tests in
+# e2e/ (real runc, conmon, overlayfs, CNI plugins, a registry on loopback).
+# Needs root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --with-test-tools
 npx tsc -p tsconfig.json --noEmit
+# Structure: file size, layering, import cycles (eslint.config.mjs); errors fail the run.
+npx eslint --max-warnings 0 .
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 set +e

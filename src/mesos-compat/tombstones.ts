@@ -3,8 +3,17 @@ import { nested, topLevel } from '../common/container-id';
 import { cleanupCtx } from '../common/ctx';
 import { isErrno } from '../common/fsutil';
 import { log } from '../common/log';
-import type { Core } from './core';
-import { containerDir, sandboxTombstonesDir, tombstoneDir, tombstonesDir } from './paths';
+import type { OciRuntime } from './oci-runtime';
+import { containerDir, sandboxTombstonesDir, tombstoneDir, tombstonesDir, type Roots } from './paths';
+import type { RootfsProvisioner } from './rootfs-provisioner';
+
+/** What the sweeper uses of the containerizer's `Core` (which owns it; core.ts imports this file). */
+export interface SweeperHost {
+  readonly roots: Roots;
+  readonly deps: { readonly runtime: Pick<OciRuntime, 'delete'>; readonly provisioner: Pick<RootfsProvisioner, 'destroy'> };
+  readonly sandboxes: ReadonlyMap<string, unknown>;
+  removeMonitorFiles(id: string): Promise<void>;
+}
 
 interface Buried {
   readonly sandboxId: string;
@@ -33,7 +42,7 @@ export class Sweeper {
   /** Runtime deletes begun when a stop saw the process exit (containerd deletes its task then, too). */
   readonly #early = new Map<string, Promise<boolean>>();
 
-  constructor(private readonly core: Core) {}
+  constructor(private readonly core: SweeperHost) {}
 
   /**
    * A stopped container's runtime state and cgroups are of no further use

@@ -1,5 +1,3 @@
-import type { Key } from './config';
-
 /**
  * Configuration keys of the metrics endpoint (issue 17), kept apart from
  * the core keys in `config.ts`; `SCHEMA` includes them.
@@ -9,7 +7,8 @@ export interface MetricsConfig {
   address: string;
 }
 
-export const METRICS_KEYS: readonly Key[] = [
+/** Checked against `Key` where config.ts spreads them into `SCHEMA` (no import back: no cycle). */
+export const METRICS_KEYS = [
   {
     path: 'metrics.address',
     kind: 'string',
@@ -17,7 +16,7 @@ export const METRICS_KEYS: readonly Key[] = [
     def: '',
     help: 'HOST:PORT of the Prometheus /metrics endpoint, e.g. 127.0.0.1:9090 (empty: off)',
   },
-];
+] as const;
 
 /** Splits `HOST:PORT` (`[v6]:PORT` for IPv6); throws a message naming the problem. */
 export function parseListenAddress(address: string): { host: string; port: number } {

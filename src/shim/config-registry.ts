@@ -1,5 +1,3 @@
-import type { Key } from './config';
-
 /**
  * Registry and image keys of issue 16 (containerd `config_path` + `certs.d`, CRI-O
  * `global_auth_file`, pinned images), kept apart from the core keys in `config.ts`; `SCHEMA`
@@ -12,7 +10,8 @@ export interface RegistryFilesConfig {
   credentialsFile: string;
 }
 
-export const REGISTRY_KEYS: readonly Key[] = [
+/** Checked against `Key` where config.ts spreads them into `SCHEMA` (no import back: no cycle). */
+export const REGISTRY_KEYS = [
   {
     path: 'registry.configPath',
     kind: 'string',
@@ -34,4 +33,4 @@ export const REGISTRY_KEYS: readonly Key[] = [
     def: [],
     help: 'image references or ids never garbage-collected, reported pinned to kubelet (flag may repeat)',
   },
-];
+] as const;
