@@ -11,6 +11,10 @@ import type { DnsConfig } from './config';
 import { EventBus, type ContainerEventType } from './events';
 import type { InfraLauncher } from './infra';
 import type { Cgroups } from './isolators/cgroups';
+import { SandboxCgroupsIsolator } from './isolators/cgroups-isolator';
+import { IsolatorList } from './isolators/isolator';
+import { SandboxNetworkIsolator } from './isolators/network-isolator';
+import { SandboxShmIsolator } from './isolators/shm-isolator';
 import type { NetworkIsolator } from './isolators/network';
 import type { ShmIsolator } from './isolators/shm';
 import type { Monitor } from './monitor';
@@ -74,11 +78,22 @@ export class Core {
   networkConfig: NetworkConfig = EMPTY_NETWORK_CONFIG;
 
   readonly criu: Pick<CriuProbe, 'status'>;
+  /**
+   * The sandboxes' isolators, in launch order (Mesos `isolators`): launch
+   * prepares them in this order, cleanup goes in reverse (cgroups, network,
+   * shm), recovery recovers them in order.
+   */
+  readonly isolators: IsolatorList;
   /** Finishes RemoveContainer's teardown behind the reply. */
   readonly sweeper = new Sweeper(this);
 
   constructor(readonly deps: ContainerizerDeps) {
     this.criu = deps.criu ?? new CriuProbe(deps.exec);
+    this.isolators = new IsolatorList([
+      new SandboxShmIsolator(deps.shm, deps.roots),
+      new SandboxNetworkIsolator({ network: deps.network, writeFiles: deps.writeFiles, roots: deps.roots }),
+      new SandboxCgroupsIsolator(deps.cgroups),
+    ]);
   }
 
   get roots(): Roots {
