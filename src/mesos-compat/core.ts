@@ -63,8 +63,9 @@ export interface ContainerizerDeps {
 
 /**
  * The containerizer's shared state: records, locks, name registrar,
- * event bus, and the checkpoint writers. The lifecycle modules
- * (`sandbox-lifecycle`, `container-lifecycle`, `recover`) operate on it.
+ * event bus, the sandboxes' isolators, and the checkpoint writers. The
+ * verbs operate on it: launch (`sandbox-lifecycle`, `container-lifecycle`),
+ * `destroy`, `remove`, `recover`.
  */
 export class Core {
   readonly sandboxes = new Map<string, SandboxRecord>();
