@@ -222,6 +222,17 @@ describe('MesosContainerizer (fakes)', () => {
     expect(infra.calls).toEqual([]);
   });
 
+  it('sweeps a sandbox dir without a checkpoint through the isolators by its id, leaving its network to the network recovery', async () => {
+    cz.close();
+    mkdirSync(join(base, 'lib', 'containerizer', 'sandboxes', 'orph'), { recursive: true });
+    mkdirSync(shmOf('orph'), { recursive: true });
+    cz = make(recordingNetwork());
+    await cz.recover(ctx);
+    expect(isoCalls).toEqual(['cgroups.killAll /mesos-cri/orph/orph', 'cgroups.remove /mesos-cri/orph/orph', 'cgroups.remove /mesos-cri/orph']);
+    expect(existsSync(shmOf('orph'))).toBe(false);
+    expect(existsSync(join(base, 'lib', 'containerizer', 'sandboxes', 'orph'))).toBe(false);
+  });
+
   it('refuses containers in unknown or stopped sandboxes', async () => {
     await expect(cz.launch(nested(topLevel('nope'), 'c'), { kind: 'container', config: container('c') }, ctx)).rejects.toMatchObject({ code: 'NotFound' });
     await cz.launch(topLevel('s'), { kind: 'sandbox', config: sandbox('s') }, ctx);
