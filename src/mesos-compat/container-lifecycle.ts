@@ -14,12 +14,10 @@ import { stopwatch } from './stopwatch';
 import { containerDir } from './paths';
 import { containerName } from './registrar';
 import { infraAlive } from './sandbox-lifecycle';
-import { checkStopSignal, parseSignal } from './signals';
+import { checkStopSignal } from './signals';
 import type { ContainerRecord } from './state';
 
 export const provisionerId = (c: Pick<ContainerRecord, 'sandboxId' | 'id'>): ContainerId => nested(topLevel(c.sandboxId), c.id);
-
-const stopSignalOf = (c: ContainerRecord): string => parseSignal(c.config.stopSignal || c.image?.config.stopSignal || '') ?? 'SIGTERM';
 
 /**
  * Where a container's log goes: `log_path` under the pod's `log_directory`,
@@ -181,55 +179,4 @@ export async function startContainer(core: Core, c: ContainerRecord, ctx: Ctx): 
   }
   // A process that exits at once may beat our checkpoint; fold that in now.
   await core.refreshExit(c);
-}
-
-/** Polls the monitor's exit record until the container exited or `ms` passed. */
-async function waitExit(core: Core, c: ContainerRecord, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  let step = 5;
-  for (;;) {
-    if (await core.refreshExit(c)) return true;
-    if (Date.now() >= deadline) return false;
-    await new Promise((r) => setTimeout(r, Math.min(step, Math.max(1, deadline - Date.now()))));
-    step = Math.min(step * 2, 100);
-  }
-}
-
-/**
- * StopContainer: the stop signal, then SIGKILL to every process after the
- * grace period (api.proto `StopContainerRequest.timeout`). Idempotent.
- */
-export async function stopContainer(core: Core, c: ContainerRecord, opts: { timeoutSeconds: number; signal?: string }, ctx: Ctx): Promise<void> {
-  if (c.phase !== 'created' && c.phase !== 'running') return;
-  if (await core.refreshExit(c)) return;
-  const rt = core.deps.runtime;
-  if (opts.timeoutSeconds > 0 && c.phase === 'running') {
-    // Nothing about the stop signal may keep the SIGKILL from coming.
-    const sent = await rt.kill(c.id, (opts.signal && parseSignal(opts.signal)) ?? stopSignalOf(c), ctx).catch((err: unknown) => {
-      log.warn({ containerId: c.id, err }, 'the stop signal could not be sent; killing');
-      return false;
-    });
-    if (sent && (await waitExit(core, c, opts.timeoutSeconds * 1000))) return core.sweeper.exited(c.id);
-  }
-  await rt.kill(c.id, 'SIGKILL', ctx, { all: true });
-  if (await waitExit(core, c, 30_000)) return core.sweeper.exited(c.id);
-  // The monitor died without recording an exit: trust the runtime.
-  const st = await rt.state(c.id, ctx);
-  if (st && st.status !== 'stopped') throw new CriError('Internal', `failed to stop container ${c.id}: still ${st.status} after SIGKILL`);
-  core.markExited(c, { code: 137, at: core.deps.clock.nowNanos(), reason: 'Error', message: 'the container monitor did not record an exit status' });
-  await core.saveContainer(c);
-}
-
-/**
- * RemoveContainer: stop, then forget everything but the log file (kubelet
- * owns logs). Idempotent. The container's dir becomes a tombstone at once;
- * its runtime state, rootfs and monitor files go behind the reply
- * (`tombstones.ts`), as containerd leaves snapshots to its GC.
- */
-export async function removeContainer(core: Core, c: ContainerRecord, ctx: Ctx): Promise<void> {
-  await stopContainer(core, c, { timeoutSeconds: 0 }, ctx);
-  await core.sweeper.bury(c.sandboxId, c.id);
-  core.names.release(containerName(c.config, core.sandboxes.get(c.sandboxId)?.config ?? { name: '', namespace: '', uid: '' }), c.id);
-  core.containers.delete(c.id);
-  core.emit('deleted', c.id, c.sandboxId);
 }

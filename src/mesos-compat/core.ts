@@ -11,6 +11,10 @@ import type { DnsConfig } from './config';
 import { EventBus, type ContainerEventType } from './events';
 import type { InfraLauncher } from './infra';
 import type { Cgroups } from './isolators/cgroups';
+import { SandboxCgroupsIsolator } from './isolators/cgroups-isolator';
+import { IsolatorList } from './isolators/isolator';
+import { SandboxNetworkIsolator } from './isolators/network-isolator';
+import { SandboxShmIsolator } from './isolators/shm-isolator';
 import type { NetworkIsolator } from './isolators/network';
 import type { ShmIsolator } from './isolators/shm';
 import type { Monitor } from './monitor';
@@ -59,8 +63,9 @@ export interface ContainerizerDeps {
 
 /**
  * The containerizer's shared state: records, locks, name registrar,
- * event bus, and the checkpoint writers. The lifecycle modules
- * (`sandbox-lifecycle`, `container-lifecycle`, `recover`) operate on it.
+ * event bus, the sandboxes' isolators, and the checkpoint writers. The
+ * verbs operate on it: launch (`sandbox-lifecycle`, `container-lifecycle`),
+ * `destroy`, `remove`, `recover`.
  */
 export class Core {
   readonly sandboxes = new Map<string, SandboxRecord>();
@@ -74,11 +79,22 @@ export class Core {
   networkConfig: NetworkConfig = EMPTY_NETWORK_CONFIG;
 
   readonly criu: Pick<CriuProbe, 'status'>;
+  /**
+   * The sandboxes' isolators, in launch order (Mesos `isolators`): launch
+   * prepares them in this order, cleanup goes in reverse (cgroups, network,
+   * shm), recovery recovers them in order.
+   */
+  readonly isolators: IsolatorList;
   /** Finishes RemoveContainer's teardown behind the reply. */
   readonly sweeper = new Sweeper(this);
 
   constructor(readonly deps: ContainerizerDeps) {
     this.criu = deps.criu ?? new CriuProbe(deps.exec);
+    this.isolators = new IsolatorList([
+      new SandboxShmIsolator(deps.shm, deps.roots),
+      new SandboxNetworkIsolator({ network: deps.network, writeFiles: deps.writeFiles, roots: deps.roots }),
+      new SandboxCgroupsIsolator(deps.cgroups),
+    ]);
   }
 
   get roots(): Roots {

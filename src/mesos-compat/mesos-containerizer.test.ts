@@ -10,7 +10,7 @@ import type { ContainerizerDeps } from './core';
 import { FakeInfraLauncher, FakeOciRuntime } from './fake-oci-runtime';
 import type { Cgroups } from './isolators/cgroups';
 import { NoNetwork, type NetworkIsolator } from './isolators/network';
-import type { ShmIsolator } from './isolators/shm';
+import { ShmIsolator } from './isolators/shm';
 import { MesosContainerizer } from './mesos-containerizer';
 import type { ExitStatus, Monitor } from './monitor';
 import type { OciSpec } from './oci/types';
@@ -83,6 +83,9 @@ describe('MesosContainerizer (fakes)', () => {
   let monitor: FakeMonitor;
   let prov: FakeProvisioner;
   let specFail: Error | undefined;
+  let sandboxSpecFail: Error | undefined;
+  /** What the sandbox isolators did (cgroups, network, shm), in order. */
+  let isoCalls: string[];
   let cz: MesosContainerizer;
   const make = (network: NetworkIsolator = new NoNetwork()): MesosContainerizer => {
     const deps: ContainerizerDeps = {
@@ -90,7 +93,11 @@ describe('MesosContainerizer (fakes)', () => {
       runtime,
       monitor,
       specs: {
-        sandbox: () => ({}) as OciSpec,
+        sandbox: () => {
+          isoCalls.push('spec');
+          if (sandboxSpecFail) throw sandboxSpecFail;
+          return {} as OciSpec;
+        },
         container: async () => {
           if (specFail) throw specFail;
           return {} as OciSpec;
@@ -98,9 +105,16 @@ describe('MesosContainerizer (fakes)', () => {
       },
       provisioner: prov,
       network,
-      cgroups: { usage: async () => ({ timestampNs: 1n }), remove: async () => undefined, create: async () => [], killAll: async () => undefined, warmMigrations: () => undefined, has: () => false } as unknown as Cgroups,
+      cgroups: {
+        usage: async () => ({ timestampNs: 1n }),
+        remove: async (p: string) => void isoCalls.push(`cgroups.remove ${p}`),
+        create: async (p: string) => (isoCalls.push(`cgroups.create ${p}`), []),
+        killAll: async (p: string) => void isoCalls.push(`cgroups.killAll ${p}`),
+        warmMigrations: () => undefined,
+        has: () => false,
+      } as unknown as Cgroups,
       infra,
-      shm: { cleanup: async () => undefined } as unknown as ShmIsolator,
+      shm: new ShmIsolator(async () => ({ code: 0, signal: null, stdout: Buffer.alloc(0), stderr: Buffer.alloc(0) })),
       clock: { nowNanos: () => BigInt(Date.now()) * 1_000_000n, nowMs: () => Date.now() },
       exec: async () => ({ code: 0, signal: null, stdout: Buffer.alloc(0), stderr: Buffer.alloc(0) }),
       infraPath: '/catatonit',
@@ -120,6 +134,8 @@ describe('MesosContainerizer (fakes)', () => {
     monitor = new FakeMonitor(runtime);
     prov = new FakeProvisioner();
     specFail = undefined;
+    sandboxSpecFail = undefined;
+    isoCalls = [];
     cz = make();
     await cz.recover(ctx);
   });
@@ -148,6 +164,73 @@ describe('MesosContainerizer (fakes)', () => {
     await expect(cz.launch(topLevel('r'), { kind: 'sandbox', config: sandbox('r') }, ctx)).rejects.toThrow(/infra/);
     expect(cz.containers()).toEqual([]);
     expect(existsSync(join(base, 'lib', 'containerizer', 'sandboxes', 'r'))).toBe(false);
+  });
+
+  /** A CNI isolator that records into `isoCalls`; `fail` fails the next attach. */
+  const recordingNetwork = (fail?: Error): NetworkIsolator => ({
+    recover: async () => undefined,
+    attach: async (req) => {
+      isoCalls.push(`network.attach ${req.sandboxId}`);
+      if (fail) throw fail;
+      return { netnsPath: `/run/netns/${req.sandboxId}`, ips: ['10.1.0.2'] };
+    },
+    detach: async (id) => void isoCalls.push(`network.detach ${id}`),
+  });
+  const traceInfra = (): void => {
+    const [start, kill] = [infra.start.bind(infra), infra.kill.bind(infra)];
+    infra.start = async (i) => (isoCalls.push('infra.start'), start(i));
+    infra.kill = async (p) => (isoCalls.push('infra.kill'), kill(p));
+  };
+  const shmOf = (id: string) => join(base, 'run', 'shm', id);
+
+  it('prepares the isolators in order before the spec and the infra process, and cleans them up in reverse after killing it', async () => {
+    cz.close();
+    cz = make(recordingNetwork());
+    await cz.recover(ctx);
+    traceInfra();
+    await cz.launch(topLevel('s'), { kind: 'sandbox', config: { ...sandbox('s', 'pod'), cgroupParent: '' } }, ctx);
+    expect(existsSync(shmOf('s'))).toBe(true);
+    expect(cz.status(topLevel('s'))).toMatchObject({ state: 'ready', ips: ['10.1.0.2'], netnsPath: '/run/netns/s' });
+    expect(isoCalls).toEqual(['network.attach s', 'cgroups.create /mesos-cri/s/s', 'spec', 'infra.start']);
+    isoCalls.length = 0;
+    expect(await cz.destroy(topLevel('s'), ctx)).toBe(true);
+    expect(isoCalls).toEqual(['infra.kill', 'cgroups.killAll /mesos-cri/s/s', 'cgroups.remove /mesos-cri/s/s', 'network.detach s']);
+    expect(existsSync(shmOf('s'))).toBe(false);
+    // The pod cgroup (ours here) goes with RemovePodSandbox, after a second, idempotent cleanup of nothing.
+    isoCalls.length = 0;
+    expect(await cz.remove(topLevel('s'), ctx)).toBe(true);
+    expect(isoCalls).toEqual(['cgroups.remove /mesos-cri/s']);
+  });
+
+  it('rolls back every isolator in reverse when CNI ADD fails, the shm mount point made before it included', async () => {
+    cz.close();
+    cz = make(recordingNetwork(new CriError('Internal', 'plugin failed')));
+    await cz.recover(ctx);
+    await expect(cz.launch(topLevel('n'), { kind: 'sandbox', config: sandbox('n', 'pod') }, ctx)).rejects.toThrow('plugin failed');
+    expect(isoCalls).toEqual(['network.attach n', 'cgroups.killAll /kubepods/pod1/n', 'cgroups.remove /kubepods/pod1/n', 'network.detach n']);
+    expect(existsSync(shmOf('n'))).toBe(false);
+    expect(readdirSync(join(base, 'lib', 'containerizer', 'sandboxes'))).toEqual([]);
+    expect(infra.calls).toEqual([]);
+  });
+
+  it('removes the infra cgroup made before the spec when the spec fails', async () => {
+    sandboxSpecFail = new CriError('InvalidArgument', 'bad sysctl');
+    await expect(cz.launch(topLevel('r'), { kind: 'sandbox', config: sandbox('r') }, ctx)).rejects.toThrow('bad sysctl');
+    expect(isoCalls).toEqual(['cgroups.create /kubepods/pod1/r', 'spec', 'cgroups.killAll /kubepods/pod1/r', 'cgroups.remove /kubepods/pod1/r']);
+    expect(existsSync(shmOf('r'))).toBe(false);
+    expect(existsSync(join(base, 'lib', 'containerizer', 'sandboxes', 'r'))).toBe(false);
+    expect(infra.calls).toEqual([]);
+  });
+
+  it('sweeps a sandbox dir without a checkpoint through the isolators by its id, leaving its network to the network recovery', async () => {
+    cz.close();
+    mkdirSync(join(base, 'lib', 'containerizer', 'sandboxes', 'orph'), { recursive: true });
+    mkdirSync(shmOf('orph'), { recursive: true });
+    cz = make(recordingNetwork());
+    await cz.recover(ctx);
+    expect(isoCalls).toEqual(['cgroups.killAll /mesos-cri/orph/orph', 'cgroups.remove /mesos-cri/orph/orph', 'cgroups.remove /mesos-cri/orph']);
+    expect(existsSync(shmOf('orph'))).toBe(false);
+    expect(existsSync(join(base, 'lib', 'containerizer', 'sandboxes', 'orph'))).toBe(false);
   });
 
   it('refuses containers in unknown or stopped sandboxes', async () => {

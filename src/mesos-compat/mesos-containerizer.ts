@@ -1,12 +1,12 @@
 import { readdirSync, watch, type FSWatcher } from 'node:fs';
-import { mkdir, rm, statfs } from 'node:fs/promises';
+import { mkdir, statfs } from 'node:fs/promises';
 import { nested, topLevel, type ContainerId } from '../common/container-id';
 import type { Ctx } from '../common/ctx';
 import { CriError } from '../common/errors';
 import { log } from '../common/log';
 import { recoveryDone, sessionOpened } from '../common/metrics';
 import type { Resources } from './config';
-import { launchContainer, provisionerId, removeContainer, startContainer, stopContainer } from './container-lifecycle';
+import { launchContainer, provisionerId, startContainer } from './container-lifecycle';
 import type { ContainerStatus, Containerizer, ContainersFilter, ExecSyncResult, LaunchInfo, LaunchResult, ResourceStatistics, SandboxStatus } from './containerizer';
 import { Core, type ContainerizerDeps } from './core';
 import type { EventListener } from './events';
@@ -15,13 +15,13 @@ import type { AttachTarget, ExecTarget, IoTargets, PortForwardTarget } from './i
 import { loadNetworkConfig, parsePodCidrs, saveNetworkConfig } from './network-config';
 import { netnsInterfaces } from './isolators/cgroup-detail';
 import { buildResources, clampOomScoreAdj } from './oci/resources';
-import { containersDir, sandboxDir, sandboxesDir, type Roots } from './paths';
-import { stopwatch } from './stopwatch';
+import { containersDir, sandboxesDir, type Roots } from './paths';
 import { checkpointContainer, type CheckpointOptions } from './checkpoint-container';
 import { recover } from './recover';
-import { sandboxName } from './registrar';
+import { removeContainer, removeSandbox } from './remove';
 import { updateSandboxResources, type PodResources } from './sandbox-resources';
-import { cleanupSandbox, infraAlive, launchSandbox } from './sandbox-lifecycle';
+import { stopContainer, stopSandbox } from './destroy';
+import { infraAlive, launchSandbox } from './sandbox-lifecycle';
 import type { ContainerRecord, SandboxRecord } from './state';
 
 const isSandbox = (id: ContainerId): boolean => id.parent === undefined;
@@ -239,22 +239,9 @@ export class MesosContainerizer implements Containerizer, IoTargets {
     return core.sandboxLock(id.value, async () => {
       const sb = core.sandboxes.get(id.value);
       if (!sb) return false;
-      await this.#stopSandbox(sb, ctx);
+      await stopSandbox(core, sb, ctx);
       return true;
     });
-  }
-
-  async #stopSandbox(sb: SandboxRecord, ctx: Ctx): Promise<void> {
-    const core = this.#core;
-    for (const c of [...core.containers.values()].filter((x) => x.sandboxId === sb.id)) {
-      await core.containerLock(c.id, () => stopContainer(core, c, { timeoutSeconds: 0 }, ctx));
-    }
-    // A stopped sandbox was cleaned up before it was marked stopped.
-    if (sb.phase === 'stopped') return;
-    await cleanupSandbox(core, sb, ctx);
-    sb.phase = 'stopped';
-    await core.saveSandbox(sb);
-    core.emit('stopped', sb.id, sb.id);
   }
 
   async remove(id: ContainerId, ctx: Ctx): Promise<boolean> {
@@ -273,27 +260,7 @@ export class MesosContainerizer implements Containerizer, IoTargets {
     return core.sandboxLock(id.value, async () => {
       const sb = core.sandboxes.get(id.value);
       if (!sb) return false;
-      const lap = stopwatch();
-      await this.#stopSandbox(sb, ctx);
-      lap('stop');
-      for (const c of [...core.containers.values()].filter((x) => x.sandboxId === sb.id)) {
-        await core.containerLock(c.id, () => removeContainer(core, c, ctx));
-      }
-      // The sandbox's teardown below must not race its containers' sweeps.
-      await core.sweeper.settle(sb.id);
-      await core.sweeper.forget(sb.id);
-      lap('containers');
-      // The provisioner keeps a per-sandbox dir above its containers' rootfses.
-      await core.deps.provisioner.destroy(id, ctx);
-      lap('rootfs');
-      if (sb.ownsPodCgroup) await core.deps.cgroups.remove(sb.podCgroup);
-      lap('cgroups');
-      await rm(sandboxDir(core.roots, sb.id), { recursive: true, force: true });
-      lap('files');
-      if (log.trace('lifecycle')) log.info({ sandboxId: sb.id, ms: lap.totals() }, 'sandbox remove timings');
-      core.names.release(sandboxName(sb.config), sb.id);
-      core.sandboxes.delete(sb.id);
-      core.emit('deleted', sb.id, sb.id);
+      await removeSandbox(core, sb, ctx);
       return true;
     });
   }

@@ -9,7 +9,7 @@ import { log } from '../common/log';
 import { procStat } from '../common/native';
 import { provisionerId } from './container-lifecycle';
 import type { Core } from './core';
-import { containerCheckpoint, containerDir, containerizerDir, containersDir, quarantineDir, sandboxCheckpoint, sandboxDir, sandboxesDir, shmDir } from './paths';
+import { containerCheckpoint, containerDir, containerizerDir, containersDir, quarantineDir, sandboxCheckpoint, sandboxDir, sandboxesDir } from './paths';
 import { killMonitorsUnder } from './monitor-procs';
 import { containerName, sandboxName } from './registrar';
 import { cleanupSandbox } from './sandbox-lifecycle';
@@ -82,7 +82,8 @@ async function settleMonitor(core: Core, c: ContainerRecord, ctx: Ctx, ms: numbe
 /**
  * Mesos recovery, in its order: the launcher (checkpoints, the runtime's
  * view, monitors' exit files; orphans destroyed), then the isolators
- * (network), then the provisioner (rootfses of unknown containers).
+ * (`Core.isolators`: the network drops unknown sandboxes' state), then the
+ * provisioner (rootfses of unknown containers).
  */
 export async function recover(core: Core, ctx: Ctx): Promise<void> {
   const { deps } = core;
@@ -192,10 +193,7 @@ export async function recover(core: Core, ctx: Ctx): Promise<void> {
     if (sb) core.names.reserve(containerName(c.config, sb.config), c.id);
   }
 
-  await deps.network.recover(
-    new Set([...[...core.sandboxes.values()].filter((s) => s.phase === 'running' && !s.hostNetwork).map((s) => s.id), ...untouchedSandboxes]),
-    ctx,
-  );
+  await core.isolators.recover({ sandboxes: [...core.sandboxes.values()], untouched: untouchedSandboxes }, ctx);
   // Sandboxes are listed too: a provisioner keeps a nested rootfs only
   // under a known parent (Mesos passes every known container, parents included).
   await deps.provisioner.recover(
@@ -251,10 +249,12 @@ async function sweepSandbox(core: Core, sid: string, ctx: Ctx): Promise<void> {
   }
   await deps.runtime.delete(sid, ctx).catch(() => false);
   const pod = `${deps.cgroupParent.replace(/\/+$/, '')}/${sid}`;
-  await deps.cgroups.killAll(`${pod}/${sid}`).catch(() => undefined);
-  await deps.cgroups.remove(`${pod}/${sid}`).catch(() => undefined);
+  // Each isolator cleans what it derives from the id (the infra cgroup, the
+  // shm mount); the network leaves an orphan to its `recover`.
+  await core.isolators.cleanup({ id: sid, podCgroup: pod, hostNetwork: false, orphan: true }, ctx, {
+    onError: (iso, err) => log.warn({ err, sandboxId: sid, isolator: iso.name }, `failed to clean up the ${iso.name} of a sandbox without a checkpoint`),
+  });
   await deps.cgroups.remove(pod).catch(() => undefined);
-  await deps.shm.cleanup(shmDir(core.roots, sid), ctx).catch((err: unknown) => log.warn({ err, sandboxId: sid }, 'failed to clean up the shm mount'));
   await rm(sandboxDir(core.roots, sid), { recursive: true, force: true });
 }
 

@@ -10,9 +10,10 @@ import { log } from '../common/log';
 import { observePhases } from '../common/metrics';
 import type { InfraProcess } from './infra';
 import { stopwatch } from './stopwatch';
-import { sandboxBundle, sandboxDir, sandboxFilesDir, shmDir } from './paths';
+import { infraCgroupOf } from './isolators/cgroups-isolator';
+import { sandboxBundle, sandboxDir } from './paths';
 import { sandboxName } from './registrar';
-import type { SandboxRecord } from './state';
+import type { SandboxFiles, SandboxRecord } from './state';
 
 /** The pod-level cgroup: kubelet's when it names one, else ours under the daemon's parent. */
 export function podCgroupOf(core: Core, id: string, config: SandboxConfig): { path: string; owned: boolean } {
@@ -20,14 +21,13 @@ export function podCgroupOf(core: Core, id: string, config: SandboxConfig): { pa
   return { path: `${core.deps.cgroupParent.replace(/\/+$/, '')}/${id}`, owned: true };
 }
 
-export const infraCgroupOf = (sb: Pick<SandboxRecord, 'podCgroup' | 'id'>): string => `${sb.podCgroup}/${sb.id}`;
-
 /**
- * RunPodSandbox as a top-level launch: network (CNI isolator), pod files,
- * then the infra process with the pod's shm, namespaces and cgroup
- * (`infra.ts`: the native helper, no OCI runtime and no monitor: it has no
- * output worth keeping). Every step is undone in reverse when a later one
- * fails.
+ * RunPodSandbox as a top-level launch: the isolators prepare in order (shm
+ * mount point, network with the pod's files, infra cgroup; `Core.isolators`),
+ * then the spec and the infra process with the pod's shm, namespaces and
+ * cgroup (`infra.ts`: the native helper, no OCI runtime and no monitor: it
+ * has no output worth keeping). A failure undoes it all: `cleanupSandbox`
+ * walks every isolator in reverse, prepared or not.
  */
 export async function launchSandbox(core: Core, id: string, config: SandboxConfig, ctx: Ctx): Promise<void> {
   const { deps } = core;
@@ -65,36 +65,17 @@ export async function launchSandbox(core: Core, id: string, config: SandboxConfi
   });
 
   lap('checkpoint');
-  if (!hostNetwork) {
-    const net = await deps.network.attach(
-      {
-        sandboxId: id,
-        podName: config.name,
-        podNamespace: config.namespace,
-        podUid: config.uid,
-        portMappings: config.portMappings,
-        ...(config.dns ? { dns: config.dns } : {}),
-        ...(config.cgroupParent ? { cgroupParent: config.cgroupParent } : {}),
-        ...(core.networkConfig.podCidrs.length > 0 ? { ipRanges: core.networkConfig.podCidrs } : {}),
-      },
-      ctx,
-    );
-    rec.netnsPath = net.netnsPath;
-    rec.ips = [...net.ips];
-    await core.saveSandbox(rec);
-  }
-
-  lap('network');
-  const written = await deps.writeFiles(sandboxFilesDir(core.roots, id), {
-    hostname: config.hostname,
-    ...(config.dns ? { dns: config.dns } : {}),
-    ips: rec.ips,
-    hostNetwork,
+  // shm, network (with the pod's files), cgroups: see `Core.isolators`.
+  const prepared = await core.isolators.prepare({
+    id,
+    config,
+    rec,
+    podCidrs: core.networkConfig.podCidrs,
+    ctx,
+    lap,
+    checkpoint: () => core.saveSandbox(rec),
   });
-  lap('files');
-  const shm = shmDir(core.roots, id);
-  mkdirSync(shm, { recursive: true, mode: 0o755 });
-  rec.files = { ...written, shm };
+  rec.files = completeFiles(id, prepared.files);
 
   const bundle = sandboxBundle(core.roots, id);
   const rootfs = join(bundle, 'rootfs');
@@ -110,10 +91,9 @@ export async function launchSandbox(core: Core, id: string, config: SandboxConfi
     oomScoreAdjFloor: deps.oomScoreAdjFloor,
   });
   writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec));
-  const cgroupDirs = await deps.cgroups.create(infraCgroupOf(rec));
   lap('spec');
   try {
-    const infra = await deps.infra.start({ spec, bundle, exe: deps.infraPath, root: rootfs, shm, cgroupDirs }, ctx);
+    const infra = await deps.infra.start({ spec, bundle, exe: deps.infraPath, root: rootfs, shm: rec.files.shm, cgroupDirs: prepared.cgroupDirs }, ctx);
     rec.infraPid = infra.pid;
     if (infra.startTime) rec.infraStart = infra.startTime;
   } catch (err) {
@@ -125,7 +105,6 @@ export async function launchSandbox(core: Core, id: string, config: SandboxConfi
   lap('checkpoint');
   rollback.commit();
   if (log.trace('lifecycle')) log.info({ sandboxId: id, ms: lap.totals() }, 'sandbox launch timings');
-  // `network` is netns + CNI ADD + its record; the CNI isolator observes `netns` and `cni` themselves.
   observePhases('sandbox', { ...lap.totals(), total: lap.elapsed() });
   // containerd reports a sandbox's lifecycle with its id as the container id.
   core.emit('created', id, id);
@@ -133,24 +112,24 @@ export async function launchSandbox(core: Core, id: string, config: SandboxConfi
 }
 
 /**
- * Tears down what a sandbox holds on the host (infra process, network, shm)
- * without touching its containers or records. Idempotent.
+ * Tears down what a sandbox holds on the host (infra process, then the
+ * isolators in reverse: cgroups, network, shm) without touching its
+ * containers or records. Idempotent.
  */
 export async function cleanupSandbox(core: Core, rec: SandboxRecord, ctx: Ctx): Promise<void> {
-  const { deps } = core;
   const lap = stopwatch();
-  if (rec.infraPid) await deps.infra.kill(infraOf(rec));
-  // Whatever else is in the infra cgroup: an infra process started by a
-  // daemon that died before it could record the pid.
-  const infraCgroup = infraCgroupOf(rec);
-  await deps.cgroups.killAll(infraCgroup);
-  await deps.cgroups.remove(infraCgroup);
+  if (rec.infraPid) await core.deps.infra.kill(infraOf(rec));
   lap('infra');
-  if (!rec.hostNetwork) await deps.network.detach(rec.id, ctx);
-  lap('network');
-  await deps.shm.cleanup(shmDir(core.roots, rec.id), ctx);
-  lap('shm');
+  await core.isolators.cleanup(rec, ctx, { done: (iso) => lap(iso.name) });
   if (log.trace('lifecycle')) log.info({ sandboxId: rec.id, ms: lap.totals() }, 'sandbox cleanup timings');
+}
+
+/** What the isolators prepared, checked whole (the spec binds each file). */
+function completeFiles(id: string, f: Partial<SandboxFiles>): SandboxFiles {
+  if (f.hostname === undefined || f.hosts === undefined || f.resolvConf === undefined || f.shm === undefined) {
+    throw new CriError('Internal', `failed to prepare the files of sandbox ${id}: the isolators left some out`);
+  }
+  return { hostname: f.hostname, hosts: f.hosts, resolvConf: f.resolvConf, shm: f.shm };
 }
 
 const infraOf = (rec: SandboxRecord): InfraProcess => ({ pid: rec.infraPid ?? 0, ...(rec.infraStart !== undefined ? { startTime: rec.infraStart } : {}) });

@@ -31,7 +31,9 @@ describe('IsolatorList', () => {
     const list = new IsolatorList([recording(calls, 'shm'), { name: 'bare' }, recording(calls, 'hosts'), { name: 'cg', prepare: async () => ({ cgroupDirs: ['/a'] }) }]);
     const info = await list.prepare(launch);
     expect(info).toEqual({ files: { shm: '/shm', hosts: '/hosts' }, cgroupDirs: ['/a'] });
-    await list.cleanup(sb, background());
+    const done: string[] = [];
+    await list.cleanup(sb, background(), { done: (iso) => done.push(iso.name) });
+    expect(done).toEqual(['hosts', 'shm']);
     await list.recover({ sandboxes: [] as SandboxRecord[], untouched: new Set() }, background());
     expect(calls).toEqual(['prepare shm', 'prepare hosts', 'cleanup hosts', 'cleanup shm', 'recover shm', 'recover hosts']);
   });
@@ -43,7 +45,7 @@ describe('IsolatorList', () => {
     await expect(list.cleanup(sb, background())).rejects.toThrow('b failed');
     expect(calls).toEqual(['prepare a', 'prepare b', 'prepare c', 'cleanup c', 'cleanup b']);
     const failed: string[] = [];
-    await list.cleanup(sb, background(), (iso) => failed.push(iso.name));
+    await list.cleanup(sb, background(), { onError: (iso) => failed.push(iso.name) });
     expect(failed).toEqual(['b']);
     expect(calls.slice(5)).toEqual(['cleanup c', 'cleanup b', 'cleanup a']);
   });

@@ -68,6 +68,12 @@ export interface Isolator {
   cleanup?(sb: IsolatedSandbox, ctx: Ctx): Promise<void>;
 }
 
+export interface CleanupOptions {
+  /** Report a failure and go on (recovery's sweep); without it the first failure throws. */
+  readonly onError?: (iso: Isolator, err: unknown) => void;
+  readonly done?: (iso: Isolator) => void;
+}
+
 /**
  * The ordered isolators of a sandbox: launch prepares them in order,
  * destroy cleans them up in reverse, recovery recovers them in order
@@ -96,16 +102,15 @@ export class IsolatorList {
   /**
    * Reverse order. Without `onError` the first failure stops the walk (the
    * sandbox stays for a retry); with it each failure is reported and the
-   * walk goes on.
+   * walk goes on. `done` follows each isolator's cleanup (the timings).
    */
-  async cleanup(sb: IsolatedSandbox, ctx: Ctx, onError?: (iso: Isolator, err: unknown) => void): Promise<void> {
+  async cleanup(sb: IsolatedSandbox, ctx: Ctx, opts: CleanupOptions = {}): Promise<void> {
+    const { onError, done } = opts;
     for (const iso of [...this.all].reverse()) {
       if (!iso.cleanup) continue;
-      if (!onError) {
-        await iso.cleanup(sb, ctx);
-        continue;
-      }
-      await iso.cleanup(sb, ctx).catch((err: unknown) => onError(iso, err));
+      if (!onError) await iso.cleanup(sb, ctx);
+      else await iso.cleanup(sb, ctx).catch((err: unknown) => onError(iso, err));
+      done?.(iso);
     }
   }
 }

@@ -1,0 +1,66 @@
+import type { Ctx } from '../common/ctx';
+import { CriError } from '../common/errors';
+import { log } from '../common/log';
+import type { Core } from './core';
+import { cleanupSandbox } from './sandbox-lifecycle';
+import { parseSignal } from './signals';
+import type { ContainerRecord, SandboxRecord } from './state';
+
+// Destroy (Mesos `destroy`, CRI StopPodSandbox and StopContainer): a
+// sandbox's and a container's stop, side by side.
+
+const stopSignalOf = (c: ContainerRecord): string => parseSignal(c.config.stopSignal || c.image?.config.stopSignal || '') ?? 'SIGTERM';
+
+/**
+ * StopPodSandbox: its containers are killed, then the infra process and
+ * what the isolators hold (`cleanupSandbox`); records stay for
+ * RemovePodSandbox. Idempotent. Called under the sandbox's lock.
+ */
+export async function stopSandbox(core: Core, sb: SandboxRecord, ctx: Ctx): Promise<void> {
+  for (const c of [...core.containers.values()].filter((x) => x.sandboxId === sb.id)) {
+    await core.containerLock(c.id, () => stopContainer(core, c, { timeoutSeconds: 0 }, ctx));
+  }
+  // A stopped sandbox was cleaned up before it was marked stopped.
+  if (sb.phase === 'stopped') return;
+  await cleanupSandbox(core, sb, ctx);
+  sb.phase = 'stopped';
+  await core.saveSandbox(sb);
+  core.emit('stopped', sb.id, sb.id);
+}
+
+/** Polls the monitor's exit record until the container exited or `ms` passed. */
+async function waitExit(core: Core, c: ContainerRecord, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  let step = 5;
+  for (;;) {
+    if (await core.refreshExit(c)) return true;
+    if (Date.now() >= deadline) return false;
+    await new Promise((r) => setTimeout(r, Math.min(step, Math.max(1, deadline - Date.now()))));
+    step = Math.min(step * 2, 100);
+  }
+}
+
+/**
+ * StopContainer: the stop signal, then SIGKILL to every process after the
+ * grace period (api.proto `StopContainerRequest.timeout`). Idempotent.
+ */
+export async function stopContainer(core: Core, c: ContainerRecord, opts: { timeoutSeconds: number; signal?: string }, ctx: Ctx): Promise<void> {
+  if (c.phase !== 'created' && c.phase !== 'running') return;
+  if (await core.refreshExit(c)) return;
+  const rt = core.deps.runtime;
+  if (opts.timeoutSeconds > 0 && c.phase === 'running') {
+    // Nothing about the stop signal may keep the SIGKILL from coming.
+    const sent = await rt.kill(c.id, (opts.signal && parseSignal(opts.signal)) ?? stopSignalOf(c), ctx).catch((err: unknown) => {
+      log.warn({ containerId: c.id, err }, 'the stop signal could not be sent; killing');
+      return false;
+    });
+    if (sent && (await waitExit(core, c, opts.timeoutSeconds * 1000))) return core.sweeper.exited(c.id);
+  }
+  await rt.kill(c.id, 'SIGKILL', ctx, { all: true });
+  if (await waitExit(core, c, 30_000)) return core.sweeper.exited(c.id);
+  // The monitor died without recording an exit: trust the runtime.
+  const st = await rt.state(c.id, ctx);
+  if (st && st.status !== 'stopped') throw new CriError('Internal', `failed to stop container ${c.id}: still ${st.status} after SIGKILL`);
+  core.markExited(c, { code: 137, at: core.deps.clock.nowNanos(), reason: 'Error', message: 'the container monitor did not record an exit status' });
+  await core.saveContainer(c);
+}

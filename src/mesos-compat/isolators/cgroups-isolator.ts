@@ -1,0 +1,33 @@
+import type { SandboxRecord } from '../state';
+import type { Cgroups } from './cgroups';
+import type { IsolatedSandbox, Isolator, SandboxLaunch, SandboxLaunchInfo } from './isolator';
+
+/** The infra process's own cgroup, under the pod's. */
+export const infraCgroupOf = (sb: Pick<SandboxRecord, 'podCgroup' | 'id'>): string => `${sb.podCgroup}/${sb.id}`;
+
+/**
+ * The cgroups isolator of pod sandboxes (Mesos `cgroups/*`), over `Cgroups`:
+ * `prepare` creates the infra process's cgroup (the infra helper joins its
+ * directories itself at start); `cleanup` kills whatever is left in it (an
+ * infra process started by a daemon that died before it could record the
+ * pid) and removes it.
+ *
+ * NOTE: The pod's cgroup is not cleaned up here: it outlives a stopped
+ * sandbox and goes with RemovePodSandbox. Limits (`sandbox-resources.ts`)
+ * and usage (stats) are still named calls on `Cgroups`.
+ */
+export class SandboxCgroupsIsolator implements Isolator {
+  readonly name = 'cgroups';
+
+  constructor(private readonly cgroups: Pick<Cgroups, 'create' | 'killAll' | 'remove'>) {}
+
+  async prepare(launch: SandboxLaunch): Promise<SandboxLaunchInfo> {
+    return { cgroupDirs: await this.cgroups.create(infraCgroupOf(launch.rec)) };
+  }
+
+  async cleanup(sb: IsolatedSandbox): Promise<void> {
+    const infra = infraCgroupOf(sb);
+    await this.cgroups.killAll(infra);
+    await this.cgroups.remove(infra);
+  }
+}
