@@ -7,13 +7,12 @@ import { log } from '../common/log';
 import { containerOomKilled } from '../common/metrics';
 import { loadRecord, saveRecord } from './codec';
 import { CriuProbe } from './criu';
-import type { DnsConfig } from './config';
 import { EventBus, type ContainerEventType } from './events';
 import type { InfraLauncher } from './infra';
 import type { Cgroups } from './isolators/cgroups';
 import { SandboxCgroupsIsolator } from './isolators/cgroups-isolator';
 import { IsolatorList } from './isolators/isolator';
-import { SandboxNetworkIsolator } from './isolators/network-isolator';
+import { SandboxNetworkIsolator, type WriteSandboxFiles } from './isolators/network-isolator';
 import { SandboxShmIsolator } from './isolators/shm-isolator';
 import type { NetworkIsolator } from './isolators/network';
 import type { ShmIsolator } from './isolators/shm';
@@ -27,10 +26,7 @@ import type { SpecBuilder } from './spec-builder';
 import type { ContainerRecord, SandboxRecord } from './state';
 import { Sweeper } from './tombstones';
 
-export type WriteSandboxFiles = (
-  dir: string,
-  opts: { hostname: string; dns?: DnsConfig; ips: string[]; hostNetwork: boolean },
-) => Promise<{ hostname: string; hosts: string; resolvConf: string }>;
+export type { WriteSandboxFiles };
 
 /** Everything the containerizer is built from (constructor injection, STYLE.md 12). */
 export interface ContainerizerDeps {

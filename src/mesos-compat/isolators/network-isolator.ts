@@ -1,8 +1,13 @@
 import type { Ctx } from '../../common/ctx';
-import type { WriteSandboxFiles } from '../core';
+import type { DnsConfig } from '../config';
 import { sandboxFilesDir, type Roots } from '../paths';
 import type { IsolatedSandbox, Isolator, RecoveredSandboxes, SandboxLaunch, SandboxLaunchInfo } from './isolator';
 import type { NetworkIsolator } from './network';
+
+export type WriteSandboxFiles = (
+  dir: string,
+  opts: { hostname: string; dns?: DnsConfig; ips: string[]; hostNetwork: boolean },
+) => Promise<{ hostname: string; hosts: string; resolvConf: string }>;
 
 export interface SandboxNetworkDeps {
   readonly network: NetworkIsolator;
