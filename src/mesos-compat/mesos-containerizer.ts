@@ -365,4 +365,14 @@ export class MesosContainerizer implements Containerizer {
   bundleOf(containerId: string): string {
     return this.#core.bundleOf(this.#core.container(containerId));
   }
+
+  /**
+   * The runtime handler of the pod `id` (a sandbox or container id) belongs
+   * to: the one RunPodSandbox resolved, else the requested one (`''`: the
+   * default; a record from before named handlers has neither resolved). `undefined`: no record.
+   */
+  runtimeHandlerOf(id: string): string | undefined {
+    const sb = this.#core.sandboxes.get(this.#core.containers.get(id)?.sandboxId ?? id);
+    return sb ? (sb.config.runtime ?? sb.config.runtimeHandler) : undefined;
+  }
 }
