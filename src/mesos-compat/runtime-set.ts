@@ -3,6 +3,8 @@ import { log } from '../common/log';
 import type { OciResources } from './oci/types';
 import type { OciRuntime, OciState } from './oci-runtime';
 
+const MAX_PLACED = 8192;
+
 /**
  * The node's named runtime handlers (containerd's `runtimes` map, CRI-O's
  * `runtimes` table) behind the one `OciRuntime` the containerizer holds.
@@ -15,6 +17,7 @@ import type { OciRuntime, OciState } from './oci-runtime';
 export class RuntimeSet implements OciRuntime {
   readonly #byName: ReadonlyMap<string, OciRuntime>;
   readonly #default: OciRuntime;
+  readonly #placed = new Map<string, OciRuntime>();
   /** Handler of the pod `id` (a container or sandbox id) belongs to; `undefined`: unknown. Set once the containerizer exists. */
   handlerOf: (id: string) => string | undefined = () => undefined;
 
@@ -47,13 +50,29 @@ export class RuntimeSet implements OciRuntime {
     return this.#byName.has(name);
   }
 
-  /** The runtime of `id`'s pod; `undefined` when no record names one (callers then ask them all). */
+  /**
+   * The runtime of `id`'s pod; `undefined` when no record names one and no
+   * earlier call or `list` placed it (callers then ask them all). Placements
+   * are remembered until a delete finds nothing left, so the teardown that follows a
+   * record's removal (`tombstones.ts`) still goes to the right runtime.
+   */
   #known(id: string): OciRuntime | undefined {
     const name = this.handlerOf(id);
-    if (name === undefined) return undefined;
-    const rt = name === '' ? this.#default : this.#byName.get(name);
-    if (!rt) log.warn({ id, handler: name }, 'the pod\'s runtime handler is no longer configured; using the default');
-    return rt ?? this.#default;
+    if (name === undefined) return this.#placed.get(id);
+    let rt = name === '' ? this.#default : this.#byName.get(name);
+    if (!rt) {
+      log.warn({ id, handler: name }, 'the pod\'s runtime handler is no longer configured; using the default');
+      rt = this.#default;
+    }
+    if (this.#byName.size > 1) this.#place(id, rt);
+    return rt;
+  }
+
+  /** Remembers where `id` lives; the oldest placements go past `MAX_PLACED` (a miss only costs asking every runtime). */
+  #place(id: string, rt: OciRuntime): void {
+    this.#placed.delete(id);
+    this.#placed.set(id, rt);
+    if (this.#placed.size > MAX_PLACED) this.#placed.delete(this.#placed.keys().next().value!);
   }
 
   /** The runtime `id` is (to be) created with: the conmon side (`-r`, `--root`). */
@@ -86,7 +105,10 @@ export class RuntimeSet implements OciRuntime {
   }
 
   async list(ctx: Ctx): Promise<OciState[]> {
-    return (await Promise.all(this.#distinct().map((r) => r.list(ctx)))).flat();
+    const runtimes = this.#distinct();
+    const lists = await Promise.all(runtimes.map((r) => r.list(ctx)));
+    if (runtimes.length > 1) lists.forEach((l, i) => l.forEach((st) => this.#placed.has(st.id) || this.#place(st.id, runtimes[i]!)));
+    return lists.flat();
   }
 
   async kill(id: string, signal: string, ctx: Ctx, opts?: { all?: boolean }): Promise<boolean> {
@@ -98,7 +120,12 @@ export class RuntimeSet implements OciRuntime {
 
   async delete(id: string, ctx: Ctx): Promise<boolean> {
     const rt = this.#known(id);
-    if (rt) return rt.delete(id, ctx);
+    if (rt) {
+      const gone = await rt.delete(id, ctx);
+      // Teardown deletes more than once (`tombstones.ts`): forget the id once nothing was left.
+      if (!gone) this.#placed.delete(id);
+      return gone;
+    }
     let any = false;
     for (const r of this.#distinct()) any = (await r.delete(id, ctx)) || any;
     return any;
