@@ -1,7 +1,7 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { parse as parseYaml, parseAllDocuments } from 'yaml';
 import { afterEach, describe, expect, it } from 'vitest';
 import { background } from '../common/ctx';
 import type { Containerizer } from '../mesos-compat/containerizer';
@@ -68,6 +68,15 @@ describe('runtime handlers configuration', () => {
     ['str', 'must be a map'],
   ])('refuses the handler %j', (h, why) => {
     expect(() => applyDocument(defaults(), { runtimes: { ok: h } }, 'test.yaml')).toThrow(why);
+  });
+
+  it('manifests/runtimeclass.yaml: the first class names the default handler, the others valid handler names', () => {
+    const docs = parseAllDocuments(readFileSync(join(__dirname, '..', '..', 'manifests', 'runtimeclass.yaml'), 'utf8')).map((d) => d.toJS() as { kind: string; handler: string });
+    expect(docs.every((d) => d.kind === 'RuntimeClass')).toBe(true);
+    expect(docs[0]!.handler).toBe(defaults().defaultRuntime);
+    expect(Object.keys(defaults().runtimes)).toContain(docs[0]!.handler);
+    for (const d of docs) expect(() => applyDocument(defaults(), { runtimes: { [d.handler]: {} } }, 'manifest')).not.toThrow();
+    expect(docs.length).toBeGreaterThan(1);
   });
 
   it('config validate names the file and key, and checks the default where the file declares handlers', async () => {
