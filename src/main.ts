@@ -25,6 +25,7 @@ import { log, setLogLevel } from './common/log';
 import { ConfigError, helpText, loadConfig, parseCli, type Config } from './shim/config';
 import type { ShimDeps } from './shim/deps';
 import { runtimeHandlers } from './shim/runtime';
+import { runtimeHandlerList } from './shim/config-runtimes';
 import { CriServer } from './shim/server';
 import { StreamingServer } from './streaming/server';
 import { readPackageVersion } from './shim/version-info';
@@ -79,6 +80,7 @@ async function serve(config: Config, version: string, cli: CliResult): Promise<v
     workDir: config.workDir,
     runDir: config.runDir,
     runtime: config.runtime,
+    runtimes: runtimeHandlerList(config),
     conmon: config.conmon,
     infra: config.infra,
     ...(config.execHelper ? { execHelper: config.execHelper } : {}),
@@ -116,7 +118,8 @@ async function serve(config: Config, version: string, cli: CliResult): Promise<v
   const deps: ShimDeps = {
     config,
     version,
-    runtimeName: config.runtime.name === 'auto' ? 'runc' : config.runtime.name,
+    runtimeName: config.defaultRuntime,
+    runtimeHandlers: runtimeHandlerList(config).map((h) => h.name),
     runtimeVersion: '',
     readiness: { network: () => network.status() },
     containerizer,

@@ -94,6 +94,8 @@ export interface SandboxConfig {
   readonly sysctls: Readonly<Record<string, string>>;
   readonly security: SecurityContext;
   readonly runtimeHandler: string;
+  /** The handler `runtimeHandler` resolved to at RunPodSandbox (the default's name for `''`); absent in records from before named handlers. */
+  readonly runtime?: string;
 }
 
 export interface ContainerConfig {

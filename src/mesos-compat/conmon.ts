@@ -13,7 +13,8 @@ import type { OciRuntime } from './oci-runtime';
 
 export interface ConmonOptions {
   readonly path: string;
-  readonly runtime: Pick<OciRuntime, 'path' | 'root'>;
+  /** With `for`, the runtime of each container's pod (`RuntimeSet`: named runtime handlers). */
+  readonly runtime: Pick<OciRuntime, 'path' | 'root'> & { for?(id: string): Pick<OciRuntime, 'path' | 'root'> };
   readonly exitDir: string;
   readonly socketDir: string;
   /** Bound on conmon + `runtime create`; CRI-O waits 240 s. */
@@ -100,12 +101,13 @@ export class ConmonMonitor implements Monitor {
       },
     );
     await Promise.all([mkdir(req.persistDir, { recursive: true }), this.#sharedDirs]);
+    const runtime = this.#opts.runtime.for?.(req.id) ?? this.#opts.runtime;
     const args = [
       '--api-version',
       '-c', req.id,
       '-u', req.id,
       '-n', req.id,
-      '-r', this.#opts.runtime.path,
+      '-r', runtime.path,
       '-b', req.bundle,
       '-p', join(req.bundle, 'pidfile'),
       '-P', join(req.bundle, 'conmon-pidfile'),
@@ -113,7 +115,7 @@ export class ConmonMonitor implements Monitor {
       '--exit-dir', this.#opts.exitDir,
       '--socket-dir-path', this.#opts.socketDir,
       '--persist-dir', req.persistDir,
-      '--runtime-arg', `--root=${this.#opts.runtime.root}`,
+      '--runtime-arg', `--root=${runtime.root}`,
       '--log-level', 'error',
       // conmon otherwise calls sync(2) (every filesystem) when the container
       // exits; kubelet reads the log through the page cache anyway.

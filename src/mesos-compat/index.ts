@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { systemClock, type Clock } from '../common/clock';
 import type { Exec } from '../common/exec';
 import { execVia, type SpawnServer } from '../common/spawn-server';
@@ -15,19 +15,27 @@ import { buildContainerSpec } from './oci/container-spec';
 import { buildSandboxSpec } from './oci/sandbox-spec';
 import { exitsDir, runtimeRoot, socketsDir } from './paths';
 import type { RootfsProvisioner } from './rootfs-provisioner';
+import type { OciRuntime } from './oci-runtime';
 import { RuncRuntime } from './runc';
+import { RuntimeSet } from './runtime-set';
 
 export type { Containerizer, ContainerStatus, LaunchInfo, ResourceStatistics, SandboxStatus } from './containerizer';
 export type { ContainerEvent, ContainerEventType } from './events';
 export type { NetworkIsolator } from './isolators/network';
 export type { RootfsProvisioner } from './rootfs-provisioner';
 export { MesosContainerizer } from './mesos-containerizer';
+export { RuntimeSet } from './runtime-set';
 
 export interface ContainerizerOptions {
   readonly workDir: string;
   readonly runDir: string;
   /** `auto`: crun on a pure cgroup v2 host, runc otherwise (crun refuses v1/hybrid layouts). */
   readonly runtime: { readonly name: 'auto' | 'runc' | 'crun'; readonly path: string; readonly root: string };
+  /**
+   * Named runtime handlers, the default first (`runtimes`/`defaultRuntime`);
+   * a handler without `path` is the `runtime` above. Absent: that one, as `runc`.
+   */
+  readonly runtimes?: ReadonlyArray<RuntimeHandlerOptions>;
   readonly conmon: string;
   readonly infra: string;
   /** `native/mesos-cri-exec`; default: the one built in this checkout. */
@@ -42,6 +50,16 @@ export interface ContainerizerOptions {
   /** Default: through `spawnServer`, else forked. */
   readonly exec?: Exec;
   readonly clock?: Clock;
+}
+
+export interface RuntimeHandlerOptions {
+  readonly name: string;
+  /** CLI flavour; empty: from the binary's name. */
+  readonly type: '' | 'runc' | 'crun';
+  /** Empty: `ContainerizerOptions.runtime` decides binary and root. */
+  readonly path: string;
+  /** Empty: `runtime.root` or `<runDir>/runc` without `path`, else `<runDir>/runtimes/<name>`. */
+  readonly root: string;
 }
 
 function which(name: string): string | undefined {
@@ -75,10 +93,9 @@ export function oomScoreAdjFloor(restrict: boolean): number {
 export function createContainerizer(opts: ContainerizerOptions): MesosContainerizer {
   const roots = { workDir: opts.workDir, runDir: opts.runDir };
   const exec = opts.exec ?? execVia(opts.spawnServer);
-  const rt = chooseRuntime(opts.runtime);
-  const runtime = new RuncRuntime({ name: rt.name, path: rt.path, root: opts.runtime.root || runtimeRoot(roots), exec });
+  const runtime = runtimeSet(opts, exec);
   const monitorDirs = { exitDir: exitsDir(roots), socketDir: socketsDir(roots) };
-  return new MesosContainerizer({
+  const cz = new MesosContainerizer({
     roots,
     runtime,
     monitor: new ConmonMonitor({ path: opts.conmon, runtime, ...monitorDirs, spawnServer: opts.spawnServer }),
@@ -103,4 +120,25 @@ export function createContainerizer(opts: ContainerizerOptions): MesosContaineri
       }),
     monitorDirs,
   });
+  runtime.handlerOf = (id) => cz.runtimeHandlerOf(id);
+  return cz;
+}
+
+/** The configured runtime handlers as one `RuntimeSet` (roots: `RuntimeHandlerOptions.root`). */
+export function runtimeSet(opts: Pick<ContainerizerOptions, 'runtime' | 'runtimes' | 'workDir' | 'runDir'>, exec: Exec): RuntimeSet {
+  const roots = { workDir: opts.workDir, runDir: opts.runDir };
+  const handlers = opts.runtimes?.length ? opts.runtimes : [{ name: 'runc', type: '', path: '', root: '' } as const];
+  const byName = new Map<string, OciRuntime>();
+  for (const h of handlers) {
+    // Names come from the validated config; a path component is never one.
+    if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(h.name)) throw new Error(`invalid runtime handler name ${JSON.stringify(h.name)}`);
+    if (!h.path) {
+      const rt = chooseRuntime(opts.runtime);
+      byName.set(h.name, new RuncRuntime({ name: h.type || rt.name, path: rt.path, root: h.root || opts.runtime.root || runtimeRoot(roots), exec }));
+      continue;
+    }
+    const type = h.type || (basename(h.path).startsWith('crun') ? 'crun' : 'runc');
+    byName.set(h.name, new RuncRuntime({ name: type, path: h.path, root: h.root || join(opts.runDir, 'runtimes', h.name), exec }));
+  }
+  return new RuntimeSet(byName, handlers[0]!.name);
 }

@@ -355,4 +355,14 @@ export class MesosContainerizer implements Containerizer, IoTargets {
     if (st.state !== 'ready') throw new CriError('FailedPrecondition', `pod sandbox ${JSON.stringify(sandboxId)} is not ready`);
     return { sandboxId: st.id, netnsPath: st.hostNetwork ? undefined : st.netnsPath };
   }
+
+  /**
+   * The runtime handler of the pod `id` (a sandbox or container id) belongs
+   * to: the one RunPodSandbox resolved, else the requested one (`''`: the
+   * default; a record from before named handlers has neither resolved). `undefined`: no record.
+   */
+  runtimeHandlerOf(id: string): string | undefined {
+    const sb = this.#core.sandboxes.get(this.#core.containers.get(id)?.sandboxId ?? id);
+    return sb ? (sb.config.runtime ?? sb.config.runtimeHandler) : undefined;
+  }
 }

@@ -4,6 +4,8 @@ import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { METRICS_KEYS, type MetricsConfig } from './config-metrics';
 import { REGISTRY_KEYS, type RegistryFilesConfig } from './config-registry';
+import { ConfigError } from './config-error';
+import { checkDefaultRuntime, coerceRuntimes, RUNTIME_KEYS, type RuntimesConfig } from './config-runtimes';
 
 /**
  * Daemon configuration: embedded defaults, then the YAML file
@@ -12,7 +14,7 @@ import { REGISTRY_KEYS, type RegistryFilesConfig } from './config-registry';
  * Every key is declared once in `SCHEMA` with its type, default, flag and help;
  * `--help` and the README's reference are generated from it.
  */
-export interface Config {
+export interface Config extends RuntimesConfig {
   socket: string;
   workDir: string;
   runDir: string;
@@ -31,7 +33,7 @@ export interface Config {
   metrics: MetricsConfig;
 }
 
-type Kind = 'string' | 'number' | 'boolean' | 'string[]' | 'map<string,string[]>' | { enum: readonly string[] };
+type Kind = 'string' | 'number' | 'boolean' | 'string[]' | 'map<string,string[]>' | 'map<string,runtime>' | { enum: readonly string[] };
 
 export interface Key {
   readonly path: string;
@@ -71,16 +73,12 @@ export const SCHEMA: readonly Key[] = [
   { path: 'streaming.idleTimeout', kind: 'number', flag: 'stream-idle-timeout', def: 14400, help: 'seconds an idle streaming connection is kept' },
   ...METRICS_KEYS,
   ...REGISTRY_KEYS,
+  ...RUNTIME_KEYS,
 ];
 
 export const DEFAULT_CONFIG_FILE = '/etc/mesos-cri/config.yaml';
 
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConfigError';
-  }
-}
+export { ConfigError };
 
 function kindName(kind: Kind): string {
   return typeof kind === 'string' ? kind : `one of ${kind.enum.join('|')}`;
@@ -121,6 +119,8 @@ function coerce(key: Key, value: unknown, source: string, fromFlag: boolean): un
       }
       return value;
     }
+    case 'map<string,runtime>':
+      return coerceRuntimes(value, bad);
   }
 }
 
@@ -273,7 +273,7 @@ function layer(out: Record<string, unknown>, sources: ConfigSources, doc: unknow
   for (const path of flatKeys(doc)) {
     const key = SCHEMA.find((k) => k.path === path)!;
     const v = getPath(applied, path);
-    if (key.kind === 'map<string,string[]>') setPath(out, path, { ...(getPath(out, path) as object), ...(v as object) });
+    if (key.kind === 'map<string,string[]>' || key.kind === 'map<string,runtime>') setPath(out, path, { ...(getPath(out, path) as object), ...(v as object) });
     else setPath(out, path, v);
     sources[path] = source;
   }
@@ -298,6 +298,7 @@ export async function loadConfigWithSources(cli: CliResult): Promise<LoadedConfi
     else setPath(out, k.path, v);
     sources[k.path] = `flag --${k.flag}`;
   }
+  checkDefaultRuntime(out as unknown as Config, sources.defaultRuntime === 'default' ? (sources.runtimes ?? 'default') : sources.defaultRuntime!);
   return { config: out as unknown as Config, sources, files };
 }
 

@@ -23,7 +23,10 @@ export interface StreamingUrls {
 export interface ShimDeps {
   readonly config: Config;
   readonly version: string;
+  /** The default runtime handler's name. */
   readonly runtimeName: string;
+  /** Every runtime handler RunPodSandbox accepts, the default first; absent: `runtimeName` alone. */
+  readonly runtimeHandlers?: readonly string[];
   readonly runtimeVersion: string;
   readonly readiness: RuntimeReadiness;
   /**

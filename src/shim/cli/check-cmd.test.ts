@@ -59,6 +59,12 @@ describe('mesos-cri check', () => {
     expect(res.find((r) => r.name === 'exec helper')).toMatchObject({ verdict: 'fail' });
     const none = await checkBinaries(host({ execs: [] }), { ...defaults(), runtime: { name: 'auto', path: '', root: '' } });
     expect(none.find((r) => r.name === 'oci runtime')).toMatchObject({ verdict: 'fail', detail: 'runc or crun not found in PATH' });
+    const named = await checkBinaries(host({ execs: ['/usr/bin/runc', '/opt/runc-wrap'] }), {
+      ...defaults(),
+      runtimes: { runc: { type: '', path: '', root: '' }, wrapped: { type: '', path: '/opt/runc-wrap', root: '' }, gone: { type: '', path: '/opt/gone', root: '' } },
+    });
+    expect(named.find((r) => r.name === 'runtime handler wrapped')).toMatchObject({ verdict: 'ok' });
+    expect(named.find((r) => r.name === 'runtime handler gone')).toMatchObject({ verdict: 'fail', detail: '/opt/gone is not an executable' });
   });
 
   it('fails a socket others can reach or a group/world-writable socket dir', () => {

@@ -134,6 +134,11 @@ export async function checkBinaries(host: Host, config: Config): Promise<CheckRe
   const found = runtimes.map((r) => ({ r, p: config.runtime.path || which(host, r) })).filter((x) => x.p);
   if (found.length === 0) out.push(fail('oci runtime', `${runtimes.join(' or ')} not found${config.runtime.path ? ` at ${config.runtime.path}` : ' in PATH'}`));
   for (const { r, p } of found) out.push(ok(`oci runtime ${r}`, `${p}: ${(await host.version(p!)) || 'version unknown'}`));
+  // Named runtime handlers with a binary of their own (`runtimes:`).
+  for (const [name, h] of Object.entries(config.runtimes ?? {})) {
+    if (!h.path) continue;
+    out.push(host.executable(h.path) ? ok(`runtime handler ${name}`, `${h.path}: ${(await host.version(h.path)) || 'version unknown'}`) : fail(`runtime handler ${name}`, `${h.path} is not an executable`));
+  }
   const bins: Array<[string, string, boolean]> = [
     ['conmon', config.conmon, true],
     ['infra', config.infra, true],

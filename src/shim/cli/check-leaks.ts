@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { findLeaks, formatLeaks } from '../../mesos-compat/leaks';
 import type { Config } from '../config';
+import { runtimeHandlerList } from '../config-runtimes';
 
 /**
  * `mesos-cri check --leaks`: lists every leftover object of this instance
@@ -9,6 +10,11 @@ import type { Config } from '../config';
  */
 export function checkLeaksCommand(config: Config): number {
   const runtimeRoots = config.runtime.root ? [config.runtime.root] : ['runc', 'crun'].map((n) => join(config.runDir, n));
+  // Named runtime handlers keep their own roots (`config-runtimes.ts`).
+  for (const h of runtimeHandlerList(config)) {
+    const root = h.root || (h.path ? join(config.runDir, 'runtimes', h.name) : '');
+    if (root && !runtimeRoots.includes(root)) runtimeRoots.push(root);
+  }
   const leaks = findLeaks({
     workDir: config.workDir,
     runDir: config.runDir,

@@ -1,4 +1,5 @@
 import { parseReference } from '../../provisioner/reference';
+import { checkDefaultRuntime, DEFAULT_RUNTIMES } from '../config-runtimes';
 import { applyDocument, ConfigError, defaults, readConfigDocument, SCHEMA, type CliResult, type Config, type ConfigSources, loadConfigWithSources } from '../config';
 
 /**
@@ -71,6 +72,8 @@ export async function validateConfigFile(file: string): Promise<Config> {
       throw new ConfigError(`invalid configuration: ${file}: key "images.pinned": ${(err as Error).message}`);
     }
   }
+  // A drop-in may name a handler another file declares: check the default only where this file declares handlers.
+  if (typeof doc === 'object' && doc !== null && 'runtimes' in doc) checkDefaultRuntime({ runtimes: { ...DEFAULT_RUNTIMES, ...cfg.runtimes }, defaultRuntime: cfg.defaultRuntime }, file);
   return cfg;
 }
 

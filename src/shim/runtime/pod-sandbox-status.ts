@@ -12,7 +12,7 @@ export const podSandboxStatusHandler =
     const mine = cz.containers({ kind: 'container', sandboxId: s.id });
     return {
       status: podSandboxStatus(s),
-      info: (req.verbose ? { info: JSON.stringify({ pid: s.infraPid ?? 0, netnsPath: s.netnsPath ?? '', containers: mine.map((c) => c.id) }) } : {}) as Record<string, string>,
+      info: (req.verbose ? { info: JSON.stringify({ pid: s.infraPid ?? 0, netnsPath: s.netnsPath ?? '', runtimeHandler: s.config.runtime ?? s.config.runtimeHandler, containers: mine.map((c) => c.id) }) } : {}) as Record<string, string>,
       containers_statuses: mine.map((c) => containerStatus(c)),
       timestamp: (BigInt(Date.now()) * 1_000_000n).toString(),
     };

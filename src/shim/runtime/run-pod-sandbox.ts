@@ -14,11 +14,13 @@ export const runPodSandbox =
   async (req, ctx) => {
     const cz = containerizerOf(deps);
     const handler = req.runtime_handler;
-    if (handler && handler !== deps.runtimeName) {
-      throw new CriError('NotFound', `failed to run pod sandbox: runtime handler "${handler}" not found`);
+    // Named handlers (`runtimes`): '' is the default; the resolved name is checkpointed with the pod.
+    const runtime = handler || deps.runtimeName;
+    if (!(deps.runtimeHandlers ?? [deps.runtimeName]).includes(runtime)) {
+      throw new CriError('NotFound', `failed to run pod sandbox: runtime handler ${JSON.stringify(handler.slice(0, 256))} not found`);
     }
     checkSandboxBounds(req.config);
-    const config = sandboxConfig(req.config, handler);
+    const config = { ...sandboxConfig(req.config, handler), runtime };
     checkSandboxConfig(config);
     const id = randomBytes(32).toString('hex');
     await cz.launch(topLevel(id), { kind: 'sandbox', config }, ctx);

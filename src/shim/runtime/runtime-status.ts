@@ -24,13 +24,14 @@ export const status =
           { type: 'NetworkReady', status: net.ready, reason: net.ready ? '' : net.reason, message: net.ready ? '' : net.message },
         ],
       },
-      runtime_handlers: [
-        { name: '', features: { recursive_read_only_mounts: false, user_namespaces: false } },
-        { name: deps.runtimeName, features: { recursive_read_only_mounts: false, user_namespaces: false } },
-      ],
+      // containerd's: every handler, and the default's again under '' (what kubelet sends for no RuntimeClass).
+      runtime_handlers: ['', ...(deps.runtimeHandlers ?? [deps.runtimeName])].map((name) => ({
+        name,
+        features: { recursive_read_only_mounts: false, user_namespaces: false },
+      })),
       features: { supplemental_groups_policy: false, user_namespaces_host_network: false },
       info: req.verbose
-        ? { config: JSON.stringify({ runtime: deps.runtimeName, runtimeVersion: deps.runtimeVersion, cni: deps.config.cni, streaming: deps.config.streaming, streamingUrl: streamingUrl(deps) }) }
+        ? { config: JSON.stringify({ runtime: deps.runtimeName, runtimeHandlers: deps.runtimeHandlers ?? [deps.runtimeName], runtimeVersion: deps.runtimeVersion, cni: deps.config.cni, streaming: deps.config.streaming, streamingUrl: streamingUrl(deps) }) }
         : ({} as Record<string, string>),
     };
   };
