@@ -13,7 +13,7 @@ import { decodeMessage, encodeMessage, type Message, MessageType, messageLength 
 /** A D-Bus error reply: `name` is the error name (`org.freedesktop.systemd1.UnitExists`). */
 export class DbusError extends Error {
   constructor(
-    readonly name: string,
+    override readonly name: string,
     message: string,
   ) {
     super(message);
@@ -44,7 +44,7 @@ export class DbusConnection {
   #serial = 0;
   readonly #pending = new Map<number, { resolve: (m: Message) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
   readonly #signalListeners = new Set<(m: Message) => void>();
-  #buf = Buffer.alloc(0);
+  #buf: Buffer = Buffer.alloc(0);
   #closed: Error | undefined;
 
   private constructor(sock: Socket, timeoutMs: number) {
