@@ -13,7 +13,7 @@ import type { OciRuntime } from './oci-runtime';
 
 export interface ConmonOptions {
   readonly path: string;
-  readonly runtime: Pick<OciRuntime, 'path' | 'root'>;
+  readonly runtime: Pick<OciRuntime, 'path' | 'root'> & { readonly systemdCgroup?: boolean };
   readonly exitDir: string;
   readonly socketDir: string;
   /** Bound on conmon + `runtime create`; CRI-O waits 240 s. */
@@ -114,6 +114,7 @@ export class ConmonMonitor implements Monitor {
       '--socket-dir-path', this.#opts.socketDir,
       '--persist-dir', req.persistDir,
       '--runtime-arg', `--root=${this.#opts.runtime.root}`,
+      ...(this.#opts.runtime.systemdCgroup ? ['--runtime-arg', '--systemd-cgroup'] : []),
       '--log-level', 'error',
       // conmon otherwise calls sync(2) (every filesystem) when the container
       // exits; kubelet reads the log through the page cache anyway.

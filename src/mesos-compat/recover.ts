@@ -250,9 +250,10 @@ async function sweepSandbox(core: Core, sid: string, ctx: Ctx): Promise<void> {
     await core.removeMonitorFiles(cid);
   }
   await deps.runtime.delete(sid, ctx).catch(() => false);
-  const pod = `${deps.cgroupParent.replace(/\/+$/, '')}/${sid}`;
-  await deps.cgroups.killAll(`${pod}/${sid}`).catch(() => undefined);
-  await deps.cgroups.remove(`${pod}/${sid}`).catch(() => undefined);
+  const pod = deps.cgroups.podPath(deps.cgroupParent, sid);
+  const infra = deps.cgroups.childPath(pod, sid);
+  await deps.cgroups.killAll(infra).catch(() => undefined);
+  await deps.cgroups.remove(infra).catch(() => undefined);
   await deps.cgroups.remove(pod).catch(() => undefined);
   await deps.shm.cleanup(shmDir(core.roots, sid), ctx).catch((err: unknown) => log.warn({ err, sandboxId: sid }, 'failed to clean up the shm mount'));
   await rm(sandboxDir(core.roots, sid), { recursive: true, force: true });

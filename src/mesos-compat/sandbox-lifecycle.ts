@@ -16,11 +16,12 @@ import type { SandboxRecord } from './state';
 
 /** The pod-level cgroup: kubelet's when it names one, else ours under the daemon's parent. */
 export function podCgroupOf(core: Core, id: string, config: SandboxConfig): { path: string; owned: boolean } {
-  if (config.cgroupParent) return { path: config.cgroupParent, owned: false };
-  return { path: `${core.deps.cgroupParent.replace(/\/+$/, '')}/${id}`, owned: true };
+  if (config.cgroupParent) return { path: core.deps.cgroups.checkParent(config.cgroupParent), owned: false };
+  return { path: core.deps.cgroups.podPath(core.deps.cgroupParent, id), owned: true };
 }
 
-export const infraCgroupOf = (sb: Pick<SandboxRecord, 'podCgroup' | 'id'>): string => `${sb.podCgroup}/${sb.id}`;
+/** The infra process's cgroup in the pod's (`<pod>/<id>`, or a scope with the systemd driver). */
+export const infraCgroupOf = (core: Core, sb: Pick<SandboxRecord, 'podCgroup' | 'id'>): string => core.deps.cgroups.childPath(sb.podCgroup, sb.id);
 
 /**
  * RunPodSandbox as a top-level launch: network (CNI isolator), pod files,
@@ -106,16 +107,17 @@ export async function launchSandbox(core: Core, id: string, config: SandboxConfi
     infraPath: deps.infraPath,
     ...(rec.netnsPath ? { netnsPath: rec.netnsPath } : {}),
     files: rec.files,
-    cgroupsPath: infraCgroupOf(rec),
+    cgroupsPath: infraCgroupOf(core, rec),
     oomScoreAdjFloor: deps.oomScoreAdjFloor,
   });
   writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec));
-  const cgroupDirs = await deps.cgroups.create(infraCgroupOf(rec));
+  const cgroupDirs = await deps.cgroups.create(infraCgroupOf(core, rec));
   lap('spec');
   try {
     const infra = await deps.infra.start({ spec, bundle, exe: deps.infraPath, root: rootfs, shm, cgroupDirs }, ctx);
     rec.infraPid = infra.pid;
     if (infra.startTime) rec.infraStart = infra.startTime;
+    await deps.cgroups.adopt(infraCgroupOf(core, rec), infra.pid, `mesos-cri sandbox ${id}`);
   } catch (err) {
     throw findCriError(err) ?? new CriError('Internal', `failed to start the infra process of sandbox ${id}`, { cause: err });
   }
@@ -142,7 +144,7 @@ export async function cleanupSandbox(core: Core, rec: SandboxRecord, ctx: Ctx): 
   if (rec.infraPid) await deps.infra.kill(infraOf(rec));
   // Whatever else is in the infra cgroup: an infra process started by a
   // daemon that died before it could record the pid.
-  const infraCgroup = infraCgroupOf(rec);
+  const infraCgroup = infraCgroupOf(core, rec);
   await deps.cgroups.killAll(infraCgroup);
   await deps.cgroups.remove(infraCgroup);
   lap('infra');

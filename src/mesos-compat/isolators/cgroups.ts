@@ -10,6 +10,7 @@ import { detectCgroupLayout, type CgroupLayout } from './cgroup-layout';
 import { applyLimitsV1, checkUnified } from './cgroup-limits';
 import type { CgroupTree } from './cgroup-tree';
 import { CgroupfsV2, type IoStat } from './cgroup-v2';
+import { expandSlice, isSystemdCgroupsPath, resolveSystemdCgroupsPath, systemdCgroupsPath, type SystemdManager } from './systemd-cgroups';
 
 /** CPU and memory of one cgroup, as CRI `CpuUsage`/`MemoryUsage` want them. */
 export interface CgroupUsage {
@@ -193,16 +194,72 @@ export class Cgroups {
   readonly #mountInfo: () => string;
   readonly #tree: CgroupTree;
 
-  /** `mountInfo` is a test seam: the mount table the v1 hierarchies are looked up in. */
+  /** With the systemd driver: the manager that starts and stops units (see `systemd-cgroups.ts`). */
+  readonly #systemd: SystemdManager | undefined;
+
+  /**
+   * `mountInfo` is a test seam: the mount table the v1 hierarchies are
+   * looked up in. `systemd` selects the systemd driver: pod cgroups are then
+   * slices and container cgroups `slice:prefix:id` scopes.
+   */
   constructor(
     root = '/sys/fs/cgroup',
     mountInfo: () => string = () => readFileSync('/proc/self/mountinfo', 'utf8'),
     server?: SpawnServer,
+    systemd?: SystemdManager,
   ) {
     this.#server = server;
     this.v2 = existsSync(join(root, 'cgroup.controllers'));
     this.#mountInfo = mountInfo;
     this.#tree = this.v2 ? new CgroupfsV2(root) : new CgroupfsV1(root, mountInfo);
+    this.#systemd = systemd;
+  }
+
+  get driver(): 'cgroupfs' | 'systemd' {
+    return this.#systemd ? 'systemd' : 'cgroupfs';
+  }
+
+  /**
+   * A pod's cgroup when kubelet names none: `<parent>/<id>` (cgroupfs), or
+   * the slice `<parent without .slice>-pod<id>.slice` (systemd; systemd
+   * makes a slice when a unit first names it).
+   */
+  podPath(parent: string, id: string): string {
+    if (!this.#systemd) return `${parent.replace(/\/+$/, '')}/${id}`;
+    const base = parent === '-.slice' ? '' : parent.replace(/\.slice$/, '');
+    const slice = `${base === '' ? '' : `${base}-`}pod${id}.slice`;
+    expandSlice(slice);
+    return slice;
+  }
+
+  /** A cgroup parent kubelet names: with systemd it must be a slice name (InvalidArgument otherwise). */
+  checkParent(parent: string): string {
+    if (this.#systemd) expandSlice(parent);
+    return parent;
+  }
+
+  /** A container's (or the infra process's) cgroup in pod cgroup `pod`: `<pod>/<id>` or runc's `<slice>:mesos-cri:<id>`. */
+  childPath(pod: string, id: string): string {
+    return this.#systemd ? systemdCgroupsPath(pod, id) : `${pod}/${id}`;
+  }
+
+  /** The cgroupfs path (relative to the root) a cgroupfs path, slice or `slice:prefix:id` names. */
+  #fs(path: string): string {
+    if (!this.#systemd) return path;
+    if (isSystemdCgroupsPath(path)) return resolveSystemdCgroupsPath(path).fsPath;
+    if (path.endsWith('.slice') && !path.includes('/')) return expandSlice(path);
+    return path;
+  }
+
+  /**
+   * Places `pid` (started by the daemon, not by runc) in `path`. With the
+   * systemd driver this starts the transient scope `path` names with it
+   * (`Delegate=yes`); with cgroupfs the process moved itself already.
+   */
+  async adopt(path: string, pid: number, description: string): Promise<void> {
+    if (!this.#systemd || !isSystemdCgroupsPath(path)) return;
+    const { slice, unit } = resolveSystemdCgroupsPath(path);
+    await this.#systemd.startScope(unit, slice, [pid], undefined, description);
   }
 
   #layout: CgroupLayout | undefined;
@@ -219,12 +276,12 @@ export class Cgroups {
   }
 
   usage(path: string, nowNs: bigint): Promise<CgroupUsage> {
-    return this.#tree.usage(path, nowNs);
+    return this.#tree.usage(this.#fs(path), nowNs);
   }
 
   /** What cAdvisor reads beyond `usage` (the CRI metrics RPCs). */
   detail(path: string): Promise<CgroupDetail> {
-    return this.#tree.detail(path);
+    return this.#tree.detail(this.#fs(path));
   }
 
   /** Refuses `unified` keys this host cannot take or that are not interface files (InvalidArgument). */
@@ -234,16 +291,21 @@ export class Cgroups {
 
   /** Writes limits into `path`'s existing cgroups (a pod's: no OCI runtime owns it). */
   applyLimits(path: string, r: OciResources): void {
-    this.#tree.applyLimits(path, r);
+    this.#tree.applyLimits(this.#fs(path), r);
   }
 
   /** Directories of `path` in every hierarchy (one on v2). */
   dirs(path: string): Promise<string[]> {
-    return this.#tree.dirs(path);
+    return this.#tree.dirs(this.#fs(path));
   }
 
-  /** Creates `path` in every hierarchy and returns its directories (what `runc` does for `cgroupsPath`). */
-  create(path: string): Promise<string[]> {
+  /**
+   * Creates `path` in every hierarchy and returns its directories (what
+   * `runc` does for `cgroupsPath`). A systemd scope is made by `adopt`,
+   * once it has a process: none here.
+   */
+  async create(path: string): Promise<string[]> {
+    if (this.#systemd) return [];
     return this.#tree.create(path);
   }
 
@@ -264,12 +326,16 @@ export class Cgroups {
 
   /** SIGKILLs every process left in `path`'s cgroups (an infra process the daemon lost track of). */
   killAll(path: string): Promise<void> {
-    return this.#tree.killAll(path);
+    return this.#tree.killAll(this.#fs(path));
   }
 
   /** Removes an (empty) cgroup everywhere; idempotent. Children are removed first. */
-  remove(path: string): Promise<void> {
-    return this.#tree.remove(path);
+  async remove(path: string): Promise<void> {
+    if (this.#systemd) {
+      const unit = isSystemdCgroupsPath(path) ? resolveSystemdCgroupsPath(path).unit : path.endsWith('.slice') && !path.includes('/') ? path : undefined;
+      if (unit) await this.#systemd.stopUnit(unit);
+    }
+    await this.#tree.remove(this.#fs(path));
   }
 }
 
