@@ -1,6 +1,6 @@
 import type { OciResources } from '../oci/types';
 import type { CgroupDetail } from './cgroup-detail';
-import type { CgroupUsage } from './cgroups';
+import type { CgroupUsage } from './cgroup-fs';
 
 /**
  * What the daemon does with cgroups on one layout (`Cgroups` picks the

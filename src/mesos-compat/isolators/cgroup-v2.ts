@@ -5,7 +5,7 @@ import type { OciResources } from '../oci/types';
 import { cgroupDetailV2, type CgroupDetail } from './cgroup-detail';
 import { applyLimitsV2 } from './cgroup-limits';
 import type { CgroupTree } from './cgroup-tree';
-import { ownProcsFile, readBig, readStat, rmTree, workingSet, type CgroupUsage } from './cgroups';
+import { ownProcsFile, readBig, readStat, rmTree, workingSet, type CgroupUsage } from './cgroup-fs';
 
 /**
  * cgroup v2 (unified): one tree under `root`. A controller is usable in a
