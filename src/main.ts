@@ -85,6 +85,8 @@ async function serve(config: Config, version: string, cli: CliResult): Promise<v
     infra: config.infra,
     ...(config.execHelper ? { execHelper: config.execHelper } : {}),
     cgroupParent: config.cgroup.parent,
+    cgroupDriver: config.cgroup.driver,
+    systemdSocket: config.cgroup.systemdSocket,
     restrictOomScoreAdj: config.restrictOomScoreAdj,
     provisioner,
     network,

@@ -13,8 +13,8 @@ import type { OciRuntime } from './oci-runtime';
 
 export interface ConmonOptions {
   readonly path: string;
-  /** With `for`, the runtime of each container's pod (`RuntimeSet`: named runtime handlers). */
-  readonly runtime: Pick<OciRuntime, 'path' | 'root'> & { for?(id: string): Pick<OciRuntime, 'path' | 'root'> };
+  /** With `for`, the runtime of each container's pod (`RuntimeSet`: named runtime handlers); `systemdCgroup`: the node's cgroup driver is systemd. */
+  readonly runtime: Pick<OciRuntime, 'path' | 'root'> & { for?(id: string): Pick<OciRuntime, 'path' | 'root'>; readonly systemdCgroup?: boolean };
   readonly exitDir: string;
   readonly socketDir: string;
   /** Bound on conmon + `runtime create`; CRI-O waits 240 s. */
@@ -116,6 +116,7 @@ export class ConmonMonitor implements Monitor {
       '--socket-dir-path', this.#opts.socketDir,
       '--persist-dir', req.persistDir,
       '--runtime-arg', `--root=${runtime.root}`,
+      ...(this.#opts.runtime.systemdCgroup ? ['--runtime-arg', '--systemd-cgroup'] : []),
       '--log-level', 'error',
       // conmon otherwise calls sync(2) (every filesystem) when the container
       // exits; kubelet reads the log through the page cache anyway.

@@ -74,7 +74,7 @@ export async function launchContainer(core: Core, id: string, sandboxId: string,
     phase: 'provisioning',
     createdAt: deps.clock.nowNanos(),
     logPath,
-    cgroupsPath: `${sb.podCgroup}/${id}`,
+    cgroupsPath: deps.cgroups.childPath(sb.podCgroup, id),
     // As applied: ContainerStatus reports the clamped oom_score_adj the process has.
     ...(config.resources ? { resources: { ...config.resources, oomScoreAdj: clampOomScoreAdj(config.resources.oomScoreAdj, deps.oomScoreAdjFloor) } } : {}),
   };

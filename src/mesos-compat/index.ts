@@ -8,6 +8,7 @@ import { writeSandboxFiles } from '../cni/files';
 import { ConmonMonitor } from './conmon';
 import { NativeInfraLauncher } from './infra';
 import { Cgroups } from './isolators/cgroups';
+import { expandSlice, SystemdManager } from './isolators/systemd-cgroups';
 import { NoNetwork, type NetworkIsolator } from './isolators/network';
 import { ShmIsolator } from './isolators/shm';
 import { MesosContainerizer } from './mesos-containerizer';
@@ -41,6 +42,9 @@ export interface ContainerizerOptions {
   /** `native/mesos-cri-exec`; default: the one built in this checkout. */
   readonly execHelper?: string;
   readonly cgroupParent: string;
+  /** `systemd`: pods as slices, containers as scopes, through `systemdSocket` (default cgroupfs). */
+  readonly cgroupDriver?: 'cgroupfs' | 'systemd';
+  readonly systemdSocket?: string;
   readonly restrictOomScoreAdj: boolean;
   readonly provisioner: RootfsProvisioner;
   /** The CNI isolator; without one only host-network pods run. */
@@ -89,11 +93,27 @@ export function oomScoreAdjFloor(restrict: boolean): number {
   }
 }
 
+/** The systemd driver's D-Bus manager; undefined with cgroupfs. */
+function systemdManagerFor(opts: ContainerizerOptions): SystemdManager | undefined {
+  if (opts.cgroupDriver !== 'systemd') return undefined;
+  const socketPath = opts.systemdSocket || '/run/systemd/private';
+  return new SystemdManager({ socketPath, bus: !socketPath.endsWith('/systemd/private'), v2: existsSync('/sys/fs/cgroup/cgroup.controllers') });
+}
+
+/** With the systemd driver the pods' parent is a slice: the cgroupfs default becomes `mesos_cri.slice`. */
+export function cgroupParentFor(opts: Pick<ContainerizerOptions, 'cgroupParent' | 'cgroupDriver'>): string {
+  if (opts.cgroupDriver !== 'systemd') return opts.cgroupParent;
+  const parent = opts.cgroupParent === '/mesos-cri' || opts.cgroupParent === '' ? 'mesos_cri.slice' : opts.cgroupParent;
+  expandSlice(parent);
+  return parent;
+}
+
 /** Builds the containerizer from the daemon's configuration (call `recover` before serving). */
 export function createContainerizer(opts: ContainerizerOptions): MesosContainerizer {
   const roots = { workDir: opts.workDir, runDir: opts.runDir };
   const exec = opts.exec ?? execVia(opts.spawnServer);
-  const runtime = runtimeSet(opts, exec);
+  const systemd = systemdManagerFor(opts);
+  const runtime = runtimeSet(opts, exec, !!systemd);
   const monitorDirs = { exitDir: exitsDir(roots), socketDir: socketsDir(roots) };
   const cz = new MesosContainerizer({
     roots,
@@ -102,14 +122,14 @@ export function createContainerizer(opts: ContainerizerOptions): MesosContaineri
     specs: { sandbox: buildSandboxSpec, container: buildContainerSpec },
     provisioner: opts.provisioner,
     network: opts.network ?? new NoNetwork(),
-    cgroups: new Cgroups(undefined, undefined, opts.spawnServer),
+    cgroups: new Cgroups(undefined, undefined, opts.spawnServer, systemd),
     infra: new NativeInfraLauncher(opts.execHelper ?? nativeBinary('mesos-cri-exec'), exec, join(opts.runDir, 'infra')),
     shm: new ShmIsolator(exec, opts.spawnServer),
     clock: opts.clock ?? systemClock,
     exec,
     infraPath: opts.infra,
     execHelper: opts.execHelper ?? nativeBinary('mesos-cri-exec'),
-    cgroupParent: opts.cgroupParent,
+    cgroupParent: cgroupParentFor(opts),
     oomScoreAdjFloor: oomScoreAdjFloor(opts.restrictOomScoreAdj),
     writeFiles: (dir, o) =>
       writeSandboxFiles(dir, {
@@ -125,7 +145,7 @@ export function createContainerizer(opts: ContainerizerOptions): MesosContaineri
 }
 
 /** The configured runtime handlers as one `RuntimeSet` (roots: `RuntimeHandlerOptions.root`). */
-export function runtimeSet(opts: Pick<ContainerizerOptions, 'runtime' | 'runtimes' | 'workDir' | 'runDir'>, exec: Exec): RuntimeSet {
+export function runtimeSet(opts: Pick<ContainerizerOptions, 'runtime' | 'runtimes' | 'workDir' | 'runDir'>, exec: Exec, systemdCgroup = false): RuntimeSet {
   const roots = { workDir: opts.workDir, runDir: opts.runDir };
   const handlers = opts.runtimes?.length ? opts.runtimes : [{ name: 'runc', type: '', path: '', root: '' } as const];
   const byName = new Map<string, OciRuntime>();
@@ -134,11 +154,11 @@ export function runtimeSet(opts: Pick<ContainerizerOptions, 'runtime' | 'runtime
     if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(h.name)) throw new Error(`invalid runtime handler name ${JSON.stringify(h.name)}`);
     if (!h.path) {
       const rt = chooseRuntime(opts.runtime);
-      byName.set(h.name, new RuncRuntime({ name: h.type || rt.name, path: rt.path, root: h.root || opts.runtime.root || runtimeRoot(roots), exec }));
+      byName.set(h.name, new RuncRuntime({ name: h.type || rt.name, path: rt.path, root: h.root || opts.runtime.root || runtimeRoot(roots), exec, systemdCgroup }));
       continue;
     }
     const type = h.type || (basename(h.path).startsWith('crun') ? 'crun' : 'runc');
-    byName.set(h.name, new RuncRuntime({ name: type, path: h.path, root: h.root || join(opts.runDir, 'runtimes', h.name), exec }));
+    byName.set(h.name, new RuncRuntime({ name: type, path: h.path, root: h.root || join(opts.runDir, 'runtimes', h.name), exec, systemdCgroup }));
   }
-  return new RuntimeSet(byName, handlers[0]!.name);
+  return new RuntimeSet(byName, handlers[0]!.name, systemdCgroup);
 }

@@ -248,7 +248,7 @@ async function sweepSandbox(core: Core, sid: string, ctx: Ctx): Promise<void> {
     await core.removeMonitorFiles(cid);
   }
   await deps.runtime.delete(sid, ctx).catch(() => false);
-  const pod = `${deps.cgroupParent.replace(/\/+$/, '')}/${sid}`;
+  const pod = deps.cgroups.podPath(deps.cgroupParent, sid);
   // Each isolator cleans what it derives from the id (the infra cgroup, the
   // shm mount); the network leaves an orphan to its `recover`.
   await core.isolators.cleanup({ id: sid, podCgroup: pod, hostNetwork: false, orphan: true }, ctx, {

@@ -17,6 +17,8 @@ export interface RuncOptions {
   readonly name: 'runc' | 'crun';
   readonly root: string;
   readonly exec?: Exec;
+  /** runc's `--systemd-cgroup`: `cgroupsPath` is `slice:prefix:name` and runc asks systemd for the scope. */
+  readonly systemdCgroup?: boolean;
 }
 
 const missing = (err: unknown): boolean =>
@@ -31,17 +33,19 @@ export class RuncRuntime implements OciRuntime {
   readonly name: string;
   readonly path: string;
   readonly root: string;
+  readonly systemdCgroup: boolean;
   readonly #exec: Exec;
 
   constructor(opts: RuncOptions) {
     this.name = opts.name;
     this.path = opts.path;
     this.root = opts.root;
+    this.systemdCgroup = opts.systemdCgroup ?? false;
     this.#exec = opts.exec ?? defaultExec;
   }
 
   #args(...rest: string[]): string[] {
-    return ['--root', this.root, ...rest];
+    return this.systemdCgroup ? ['--root', this.root, '--systemd-cgroup', ...rest] : ['--root', this.root, ...rest];
   }
 
   async start(id: string, ctx: Ctx): Promise<void> {

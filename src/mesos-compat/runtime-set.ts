@@ -21,7 +21,11 @@ export class RuntimeSet implements OciRuntime {
   /** Handler of the pod `id` (a container or sandbox id) belongs to; `undefined`: unknown. Set once the containerizer exists. */
   handlerOf: (id: string) => string | undefined = () => undefined;
 
-  constructor(runtimes: ReadonlyMap<string, OciRuntime>, defaultName: string) {
+  /** Every handler runs with `--systemd-cgroup` (the node's cgroup driver is systemd). */
+  readonly systemdCgroup: boolean;
+
+  constructor(runtimes: ReadonlyMap<string, OciRuntime>, defaultName: string, systemdCgroup = false) {
+    this.systemdCgroup = systemdCgroup;
     const def = runtimes.get(defaultName);
     if (!def) throw new Error(`runtime handler ${JSON.stringify(defaultName)} is not configured`);
     this.#byName = runtimes;

@@ -17,8 +17,8 @@ import type { SandboxFiles, SandboxRecord } from './state';
 
 /** The pod-level cgroup: kubelet's when it names one, else ours under the daemon's parent. */
 export function podCgroupOf(core: Core, id: string, config: SandboxConfig): { path: string; owned: boolean } {
-  if (config.cgroupParent) return { path: config.cgroupParent, owned: false };
-  return { path: `${core.deps.cgroupParent.replace(/\/+$/, '')}/${id}`, owned: true };
+  if (config.cgroupParent) return { path: core.deps.cgroups.checkParent(config.cgroupParent), owned: false };
+  return { path: core.deps.cgroups.podPath(core.deps.cgroupParent, id), owned: true };
 }
 
 /**
@@ -87,7 +87,7 @@ export async function launchSandbox(core: Core, id: string, config: SandboxConfi
     infraPath: deps.infraPath,
     ...(rec.netnsPath ? { netnsPath: rec.netnsPath } : {}),
     files: rec.files,
-    cgroupsPath: infraCgroupOf(rec),
+    cgroupsPath: infraCgroupOf(deps.cgroups, rec),
     oomScoreAdjFloor: deps.oomScoreAdjFloor,
   });
   writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec));
@@ -96,6 +96,7 @@ export async function launchSandbox(core: Core, id: string, config: SandboxConfi
     const infra = await deps.infra.start({ spec, bundle, exe: deps.infraPath, root: rootfs, shm: rec.files.shm, cgroupDirs: prepared.cgroupDirs }, ctx);
     rec.infraPid = infra.pid;
     if (infra.startTime) rec.infraStart = infra.startTime;
+    await deps.cgroups.adopt(infraCgroupOf(deps.cgroups, rec), infra.pid, `mesos-cri sandbox ${id}`);
   } catch (err) {
     throw findCriError(err) ?? new CriError('Internal', `failed to start the infra process of sandbox ${id}`, { cause: err });
   }

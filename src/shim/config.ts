@@ -23,7 +23,7 @@ export interface Config extends RuntimesConfig {
   conmon: string;
   infra: string;
   execHelper: string;
-  cgroup: { driver: 'cgroupfs'; parent: string };
+  cgroup: { driver: 'cgroupfs' | 'systemd'; parent: string; systemdSocket: string };
   restrictOomScoreAdj: boolean;
   cni: { confDir: string; binDirs: string[]; cacheDir: string };
   registry: { mirrors: Record<string, string[]>; insecure: string[] } & RegistryFilesConfig;
@@ -54,8 +54,9 @@ export const SCHEMA: readonly Key[] = [
   { path: 'conmon', kind: 'string', flag: 'conmon', def: '/usr/bin/conmon', help: 'per-container monitor binary' },
   { path: 'infra', kind: 'string', flag: 'infra', def: '/usr/bin/catatonit', help: 'static infra binary run as each sandbox\'s init (no pause image)' },
   { path: 'execHelper', kind: 'string', flag: 'exec-helper', def: '', help: 'native exec helper (empty: native/bin/mesos-cri-exec of this install)' },
-  { path: 'cgroup.driver', kind: { enum: ['cgroupfs'] }, flag: 'cgroup-driver', def: 'cgroupfs', help: 'cgroup driver reported to kubelet' },
-  { path: 'cgroup.parent', kind: 'string', flag: 'cgroup-parent', def: '/mesos-cri', help: 'cgroup parent of pods that do not name one' },
+  { path: 'cgroup.driver', kind: { enum: ['cgroupfs', 'systemd'] }, flag: 'cgroup-driver', def: 'cgroupfs', help: 'cgroup driver (kubelet\'s cgroupDriver must match): cgroupfs, or systemd (pods as slices, containers as scopes)' },
+  { path: 'cgroup.parent', kind: 'string', flag: 'cgroup-parent', def: '/mesos-cri', help: 'cgroup parent of pods that do not name one (systemd driver: a slice; the default becomes mesos_cri.slice)' },
+  { path: 'cgroup.systemdSocket', kind: 'string', flag: 'systemd-socket', def: '/run/systemd/private', help: 'systemd driver: systemd\'s private socket, or the system bus socket (/run/dbus/system_bus_socket)' },
   { path: 'restrictOomScoreAdj', kind: 'boolean', flag: 'restrict-oom-score-adj', def: true, help: 'clamp oom_score_adj to the daemon\'s own where lowering is refused' },
   { path: 'cni.confDir', kind: 'string', flag: 'cni-conf-dir', def: '/etc/cni/net.d', help: 'CNI network configs (.conf, .conflist, .json)' },
   { path: 'cni.binDirs', kind: 'string[]', flag: 'cni-bin-dir', def: ['/opt/cni/bin', '/usr/lib/cni'], help: 'CNI plugin search path (flag may repeat)' },

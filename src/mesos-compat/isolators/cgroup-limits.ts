@@ -116,6 +116,7 @@ export function applyLimitsV2(root: string, path: string, r: OciResources): void
     }
   }
   if (r.memory?.reservation !== undefined) write(dir, 'memory.low', String(r.memory.reservation));
+  if (r.pids !== undefined) write(dir, 'pids.max', r.pids.limit <= 0 ? 'max' : String(r.pids.limit));
   for (const h of r.hugepageLimits ?? []) write(dir, `hugetlb.${h.pageSize}.max`, String(h.limit));
   for (const [k, v] of Object.entries(r.unified ?? {})) write(dir, k, v);
 }

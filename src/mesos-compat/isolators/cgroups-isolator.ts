@@ -2,8 +2,8 @@ import type { SandboxRecord } from '../state';
 import type { Cgroups } from './cgroups';
 import type { IsolatedSandbox, Isolator, SandboxLaunch, SandboxLaunchInfo } from './isolator';
 
-/** The infra process's own cgroup, under the pod's. */
-export const infraCgroupOf = (sb: Pick<SandboxRecord, 'podCgroup' | 'id'>): string => `${sb.podCgroup}/${sb.id}`;
+/** The infra process's own cgroup in the pod's (`<pod>/<id>`, or a scope with the systemd driver). */
+export const infraCgroupOf = (cgroups: Pick<Cgroups, 'childPath'>, sb: Pick<SandboxRecord, 'podCgroup' | 'id'>): string => cgroups.childPath(sb.podCgroup, sb.id);
 
 /**
  * The cgroups isolator of pod sandboxes (Mesos `cgroups/*`), over `Cgroups`:
@@ -19,14 +19,14 @@ export const infraCgroupOf = (sb: Pick<SandboxRecord, 'podCgroup' | 'id'>): stri
 export class SandboxCgroupsIsolator implements Isolator {
   readonly name = 'cgroups';
 
-  constructor(private readonly cgroups: Pick<Cgroups, 'create' | 'killAll' | 'remove'>) {}
+  constructor(private readonly cgroups: Pick<Cgroups, 'create' | 'killAll' | 'remove' | 'childPath'>) {}
 
   async prepare(launch: SandboxLaunch): Promise<SandboxLaunchInfo> {
-    return { cgroupDirs: await this.cgroups.create(infraCgroupOf(launch.rec)) };
+    return { cgroupDirs: await this.cgroups.create(infraCgroupOf(this.cgroups, launch.rec)) };
   }
 
   async cleanup(sb: IsolatedSandbox): Promise<void> {
-    const infra = infraCgroupOf(sb);
+    const infra = infraCgroupOf(this.cgroups, sb);
     await this.cgroups.killAll(infra);
     await this.cgroups.remove(infra);
   }

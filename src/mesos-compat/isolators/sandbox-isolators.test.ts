@@ -19,7 +19,7 @@ import { SandboxShmIsolator } from './shm-isolator';
 const ctx = background();
 
 /** Fakes behind the interfaces the adapters wrap; every call lands in one log, in order. */
-class FakeCgroups implements Pick<Cgroups, 'create' | 'killAll' | 'remove'> {
+class FakeCgroups implements Pick<Cgroups, 'create' | 'killAll' | 'remove' | 'childPath'> {
   fail: { create?: Error; killAll?: Error } = {};
   constructor(private readonly log: string[]) {}
   async create(path: string): Promise<string[]> {
@@ -33,6 +33,9 @@ class FakeCgroups implements Pick<Cgroups, 'create' | 'killAll' | 'remove'> {
   }
   async remove(path: string): Promise<void> {
     this.log.push(`cgroups.remove ${path}`);
+  }
+  childPath(pod: string, id: string): string {
+    return `${pod}/${id}`;
   }
 }
 
@@ -106,7 +109,7 @@ describe('SandboxCgroupsIsolator', () => {
   it('creates the infra cgroup under the pod cgroup and hands its dirs on; cleanup kills, then removes it, never the pod cgroup', async () => {
     const iso = new SandboxCgroupsIsolator(new FakeCgroups(log));
     const rec = record('s1');
-    expect(infraCgroupOf(rec)).toBe('/pods/s1/s1');
+    expect(infraCgroupOf(new FakeCgroups(log), rec)).toBe('/pods/s1/s1');
     expect(await iso.prepare(launchOf(log, rec))).toEqual({ cgroupDirs: ['/sys/fs/cgroup/memory/pods/s1/s1', '/sys/fs/cgroup/cpu/pods/s1/s1'] });
     await iso.cleanup(rec);
     // An orphan (recovery's sweep): derived from the id alone.

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { defaults, type Config } from '../config';
-import { checkBinaries, checkCgroups, checkCommand, checkOverlay, checkSocket, checkSpace, type Host } from './check-cmd';
+import { checkBinaries, checkCgroupDriver, checkCgroups, checkCommand, checkOverlay, checkSocket, checkSpace, type Host } from './check-cmd';
 
 /** A recorded host: files by path, executables, stats. */
 function host(over: Partial<Host> & { files?: Record<string, string>; execs?: string[] } = {}): Host {
@@ -84,5 +84,16 @@ describe('mesos-cri check', () => {
     expect(await checkCommand(defaults(), { stdout: out as never }, low)).toBe(1);
     expect(out.text).toMatch(/^fail free space runDir: \/run\/mesos-cri: 0\.1 GiB free$/m);
     expect(out.text).toMatch(/^FAILED: \d+ checks, \d+ failed/m);
+  });
+});
+
+describe('check: cgroup driver', () => {
+  const cfg = (cgroup: Partial<Config['cgroup']>): Config => ({ ...defaults(), cgroup: { ...defaults().cgroup, ...cgroup } });
+  it('names the driver in use and what kubelet must match', () => {
+    expect(checkCgroupDriver(host(), cfg({}))).toMatchObject({ verdict: 'ok', detail: expect.stringContaining('cgroupfs (kubelet cgroupDriver: cgroupfs)') });
+    const sock = host({ stat: (p) => (p === '/run/systemd/private' ? { mode: 0o140777, uid: 0, gid: 0, socket: true } : undefined) });
+    expect(checkCgroupDriver(sock, cfg({ driver: 'systemd' }))).toMatchObject({ verdict: 'ok', detail: expect.stringContaining('pods under mesos_cri.slice') });
+    expect(checkCgroupDriver(host(), cfg({ driver: 'systemd' }))).toMatchObject({ verdict: 'fail', detail: expect.stringContaining('/run/systemd/private is not a socket') });
+    expect(checkCgroupDriver(sock, cfg({ driver: 'systemd', parent: '/custom' })).verdict).toBe('fail');
   });
 });

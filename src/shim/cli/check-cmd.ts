@@ -117,6 +117,19 @@ export function checkCgroups(host: Host): CheckResult {
   return ok('cgroups', `v1${v2 ? ` (hybrid, v2 at ${v2})` : ''}: ${need.join(' ')} mounted`);
 }
 
+/**
+ * The cgroup driver in use (kubelet's `cgroupDriver` must match). With
+ * systemd: the socket must be there, and the pods' parent a slice.
+ */
+export function checkCgroupDriver(host: Host, config: Config): CheckResult {
+  const { driver, systemdSocket, parent } = config.cgroup;
+  if (driver !== 'systemd') return ok('cgroup driver', `cgroupfs (kubelet cgroupDriver: cgroupfs), pods under ${parent}`);
+  const slice = parent === '/mesos-cri' || parent === '' ? 'mesos_cri.slice' : parent;
+  if (!/^[A-Za-z0-9_.:@-]+\.slice$/.test(slice)) return fail('cgroup driver', `systemd, but cgroup.parent ${parent} is not a slice name`);
+  if (!host.stat(systemdSocket)?.socket) return fail('cgroup driver', `systemd, but ${systemdSocket} is not a socket (is systemd running as pid 1?)`);
+  return ok('cgroup driver', `systemd via ${systemdSocket} (kubelet cgroupDriver: systemd), pods under ${slice}`);
+}
+
 function which(host: Host, name: string): string | undefined {
   if (name.includes('/')) return host.executable(name) ? name : undefined;
   for (const dir of host.pathEnv.split(delimiter).concat(['/usr/sbin', '/usr/bin'])) {
@@ -201,6 +214,7 @@ export async function runChecks(config: Config, host: Host = realHost): Promise<
     ...checkKernel(host),
     checkOverlay(host, config.images.backend),
     checkCgroups(host),
+    checkCgroupDriver(host, config),
     ...(await checkBinaries(host, config)),
     ...checkCni(host, config),
     ...checkSpace(host, config),
