@@ -2,6 +2,7 @@ import { idString, type ContainerId } from '../common/container-id';
 import { CriError } from '../common/errors';
 import type { ContainerConfig, SandboxConfig, SecurityContext } from './config';
 import type { FakeOciRuntime } from './fake-oci-runtime';
+import type { Cgroups } from './isolators/cgroups';
 import type { ExitStatus, Monitor } from './monitor';
 import { securityContext } from './oci/test-fixtures';
 import type { RootfsProvisioner } from './rootfs-provisioner';
@@ -64,3 +65,18 @@ export class FakeProvisioner implements RootfsProvisioner {
     return { bytes: 1n, inodes: 1n };
   }
 }
+
+/** A cgroupfs-shaped `Cgroups` that records what it was asked to make, kill and remove in `calls`. */
+export const fakeCgroups = (calls: string[] = []): Cgroups =>
+  ({
+    usage: async () => ({ timestampNs: 1n }),
+    remove: async (p: string) => void calls.push(`cgroups.remove ${p}`),
+    create: async (p: string) => (calls.push(`cgroups.create ${p}`), []),
+    killAll: async (p: string) => void calls.push(`cgroups.killAll ${p}`),
+    warmMigrations: () => undefined,
+    has: () => false,
+    podPath: (parent: string, id: string) => `${parent}/${id}`,
+    childPath: (pod: string, id: string) => `${pod}/${id}`,
+    checkParent: (p: string) => p,
+    adopt: async () => undefined,
+  }) as unknown as Cgroups;

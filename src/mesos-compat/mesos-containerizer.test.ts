@@ -5,10 +5,9 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { idString, nested, topLevel, type ContainerId } from '../common/container-id';
 import { background } from '../common/ctx';
 import { CriError } from '../common/errors';
-import { container, FakeMonitor, FakeProvisioner, sandbox } from './containerizer-fakes';
+import { container, fakeCgroups, FakeMonitor, FakeProvisioner, sandbox } from './containerizer-fakes';
 import type { ContainerizerDeps } from './core';
 import { FakeInfraLauncher, FakeOciRuntime } from './fake-oci-runtime';
-import type { Cgroups } from './isolators/cgroups';
 import { NoNetwork, type NetworkIsolator } from './isolators/network';
 import { ShmIsolator } from './isolators/shm';
 import { MesosContainerizer } from './mesos-containerizer';
@@ -45,18 +44,7 @@ describe('MesosContainerizer (fakes)', () => {
       },
       provisioner: prov,
       network,
-      cgroups: {
-        usage: async () => ({ timestampNs: 1n }),
-        remove: async (p: string) => void isoCalls.push(`cgroups.remove ${p}`),
-        create: async (p: string) => (isoCalls.push(`cgroups.create ${p}`), []),
-        killAll: async (p: string) => void isoCalls.push(`cgroups.killAll ${p}`),
-        warmMigrations: () => undefined,
-        has: () => false,
-        podPath: (parent: string, id: string) => `${parent}/${id}`,
-        childPath: (pod: string, id: string) => `${pod}/${id}`,
-        checkParent: (p: string) => p,
-        adopt: async () => undefined,
-      } as unknown as Cgroups,
+      cgroups: fakeCgroups(isoCalls),
       infra,
       shm: new ShmIsolator(async () => ({ code: 0, signal: null, stdout: Buffer.alloc(0), stderr: Buffer.alloc(0) })),
       clock: { nowNanos: () => BigInt(Date.now()) * 1_000_000n, nowMs: () => Date.now() },

@@ -7,7 +7,7 @@ import { background } from '../common/ctx';
 import type { ContainerConfig, Resources, SandboxConfig } from './config';
 import type { ContainerizerDeps } from './core';
 import { FakeInfraLauncher, FakeOciRuntime } from './fake-oci-runtime';
-import type { Cgroups } from './isolators/cgroups';
+import { fakeCgroups } from './containerizer-fakes';
 import { NoNetwork } from './isolators/network';
 import type { ShmIsolator } from './isolators/shm';
 import { MesosContainerizer } from './mesos-containerizer';
@@ -83,8 +83,7 @@ describe('RuntimeSet: named runtime handlers', () => {
       specs: { sandbox: () => ({}) as OciSpec, container: async () => ({}) as OciSpec },
       provisioner,
       network: new NoNetwork(),
-      cgroups: { usage: async () => ({ timestampNs: 1n }), remove: async () => undefined, create: async () => [], killAll: async () => undefined, warmMigrations: () => undefined, has: () => false,
-        podPath: (parent: string, id: string) => `${parent}/${id}`, childPath: (pod: string, id: string) => `${pod}/${id}`, checkParent: (p: string) => p, adopt: async () => undefined } as unknown as Cgroups,
+      cgroups: fakeCgroups(),
       infra,
       shm: { cleanup: async () => undefined } as unknown as ShmIsolator,
       clock: { nowNanos: () => BigInt(Date.now()) * 1_000_000n, nowMs: () => Date.now() },
