@@ -40,8 +40,11 @@ export async function execStdoutOnce(cri: CriEndpoint, containerId: string, mib:
   const bytes = mib * 1024 * 1024;
   const url = await execUrl(cri, containerId, ['dd', 'if=/dev/zero', 'bs=1048576', `count=${mib}`], { stdout: true, stderr: true });
   const s = await openCommand(url, { stdin: false, stdout: true, stderr: true, tty: false });
-  let got = 0;
-  // Count and drop: keeping 64 MiB of chunks would measure the GC, not the runtime.
+  // Output may already be in before this line runs (its DATA frames parsed in the same read as
+  // the last SYN_REPLY): count that too. Then count and drop: keeping 64 MiB of chunks would
+  // measure the GC, not the runtime.
+  let got = s.stdout!.chunks.reduce((n, b) => n + b.length, 0);
+  s.stdout!.chunks.length = 0;
   s.stdout!.onData = (b) => {
     got += b.length;
     s.stdout!.chunks.length = 0;

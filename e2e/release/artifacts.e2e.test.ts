@@ -42,7 +42,7 @@ describe('release artifacts', () => {
 
   it('.deb: declares its dependencies, unpacks into a fresh root, and serves crictl from there', async () => {
     const deb = run('bash', [join(ROOT, 'scripts', 'build-deb.sh'), join(out, 'deb')]);
-    expect(run('dpkg-deb', ['-f', deb, 'Depends'])).toBe('runc | crun, conmon, catatonit, containernetworking-plugins, nodejs (>= 20), iproute2, iptables');
+    expect(run('dpkg-deb', ['-f', deb, 'Depends'])).toBe('runc | crun, conmon, catatonit, containernetworking-plugins, nodejs (>= 20), iproute2, iptables, libarchive13');
     expect(run('dpkg-deb', ['-f', deb, 'Package'])).toBe('mesos-cri');
     // No maintainer scripts: installing starts, stops and enables nothing.
     const control = run('dpkg-deb', ['-I', deb]);

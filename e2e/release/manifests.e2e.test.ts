@@ -67,7 +67,7 @@ describe('manifests schema', () => {
       expect(Object.keys(obj).filter((k) => !fields!.includes(k)), file).toEqual([]);
       checked.push(`${file}:${String(obj.kind)}`);
     }
-    expect(checked).toEqual(['daemonset.yaml:V1DaemonSet', 'kubelet-config.yaml:KubeletConfiguration', 'runtimeclass.yaml:V1RuntimeClass']);
+    expect(checked).toEqual(['daemonset.yaml:V1DaemonSet', 'kubelet-config.yaml:KubeletConfiguration', 'runtimeclass.yaml:V1RuntimeClass', 'runtimeclass.yaml:V1RuntimeClass']);
   });
 
   it('catches a misspelled field, a missing required field and a wrongly typed value', () => {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { nativeBinary } from '../../common/native';
 import { defaults, type Config } from '../config';
 import { checkBinaries, checkCgroupDriver, checkCgroups, checkCommand, checkOverlay, checkSocket, checkSpace, type Host } from './check-cmd';
 
@@ -13,6 +14,7 @@ function host(over: Partial<Host> & { files?: Record<string, string>; execs?: st
     freeBytes: () => 50 * 1024 ** 3,
     stat: () => undefined,
     version: async (p) => `${p} version 1.0`,
+    loadError: async () => undefined,
     pathEnv: '/usr/bin',
     nodeVersion: '20.11.0',
     ...over,
@@ -65,6 +67,15 @@ describe('mesos-cri check', () => {
     });
     expect(named.find((r) => r.name === 'runtime handler wrapped')).toMatchObject({ verdict: 'ok' });
     expect(named.find((r) => r.name === 'runtime handler gone')).toMatchObject({ verdict: 'fail', detail: '/opt/gone is not an executable' });
+  });
+
+  it('fails an unpack helper the loader cannot start (no libarchive13 on the node)', async () => {
+    const unpack = nativeBinary('mesos-cri-unpack');
+    const missing = 'mesos-cri-unpack: error while loading shared libraries: libarchive.so.13: cannot open shared object file: No such file or directory';
+    const res = await checkBinaries(host({ execs: ['/usr/bin/runc', unpack], loadError: async (p) => (p === unpack ? missing : undefined) }), defaults());
+    expect(res.find((r) => r.name === 'unpack helper')).toEqual({ name: 'unpack helper', verdict: 'fail', detail: `${unpack}: ${missing}` });
+    const fine = await checkBinaries(host({ execs: ['/usr/bin/runc', unpack] }), defaults());
+    expect(fine.find((r) => r.name === 'unpack helper')).toMatchObject({ verdict: 'ok' });
   });
 
   it('fails a socket others can reach or a group/world-writable socket dir', () => {

@@ -28,6 +28,8 @@ export interface Host {
   freeBytes(path: string): number | undefined;
   stat(path: string): { mode: number; uid: number; gid: number; socket: boolean } | undefined;
   version(path: string): Promise<string>;
+  /** The dynamic loader's complaint when `path` cannot start (a missing shared library), else undefined. */
+  loadError(path: string): Promise<string | undefined>;
   readonly pathEnv: string;
   readonly nodeVersion: string;
 }
@@ -70,6 +72,10 @@ export const realHost: Host = {
   version: (p) =>
     new Promise((resolve) =>
       execFile(p, ['--version'], { timeout: 5000 }, (err, stdout) => resolve(err ? '' : (stdout.split('\n')[0] ?? '').trim())),
+    ),
+  loadError: (p) =>
+    new Promise((resolve) =>
+      execFile(p, [], { timeout: 5000 }, (_err, _stdout, stderr) => resolve(/error while loading shared libraries/.exec(stderr) ? stderr.split('\n')[0]!.trim() : undefined)),
     ),
   pathEnv: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
   nodeVersion: process.versions.node,
@@ -157,12 +163,17 @@ export async function checkBinaries(host: Host, config: Config): Promise<CheckRe
     ['infra', config.infra, true],
     ['exec helper', config.execHelper || nativeBinary('mesos-cri-exec'), true],
     ['spawn helper', nativeBinary('mesos-cri-spawn'), false],
+    // Links libarchive (the .deb's libarchive13): pulls fail without it.
+    ['unpack helper', nativeBinary('mesos-cri-unpack'), true],
   ];
   for (const [name, path, required] of bins) {
     const p = which(host, path);
     if (!p) out.push((required ? fail : warn)(name, `${path}: not found or not executable`));
     else if (name === 'conmon' || name === 'infra') out.push(ok(name, `${p}: ${(await host.version(p)) || 'version unknown'}`));
-    else out.push(ok(name, p));
+    else {
+      const why = name === 'unpack helper' ? await host.loadError(p) : undefined;
+      out.push(why ? fail(name, `${p}: ${why}`) : ok(name, p));
+    }
   }
   return out;
 }
