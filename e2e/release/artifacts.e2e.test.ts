@@ -66,6 +66,7 @@ describe('release artifacts', () => {
     const args = ['--config', join(root, 'etc', 'mesos-cri', 'config.yaml'), ...privateDirs(base), '--cni-conf-dir', join(base, 'cni')];
     const check = spawnSync(bin, [...args, 'check'], { encoding: 'utf8', env });
     expect(check.stdout).toContain(`ok   exec helper: ${join(root, 'usr/lib/mesos-cri/native/bin/mesos-cri-exec')}`);
+    expect(check.stdout).toContain(`ok   unpack helper: ${join(root, 'usr/lib/mesos-cri/native/bin/mesos-cri-unpack')}`);
     d = await startOwnDaemon(base, args, { cmd: [bin], env });
     const version = run(CRICTL, ['--runtime-endpoint', `unix://${d.socket}`, 'version']);
     expect(version).toMatch(/RuntimeName:\s+mesos-cri/);
