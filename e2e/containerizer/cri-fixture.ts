@@ -106,13 +106,19 @@ export async function until<T>(what: string, fn: () => Promise<T | undefined> | 
 }
 
 /**
- * Waits until RemoveContainer's sweeps (which run behind its reply) have
- * emptied every tombstone, so that what is left on disk can be compared.
+ * Waits until the sweeps of RemoveContainer and RemovePodSandbox (which run
+ * behind their replies) have emptied every tombstone, so that what is left
+ * on disk can be compared.
  */
 export async function waitSwept(d: Daemon, timeoutMs = 15_000): Promise<void> {
   const tombstones = join(d.workDir, 'containerizer', 'tombstones');
-  const buried = (): number => (existsSync(tombstones) ? readdirSync(tombstones).reduce((n, s) => n + readdirSync(join(tombstones, s)).length, 0) : 0);
-  await until('removed containers to be swept', () => (buried() === 0 ? true : undefined), timeoutMs);
+  // Swept: no removed container or sandbox left in a tombstone, and no tombstone dir of a sandbox that is gone.
+  const buried = async (): Promise<number> => {
+    if (!existsSync(tombstones)) return 0;
+    const live = new Set((await d.runtime.call<{ items: Array<{ id: string }> }>('ListPodSandbox', {})).items.map((p) => p.id));
+    return readdirSync(tombstones).reduce((n, s) => n + readdirSync(join(tombstones, s)).length + (live.has(s) ? 0 : 1), 0);
+  };
+  await until('removed containers and sandboxes to be swept', async () => ((await buried()) === 0 ? true : undefined), timeoutMs);
 }
 
 export const waitExited = (d: Daemon, id: string, timeoutMs = 30_000): Promise<CtrStatus> =>

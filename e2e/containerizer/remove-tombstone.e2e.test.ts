@@ -19,6 +19,7 @@ import {
   testCgroupParent,
   until,
   waitExited,
+  waitSwept,
 } from './cri-fixture';
 
 /**
@@ -136,6 +137,7 @@ describe('RemoveContainer behind the reply, with SIGKILL before the sweep', () =
     await d.runtime.call('RemoveContainer', { container_id: neighbour });
     await d.runtime.call('StopPodSandbox', { pod_sandbox_id: pod.id });
     await d.runtime.call('RemovePodSandbox', { pod_sandbox_id: pod.id });
+    await waitSwept(d);
     expect(list(join(d.workDir, 'containerizer', 'tombstones'))).toEqual([]);
     expect(list(join(d.runDir, 'runc'))).toEqual([]);
     expect(list(join(d.runDir, 'exits'))).toEqual([]);
@@ -146,6 +148,48 @@ describe('RemoveContainer behind the reply, with SIGKILL before the sweep', () =
     const left = (): Array<{ pid: number }> => processesOf(d.base, cgroupParent).filter((p) => p.pid !== d.pid);
     await until('processes to go', () => (left().length === 0 ? true : undefined), 10_000).catch(() => undefined);
     expect(left()).toEqual([]);
+  });
+
+  it('RemovePodSandbox answers before its sweep, and a restart after a SIGKILL there finishes it', async () => {
+    const pod = await runPod(d, 'tomb-pod');
+    const ctr = await createCtr(d, pod, ctrConfig('last', bb, ['sh', '-c', 'exit 0']));
+    await d.runtime.call('StartContainer', { container_id: ctr });
+    await waitExited(d, ctr);
+    const podDir = join(d.workDir, 'containerizer', 'sandboxes', pod.id);
+    const podTomb = join(d.workDir, 'containerizer', 'tombstones', pod.id, '.sandbox');
+    // The pod's own cgroup (no cgroup_parent: ours, under the daemon's parent) and its rootfs dir.
+    const podCgroups = cgroupsUnder(cgroupParent).map((p) => join(p, pod.id));
+    const podRootfs = join(d.workDir, 'provisioner', 'containers', pod.id);
+    const held = (): string[] => [
+      ...podCgroups.filter((c) => existsSync(c)).map((c) => `cgroup ${c}`),
+      ...(existsSync(podRootfs) ? ['rootfs dir'] : []),
+      ...mountsUnder(d.base),
+      ...list(join(d.workDir, 'containerizer', 'tombstones')).map((t) => `tombstone ${t}`),
+      ...(existsSync(join(d.runDir, 'runc', ctr)) ? ['runc state'] : []),
+    ];
+    expect(podCgroups.some((c) => existsSync(c))).toBe(true);
+    expect(existsSync(podRootfs)).toBe(true);
+
+    // Its container's sweep is held inside `runc delete`, so the pod's sweep (after it) cannot start.
+    writeFileSync(gate, '');
+    await d.runtime.call('StopPodSandbox', { pod_sandbox_id: pod.id });
+    await d.runtime.call('RemovePodSandbox', { pod_sandbox_id: pod.id });
+    // Answered: gone for every client, no checkpoint names it, its dir a tombstone.
+    expect((await failure(d.runtime.call('PodSandboxStatus', { pod_sandbox_id: pod.id }))).code).toBe(GRPC.NOT_FOUND);
+    expect(existsSync(podDir)).toBe(false);
+    expect(existsSync(join(podTomb, 'sandbox.json'))).toBe(true);
+    await until('the sweep to reach runc delete', () => (existsSync(`${gate}.held`) ? true : undefined), 10_000);
+    expect(held()).toContain('rootfs dir');
+    await d.kill9();
+    rmSync(gate, { force: true });
+    rmSync(`${gate}.held`, { force: true });
+
+    d = await d.restart();
+    const { items } = await d.runtime.call<{ items: Array<{ id: string }> }>('ListPodSandbox', {});
+    expect(items.map((p) => p.id)).not.toContain(pod.id);
+    await until('the restart to finish the pod removal', () => (held().length === 0 ? true : undefined), 15_000).catch(() => undefined);
+    expect(held()).toEqual([]);
+    expect(list(join(d.workDir, 'containerizer', 'sandboxes'))).not.toContain(pod.id);
   });
 
   it('collects the layers of an image removed while its container ran, once the container is removed', async () => {
@@ -170,6 +214,7 @@ describe('RemoveContainer behind the reply, with SIGKILL before the sweep', () =
     await d.runtime.call('StartContainer', { container_id: bbCtr });
     expect((await waitExited(d, bbCtr)).exit_code).toBe(0);
     await d.runtime.call('RemovePodSandbox', { pod_sandbox_id: pod.id });
+    await waitSwept(d);
     expect(list(layers).sort()).toEqual(left.sort());
   });
 });

@@ -239,13 +239,14 @@ describe('MesosContainerizer (fakes)', () => {
     expect(await runtime.state('c1')).toBeUndefined();
     expect(prov.live.has('s.c1')).toBe(false);
     expect(existsSync(exitFile)).toBe(false);
-    // The sandbox's removal waits for its containers' sweeps and drops their tombstone dir.
+    // The sandbox's sweep follows its containers' and drops their tombstone dir.
     expect(await cz2.remove(topLevel('s'), ctx)).toBe(true);
+    await cz2.swept();
     expect(existsSync(join(base, 'lib', 'containerizer', 'tombstones', 's'))).toBe(false);
     cz2.close();
   });
 
-  it('sweeps a removed container right behind the reply and lets its sandbox go after it', async () => {
+  it('sweeps a removed container right behind the reply, and its sandbox after it, behind its own reply', async () => {
     await cz.launch(topLevel('s'), { kind: 'sandbox', config: sandbox('s') }, ctx);
     const id = nested(topLevel('s'), 'c1');
     await cz.launch(id, { kind: 'container', config: container('c1') }, ctx);
@@ -259,14 +260,18 @@ describe('MesosContainerizer (fakes)', () => {
     monitor.exits.set('c1', { code: 0, at: BigInt(Date.now()) * 1_000_000n, oomKilled: false });
     expect(await cz.remove(id, ctx)).toBe(true); // answers while the rootfs is still there
     expect(prov.live.has('s.c1')).toBe(true);
-    const sandboxGone = cz.remove(topLevel('s'), ctx);
-    let done = false;
-    void sandboxGone.then(() => (done = true));
+    // The sandbox's removal answers at once: its dir is a tombstone, no record names it.
+    expect(await cz.remove(topLevel('s'), ctx)).toBe(true);
+    expect(() => cz.status(topLevel('s'))).toThrow(/not found/);
+    expect(existsSync(join(base, 'lib', 'containerizer', 'sandboxes', 's'))).toBe(false);
+    expect(existsSync(join(base, 'lib', 'containerizer', 'tombstones', 's', '.sandbox', 'sandbox.json'))).toBe(true);
     await new Promise((r) => setTimeout(r, 20));
-    expect(done).toBe(false); // waits for the sweep
+    // Its own rootfs dir waits for its container's sweep.
+    expect(prov.destroyed).not.toContain('s');
     release();
-    expect(await sandboxGone).toBe(true);
+    await cz.swept();
     expect(prov.live.size).toBe(0);
+    expect(prov.destroyed.indexOf('s.c1')).toBeLessThan(prov.destroyed.indexOf('s'));
     expect(runtime.calls).toContain('delete c1');
     expect(readdirSync(join(base, 'lib', 'containerizer', 'tombstones'))).toEqual([]);
   });
@@ -297,7 +302,28 @@ describe('MesosContainerizer (fakes)', () => {
     // Removing the sandbox removes the provisioner's per-sandbox state too.
     monitor.exits.set('c1', { code: 0, at: BigInt(Date.now()) * 1_000_000n, oomKilled: false });
     expect(await cz2.remove(topLevel('s'), ctx)).toBe(true);
+    await cz2.swept();
     expect(prov.destroyed).toContain('s');
+    cz2.close();
+  });
+
+  it('finishes a removed sandbox after a crash between its reply and its sweep: rootfs dir, owned pod cgroup, tombstone', async () => {
+    await cz.launch(topLevel('s'), { kind: 'sandbox', config: { ...sandbox('s'), cgroupParent: '' } }, ctx);
+    await cz.launch(nested(topLevel('s'), 'c1'), { kind: 'container', config: container('c1') }, ctx);
+    monitor.exits.set('c1', { code: 0, at: BigInt(Date.now()) * 1_000_000n, oomKilled: false });
+    // The sweep of its container hangs, so the sandbox's never starts: as if the daemon died there.
+    prov.destroy = () => new Promise<boolean>(() => undefined);
+    expect(await cz.remove(topLevel('s'), ctx)).toBe(true);
+    cz.close();
+    prov = new FakeProvisioner();
+    isoCalls.length = 0;
+    const cz2 = make();
+    await cz2.recover(ctx);
+    expect(() => cz2.status(topLevel('s'))).toThrow(/not found/);
+    await cz2.swept();
+    expect(prov.destroyed).toEqual(expect.arrayContaining(['s.c1', 's']));
+    expect(isoCalls).toContain(`cgroups.remove ${join('/mesos-cri', 's')}`);
+    expect(existsSync(join(base, 'lib', 'containerizer', 'tombstones', 's'))).toBe(false);
     cz2.close();
   });
 

@@ -110,6 +110,11 @@ export class MesosContainerizer implements Containerizer, IoTargets {
     await this.#watchExits();
   }
 
+  /** Resolves once the removals finished behind their replies (tombstones) are swept. */
+  swept(): Promise<void> {
+    return this.#core.sweeper.idle();
+  }
+
   /** Stops watching exits (the daemon is shutting down; containers keep running). */
   close(): void {
     this.#watcher?.close();

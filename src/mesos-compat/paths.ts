@@ -27,6 +27,9 @@ import { join } from 'node:path';
  *     tombstones/<sandboxId>/<containerId>/
  *                                    a removed container's dir, moved here in one rename by
  *                                    RemoveContainer; swept behind the reply, or at the next start
+ *     tombstones/<sandboxId>/.sandbox/
+ *                                    a removed sandbox's dir, moved here by RemovePodSandbox;
+ *                                    swept (after its containers) with its rootfs dir and pod cgroup
  *   <runDir>/
  *     runc/                          OCI runtime state root (`runtime.root`)
  *     exits/<containerId>            conmon's exit files
@@ -61,6 +64,9 @@ export const containerPersistDir = (r: Roots, sandboxId: string, containerId: st
 export const tombstonesDir = (r: Roots): string => join(containerizerDir(r), 'tombstones');
 export const sandboxTombstonesDir = (r: Roots, sandboxId: string): string => join(tombstonesDir(r), sandboxId);
 export const tombstoneDir = (r: Roots, sandboxId: string, containerId: string): string => join(sandboxTombstonesDir(r, sandboxId), containerId);
+/** Not a container id: ours are hex. */
+export const SANDBOX_TOMBSTONE = '.sandbox';
+export const sandboxTombstone = (r: Roots, sandboxId: string): string => join(sandboxTombstonesDir(r, sandboxId), SANDBOX_TOMBSTONE);
 
 export const runtimeRoot = (r: Roots): string => join(r.runDir, 'runc');
 export const exitsDir = (r: Roots): string => join(r.runDir, 'exits');

@@ -1,10 +1,7 @@
-import { rm } from 'node:fs/promises';
-import { topLevel } from '../common/container-id';
 import type { Ctx } from '../common/ctx';
 import { log } from '../common/log';
 import type { Core } from './core';
 import { stopContainer, stopSandbox } from './destroy';
-import { sandboxDir } from './paths';
 import { containerName, sandboxName } from './registrar';
 import { stopwatch } from './stopwatch';
 import type { ContainerRecord, SandboxRecord } from './state';
@@ -13,9 +10,11 @@ import type { ContainerRecord, SandboxRecord } from './state';
 // container's removal, side by side.
 
 /**
- * RemovePodSandbox: stop, remove its containers (their sweeps settled),
- * then the provisioner's per-sandbox dir, the pod cgroup when it is ours,
- * and the records. Idempotent. Called under the sandbox's lock.
+ * RemovePodSandbox: stop, remove its containers, then move the sandbox's
+ * dir to its tombstone and forget the records; its containers' sweeps, the
+ * provisioner's per-sandbox dir and the pod cgroup (when it is ours) go
+ * behind the reply (`Sweeper.buryPod`). Idempotent. Called under the
+ * sandbox's lock.
  */
 export async function removeSandbox(core: Core, sb: SandboxRecord, ctx: Ctx): Promise<void> {
   const lap = stopwatch();
@@ -24,17 +23,9 @@ export async function removeSandbox(core: Core, sb: SandboxRecord, ctx: Ctx): Pr
   for (const c of [...core.containers.values()].filter((x) => x.sandboxId === sb.id)) {
     await core.containerLock(c.id, () => removeContainer(core, c, ctx));
   }
-  // The sandbox's teardown below must not race its containers' sweeps.
-  await core.sweeper.settle(sb.id);
-  await core.sweeper.forget(sb.id);
   lap('containers');
-  // The provisioner keeps a per-sandbox dir above its containers' rootfses.
-  await core.deps.provisioner.destroy(topLevel(sb.id), ctx);
-  lap('rootfs');
   // NOTE: The pod cgroup is no isolator's: it outlives StopPodSandbox.
-  if (sb.ownsPodCgroup) await core.deps.cgroups.remove(sb.podCgroup);
-  lap('cgroups');
-  await rm(sandboxDir(core.roots, sb.id), { recursive: true, force: true });
+  await core.sweeper.buryPod({ id: sb.id, ...(sb.ownsPodCgroup ? { ownedPodCgroup: sb.podCgroup } : {}) });
   lap('files');
   if (log.trace('lifecycle')) log.info({ sandboxId: sb.id, ms: lap.totals() }, 'sandbox remove timings');
   core.names.release(sandboxName(sb.config), sb.id);

@@ -3,16 +3,29 @@ import { nested, topLevel } from '../common/container-id';
 import { cleanupCtx } from '../common/ctx';
 import { isErrno } from '../common/fsutil';
 import { log } from '../common/log';
+import type { Cgroups } from './isolators/cgroups';
 import type { OciRuntime } from './oci-runtime';
-import { containerDir, sandboxTombstonesDir, tombstoneDir, tombstonesDir, type Roots } from './paths';
+import { containerDir, SANDBOX_TOMBSTONE, sandboxDir, sandboxTombstone, sandboxTombstonesDir, tombstoneDir, tombstonesDir, type Roots } from './paths';
 import type { RootfsProvisioner } from './rootfs-provisioner';
 
 /** What the sweeper uses of the containerizer's `Core` (which owns it; core.ts imports this file). */
 export interface SweeperHost {
   readonly roots: Roots;
-  readonly deps: { readonly runtime: Pick<OciRuntime, 'delete'>; readonly provisioner: Pick<RootfsProvisioner, 'destroy'> };
+  readonly deps: {
+    readonly runtime: Pick<OciRuntime, 'delete'>;
+    readonly provisioner: Pick<RootfsProvisioner, 'destroy'>;
+    readonly cgroups: Pick<Cgroups, 'remove' | 'podPath'>;
+    readonly cgroupParent: string;
+  };
   readonly sandboxes: ReadonlyMap<string, unknown>;
   removeMonitorFiles(id: string): Promise<void>;
+}
+
+/** What a buried sandbox's sweep removes besides its dir. */
+export interface BuriedSandbox {
+  readonly id: string;
+  /** The pod cgroup when it is ours to remove (kubelet's stays). */
+  readonly ownedPodCgroup?: string;
 }
 
 interface Buried {
@@ -37,6 +50,8 @@ const RETRY_MS = 2_000;
  */
 export class Sweeper {
   readonly #pending = new Map<string, { readonly sandboxId: string; readonly done: Promise<void>; readonly now: () => void }>();
+  /** Removed sandboxes being swept, by id. */
+  readonly #pods = new Map<string, Promise<void>>();
   readonly #queue: Array<() => void> = [];
   #running = 0;
   /** Runtime deletes begun when a stop saw the process exit (containerd deletes its task then, too). */
@@ -100,20 +115,82 @@ export class Sweeper {
     await rmdir(sandboxTombstonesDir(this.core.roots, sandboxId)).catch(() => undefined);
   }
 
-  /** Waits for every queued sweep. */
+  /**
+   * RemovePodSandbox's deferred teardown, after its containers were buried:
+   * the sandbox's dir moves to `tombstones/<id>/.sandbox` in one rename (no
+   * checkpoint names the sandbox from then on), and the rest goes behind the
+   * reply: its containers' sweeps, the provisioner's per-sandbox dir, the pod
+   * cgroup when it is ours, then the whole tombstone. A daemon killed before
+   * that finishes it in `recover`.
+   */
+  async buryPod(sb: BuriedSandbox): Promise<void> {
+    const roots = this.core.roots;
+    const dest = sandboxTombstone(roots, sb.id);
+    await mkdir(sandboxTombstonesDir(roots, sb.id), { recursive: true });
+    const move = (): Promise<void> =>
+      rename(sandboxDir(roots, sb.id), dest).catch((err: unknown) => {
+        // Never written (a launch that failed early): nothing to move, the sweep still runs.
+        if (!isErrno(err, 'ENOENT')) throw err;
+      });
+    try {
+      await move();
+    } catch (err) {
+      // A stale tombstone in the way (a sweep cut short): it goes, then the rename.
+      if (!isErrno(err, 'ENOTEMPTY') && !isErrno(err, 'EEXIST')) throw err;
+      await rm(dest, { recursive: true, force: true });
+      await move();
+    }
+    this.#sweepPod(sb);
+  }
+
+  /** Waits for every queued sweep, removed sandboxes' included. */
   async idle(): Promise<void> {
-    while (this.#pending.size > 0) await Promise.all([...this.#pending.values()].map((p) => p.done));
+    while (this.#pending.size > 0 || this.#pods.size > 0) {
+      await Promise.all([...[...this.#pending.values()].map((p) => p.done), ...this.#pods.values()]);
+    }
+  }
+
+  #sweepPod(sb: BuriedSandbox): void {
+    if (this.#pods.has(sb.id)) return;
+    const run = async (): Promise<void> => {
+      const { deps, roots } = this.core;
+      // Its containers' rootfses and cgroups sit below the sandbox's: theirs go first.
+      await this.settle(sb.id);
+      await deps.provisioner.destroy(topLevel(sb.id), cleanupCtx());
+      if (sb.ownedPodCgroup) await deps.cgroups.remove(sb.ownedPodCgroup);
+      await rm(sandboxTombstonesDir(roots, sb.id), { recursive: true, force: true });
+    };
+    const done = (async (): Promise<void> => {
+      try {
+        await run();
+      } catch (err) {
+        log.warn({ err, sandboxId: sb.id }, 'failed to sweep a removed sandbox; retrying');
+        await new Promise((r) => setTimeout(r, RETRY_MS));
+        await run().catch((err2: unknown) => log.warn({ err: err2, sandboxId: sb.id }, 'failed to sweep a removed sandbox; the next start will'));
+      } finally {
+        this.#pods.delete(sb.id);
+      }
+    })();
+    this.#pods.set(sb.id, done);
   }
 
   /** Queues the sweep of every tombstone a previous daemon left (after `recover` has run). */
   async recover(): Promise<number> {
     let n = 0;
     for (const sandboxId of await list(tombstonesDir(this.core.roots))) {
-      const ids = await list(sandboxTombstonesDir(this.core.roots, sandboxId));
-      if (ids.length === 0 && !this.core.sandboxes.has(sandboxId)) await this.forget(sandboxId);
+      const entries = await list(sandboxTombstonesDir(this.core.roots, sandboxId));
+      const ids = entries.filter((e) => e !== SANDBOX_TOMBSTONE);
+      const podGone = entries.includes(SANDBOX_TOMBSTONE);
+      if (ids.length === 0 && !podGone && !this.core.sandboxes.has(sandboxId)) await this.forget(sandboxId);
       for (const id of ids) {
         if (this.#pending.has(id)) continue;
         this.#enqueue({ sandboxId, id });
+        n++;
+      }
+      if (podGone && !this.core.sandboxes.has(sandboxId)) {
+        // Its record is in the tombstone no more: an owned pod cgroup is the one derived from its id (kubelet's is not ours).
+        const { deps } = this.core;
+        this.#sweepPod({ id: sandboxId, ownedPodCgroup: deps.cgroups.podPath(deps.cgroupParent, sandboxId) });
         n++;
       }
     }
