@@ -40,6 +40,9 @@ import { statusCommand } from './shim/cli/status-cmd';
 import { checkCommand } from './shim/cli/check-cmd';
 import type { CliResult } from './shim/config';
 
+/** How long a graceful shutdown waits for removals still being swept. */
+const SHUTDOWN_SWEEP_MS = 5_000;
+
 const provisionerOptions = (config: Config): ProvisionerOptions => ({
   workDir: config.workDir,
   backend: config.images.backend,
@@ -157,6 +160,8 @@ async function serve(config: Config, version: string, cli: CliResult): Promise<v
       .shutdown()
       .then(() => streaming.stop())
       .then(() => observability.close())
+      // Removals swept behind their replies get a moment to finish; what is left, the next start finishes.
+      .then(() => Promise.race([containerizer.swept(), new Promise<void>((r) => setTimeout(r, SHUTDOWN_SWEEP_MS).unref())]))
       .finally(() => containerizer.close())
       .then(
       () => process.exit(0),

@@ -6,7 +6,7 @@ import { canRun, netFixture, PLUGIN_DIR, type NetFixture } from '../cni/helpers'
 import { ensureTestRegistry, pushBusybox, stopTestRegistry } from '../support/images';
 import { MAIN_JS } from '../support/build';
 import { startDaemon, type Daemon } from '../support/daemon';
-import { cgroupsUnder, ctrConfig, killPids, mountsUnder, netnsPins, podConfig, processesOf, removeCgroupTree, testCgroupParent, until, type Wire } from './cri-fixture';
+import { cgroupsUnder, ctrConfig, killPids, mountsUnder, netnsPins, podConfig, processesOf, removeCgroupTree, testCgroupParent, until, waitSwept, type Wire } from './cri-fixture';
 
 /**
  * Issue 15's churn test, bounded for CI: several parallel clients run,
@@ -206,6 +206,8 @@ describe.skipIf(!canRun())('churn with parallel clients and SIGKILLs of the daem
     }
     expect((await d.runtime.call<{ items: unknown[] }>('ListPodSandbox', {})).items).toEqual([]);
     expect((await d.runtime.call<{ containers: unknown[] }>('ListContainers', {})).containers).toEqual([]);
+    // Their dirs, rootfses and pod cgroups go behind RemovePodSandbox's reply.
+    await waitSwept(d);
     await until('processes to go', () => (processesOf(d.base, cgroupParent).length === 0 ? true : undefined), 10_000).catch(() => undefined);
     expect(processesOf(d.base, cgroupParent)).toEqual([]);
     expect(mountsUnder(d.base)).toEqual([]);

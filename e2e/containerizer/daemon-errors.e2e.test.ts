@@ -199,6 +199,7 @@ describe('names, bad input and cleanup after failures, through the daemon', () =
     await d.runtime.call('StopPodSandbox', { pod_sandbox_id: stopped.id }); // idempotent
     await d.runtime.call('RemovePodSandbox', { pod_sandbox_id: stopped.id });
     expect((await failure(d.runtime.call('ContainerStatus', { container_id: running }))).code).toBe(GRPC.NOT_FOUND);
+    await waitSwept(d);
     expect(cgroupsUnder(`${cgroupParent}/${stopped.id}`)).toEqual([]);
     expect(existsSync(join(d.workDir, 'containerizer', 'sandboxes', stopped.id))).toBe(false);
   });

@@ -19,6 +19,7 @@ import {
   runPod,
   testCgroupParent,
   until,
+  waitSwept,
   waitExited,
 } from './cri-fixture';
 
@@ -211,6 +212,8 @@ describe('kill -9 of the daemon mid-churn, restart, recovery and leak check', ()
     }
     expect((await d.runtime.call<{ items: unknown[] }>('ListPodSandbox', {})).items).toEqual([]);
     expect((await d.runtime.call<{ containers: unknown[] }>('ListContainers', {})).containers).toEqual([]);
+    // Their dirs, rootfses and pod cgroups go behind RemovePodSandbox's reply.
+    await waitSwept(d);
     await until('processes to go', () => (processesOf(d.base, cgroupParent).length === 0 ? true : undefined), 10_000).catch(() => undefined);
     expect(processesOf(d.base, cgroupParent)).toEqual([]);
     expect(mountsUnder(d.base)).toEqual([]);

@@ -43,6 +43,7 @@ describe('containerizer on real runc + conmon (host network)', () => {
 
   afterAll(async () => {
     for (const sid of sandboxes) await cz.remove(topLevel(sid), ctx).catch(() => undefined);
+    await cz.swept();
     cz.close();
     expect(mountsUnder(base)).toEqual([]);
     for (const sid of sandboxes) expect(cgroupExists(`${cgroupParent}/${sid}`)).toBe(false);
@@ -127,6 +128,7 @@ describe('containerizer on real runc + conmon (host network)', () => {
     expect(await cz.destroy(topLevel(sid), ctx)).toBe(true);
     expect(await cz.remove(topLevel(sid), ctx)).toBe(true);
     expect(await cz.remove(topLevel(sid), ctx)).toBe(false);
+    await cz.swept();
     expect(cgroupExists(`${cgroupParent}/${sid}`)).toBe(false);
     expect(mountsUnder(join(base, 'run', 'shm', sid))).toEqual([]);
   });

@@ -57,6 +57,7 @@ describe('containerizer recovery after a crash', () => {
   afterAll(async () => {
     const cz = await make();
     for (const s of cz.containers()) if (s.kind === 'sandbox') await cz.remove(topLevel(s.id), ctx);
+    await cz.swept();
     for (const c of live) c.close();
     expect(mountsUnder(base)).toEqual([]);
     await new Cgroups().remove(cgroupParent);
@@ -121,6 +122,7 @@ describe('containerizer recovery after a crash', () => {
     await cz2.kill(runner, { timeoutSeconds: 5 }, ctx);
     expect(cz2.status(runner)).toMatchObject({ state: 'exited' });
     expect(await cz2.remove(topLevel(sid), ctx)).toBe(true);
+    await cz2.swept();
     expect(alive(runnerPid)).toBe(false);
     expect(cgroupExists(`${cgroupParent}/${sid}`)).toBe(false);
     expect(existsSync(join(base, 'lib', 'containerizer', 'sandboxes', sid))).toBe(false);
