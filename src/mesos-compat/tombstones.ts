@@ -1,3 +1,4 @@
+import { mkdirSync, renameSync } from 'node:fs';
 import { mkdir, readdir, rename, rm, rmdir } from 'node:fs/promises';
 import { nested, topLevel } from '../common/container-id';
 import { cleanupCtx } from '../common/ctx';
@@ -82,8 +83,9 @@ export class Sweeper {
     const src = containerDir(roots, sandboxId, id);
     const dest = tombstoneDir(roots, sandboxId, id);
     // The common case is one rename; the parent is made, or a stale tombstone cleared, only when it fails.
+    // Made directly, not through libuv's pool, which the sweeps keep busy: a rename is microseconds.
     try {
-      await rename(src, dest);
+      renameSync(src, dest);
     } catch (err) {
       if (!isErrno(err, 'ENOENT') && !isErrno(err, 'ENOTEMPTY') && !isErrno(err, 'EEXIST')) throw err;
       await mkdir(sandboxTombstonesDir(roots, sandboxId), { recursive: true });
@@ -104,9 +106,9 @@ export class Sweeper {
    * not race them): queued ones start at once, outside the bound, since
    * their sandbox's removal is waiting on them.
    */
-  async settle(sandboxId: string): Promise<void> {
+  async settle(sandboxId: string, opts: { rush: boolean } = { rush: true }): Promise<void> {
     const mine = [...this.#pending.values()].filter((p) => p.sandboxId === sandboxId);
-    for (const p of mine) p.now();
+    if (opts.rush) for (const p of mine) p.now();
     await Promise.all(mine.map((p) => p.done));
   }
 
@@ -126,19 +128,23 @@ export class Sweeper {
   async buryPod(sb: BuriedSandbox): Promise<void> {
     const roots = this.core.roots;
     const dest = sandboxTombstone(roots, sb.id);
-    await mkdir(sandboxTombstonesDir(roots, sb.id), { recursive: true });
-    const move = (): Promise<void> =>
-      rename(sandboxDir(roots, sb.id), dest).catch((err: unknown) => {
+    // Directly, not through libuv's pool (see `bury`).
+    mkdirSync(sandboxTombstonesDir(roots, sb.id), { recursive: true });
+    const move = (): void => {
+      try {
+        renameSync(sandboxDir(roots, sb.id), dest);
+      } catch (err) {
         // Never written (a launch that failed early): nothing to move, the sweep still runs.
         if (!isErrno(err, 'ENOENT')) throw err;
-      });
+      }
+    };
     try {
-      await move();
+      move();
     } catch (err) {
       // A stale tombstone in the way (a sweep cut short): it goes, then the rename.
       if (!isErrno(err, 'ENOTEMPTY') && !isErrno(err, 'EEXIST')) throw err;
       await rm(dest, { recursive: true, force: true });
-      await move();
+      move();
     }
     this.#sweepPod(sb);
   }
@@ -154,8 +160,9 @@ export class Sweeper {
     if (this.#pods.has(sb.id)) return;
     const run = async (): Promise<void> => {
       const { deps, roots } = this.core;
-      // Its containers' rootfses and cgroups sit below the sandbox's: theirs go first.
-      await this.settle(sb.id);
+      // Its containers' rootfses and cgroups sit below the sandbox's: theirs go first, in their turn
+      // (nobody waits on them, so they keep the bound on concurrent sweeps).
+      await this.settle(sb.id, { rush: false });
       await deps.provisioner.destroy(topLevel(sb.id), cleanupCtx());
       if (sb.ownedPodCgroup) await deps.cgroups.remove(sb.ownedPodCgroup);
       await rm(sandboxTombstonesDir(roots, sb.id), { recursive: true, force: true });
