@@ -6,7 +6,7 @@ import { CriError, findCriError } from '../common/errors';
 import { isErrno } from '../common/fsutil';
 import { log } from '../common/log';
 import { ARCHIVE_FILES, writeArchive, writeRootfsDiff } from './checkpoint-archive';
-import { provisionerId } from './container-lifecycle';
+import { provisionerId } from './launch';
 import type { Core } from './core';
 import { containerDir } from './paths';
 import { containerName } from './registrar';

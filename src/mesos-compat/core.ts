@@ -60,8 +60,9 @@ export interface ContainerizerDeps {
 /**
  * The containerizer's shared state: records, locks, name registrar,
  * event bus, the sandboxes' isolators, and the checkpoint writers. The
- * verbs operate on it: launch (`sandbox-lifecycle`, `container-lifecycle`),
- * `destroy`, `remove`, `recover`.
+ * verbs operate on it, one module each: `launch` (RunPodSandbox,
+ * CreateContainer, StartContainer), `destroy` (the stops), `remove`,
+ * `recover`, and `io/` (exec, attach, port-forward, ExecSync).
  */
 export class Core {
   readonly sandboxes = new Map<string, SandboxRecord>();

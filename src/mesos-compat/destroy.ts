@@ -2,8 +2,9 @@ import type { Ctx } from '../common/ctx';
 import { CriError } from '../common/errors';
 import { log } from '../common/log';
 import type { Core } from './core';
-import { cleanupSandbox } from './sandbox-lifecycle';
+import type { InfraProcess } from './infra';
 import { parseSignal } from './signals';
+import { stopwatch } from './stopwatch';
 import type { ContainerRecord, SandboxRecord } from './state';
 
 // Destroy (Mesos `destroy`, CRI StopPodSandbox and StopContainer): a
@@ -63,4 +64,24 @@ export async function stopContainer(core: Core, c: ContainerRecord, opts: { time
   if (st && st.status !== 'stopped') throw new CriError('Internal', `failed to stop container ${c.id}: still ${st.status} after SIGKILL`);
   core.markExited(c, { code: 137, at: core.deps.clock.nowNanos(), reason: 'Error', message: 'the container monitor did not record an exit status' });
   await core.saveContainer(c);
+}
+
+/**
+ * Tears down what a sandbox holds on the host (infra process, then the
+ * isolators in reverse: cgroups, network, shm) without touching its
+ * containers or records. Idempotent.
+ */
+export async function cleanupSandbox(core: Core, rec: SandboxRecord, ctx: Ctx): Promise<void> {
+  const lap = stopwatch();
+  if (rec.infraPid) await core.deps.infra.kill(infraOf(rec));
+  lap('infra');
+  await core.isolators.cleanup(rec, ctx, { done: (iso) => lap(iso.name) });
+  if (log.trace('lifecycle')) log.info({ sandboxId: rec.id, ms: lap.totals() }, 'sandbox cleanup timings');
+}
+
+const infraOf = (rec: SandboxRecord): InfraProcess => ({ pid: rec.infraPid ?? 0, ...(rec.infraStart !== undefined ? { startTime: rec.infraStart } : {}) });
+
+/** Whether the sandbox's infra process is alive (and is still the one we started). */
+export function infraAlive(core: Core, rec: SandboxRecord): boolean {
+  return rec.infraPid !== undefined && core.deps.infra.alive(infraOf(rec));
 }

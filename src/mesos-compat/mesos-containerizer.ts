@@ -6,7 +6,6 @@ import { CriError } from '../common/errors';
 import { log } from '../common/log';
 import { recoveryDone, sessionOpened } from '../common/metrics';
 import type { Resources } from './config';
-import { launchContainer, provisionerId, startContainer } from './container-lifecycle';
 import type { ContainerStatus, Containerizer, ContainersFilter, ExecSyncResult, LaunchInfo, LaunchResult, ResourceStatistics, SandboxStatus } from './containerizer';
 import { Core, type ContainerizerDeps } from './core';
 import type { EventListener } from './events';
@@ -20,8 +19,8 @@ import { checkpointContainer, type CheckpointOptions } from './checkpoint-contai
 import { recover } from './recover';
 import { removeContainer, removeSandbox } from './remove';
 import { updateSandboxResources, type PodResources } from './sandbox-resources';
-import { stopContainer, stopSandbox } from './destroy';
-import { infraAlive, launchSandbox } from './sandbox-lifecycle';
+import { infraAlive, stopContainer, stopSandbox } from './destroy';
+import { launchContainer, launchSandbox, provisionerId, startContainer } from './launch';
 import type { ContainerRecord, SandboxRecord } from './state';
 
 const isSandbox = (id: ContainerId): boolean => id.parent === undefined;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { containerLogPath } from './container-lifecycle';
+import { containerLogPath } from './launch';
 import { checkCgroupParent } from './oci/sandbox-spec';
 
 describe('paths a pod spec names', () => {

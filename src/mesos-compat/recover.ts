@@ -7,12 +7,12 @@ import type { Ctx } from '../common/ctx';
 import { isErrno } from '../common/fsutil';
 import { log } from '../common/log';
 import { procStat } from '../common/native';
-import { provisionerId } from './container-lifecycle';
+import { cleanupSandbox } from './destroy';
+import { provisionerId } from './launch';
 import type { Core } from './core';
 import { containerCheckpoint, containerDir, containerizerDir, containersDir, quarantineDir, sandboxCheckpoint, sandboxDir, sandboxesDir } from './paths';
 import { killMonitorsUnder } from './monitor-procs';
 import { containerName, sandboxName } from './registrar';
-import { cleanupSandbox } from './sandbox-lifecycle';
 import { HALF_MADE, type ContainerRecord, type SandboxRecord } from './state';
 
 async function list(dir: string): Promise<string[]> {
