@@ -1,4 +1,4 @@
-import type { ContainerConfig, SandboxConfig, SecurityContext } from '../../src/mesos-compat/config';
+import type { ContainerConfig, SandboxConfig, SecurityContext } from '../../src/mesos-compat/launch-config';
 import { securityContext } from '../../src/mesos-compat/oci/test-fixtures';
 
 /** Host network by default: these tests run without a CNI config. */

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { background } from '../common/ctx';
 import { setLogSink } from '../common/log';
 import { addNetworkList, checkNetworkList, delNetworkList } from './chain';
-import type { NetworkConfigList } from './config';
+import type { NetworkConfigList } from './network-conf';
 import { fakePlugins } from './fake-plugins.test-util';
 import type { RuntimeConf } from './invoke';
 

@@ -1,7 +1,7 @@
 import type { Ctx } from '../common/ctx';
 import { log } from '../common/log';
 import { timeCni } from '../common/metrics';
-import { supportsCheck, type NetworkConfigList } from './config';
+import { supportsCheck, type NetworkConfigList } from './network-conf';
 import { findPlugin, invokePlugin, type InvokeDeps, type RuntimeConf } from './invoke';
 
 /**

@@ -1,7 +1,7 @@
 import { rmSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { background } from '../common/ctx';
-import type { NetworkConfigList } from './config';
+import type { NetworkConfigList } from './network-conf';
 import { fakePlugins } from './fake-plugins.test-util';
 import { CniPluginError, invokePlugin, pluginStdin, type RuntimeConf } from './invoke';
 

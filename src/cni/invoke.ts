@@ -2,7 +2,7 @@ import { access, constants } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Ctx } from '../common/ctx';
 import type { Exec } from '../common/exec';
-import type { NetworkConfigList, PluginConf } from './config';
+import type { NetworkConfigList, PluginConf } from './network-conf';
 
 export type CniCommand = 'ADD' | 'DEL' | 'CHECK';
 

@@ -8,7 +8,7 @@ import { exists } from '../common/fsutil';
 import { KeyedMutex } from '../common/keyed-mutex';
 import { log } from '../common/log';
 import { addNetworkList, checkNetworkList, delNetworkList } from './chain';
-import type { NetworkConfigList } from './config';
+import type { NetworkConfigList } from './network-conf';
 import type { InvokeDeps, RuntimeConf } from './invoke';
 import { hostLocalStores, readLeases } from './leases';
 import { ConfigLoader, type LoadedConfigs } from './loader';

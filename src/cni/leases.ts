@@ -2,7 +2,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { isErrno } from '../common/fsutil';
-import type { NetworkConfigList } from './config';
+import type { NetworkConfigList } from './network-conf';
 import { HOST_LOCAL_DEFAULT_DATA_DIR, POD_IFNAME } from './paths';
 
 export interface Lease {

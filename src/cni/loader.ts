@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { log } from '../common/log';
-import { CONFIG_EXTENSIONS, parseNetworkConfig, type NetworkConfigList } from './config';
+import { CONFIG_EXTENSIONS, parseNetworkConfig, type NetworkConfigList } from './network-conf';
 
 export interface LoadedConfigs {
   /** The first valid config by file name: the pod network. */

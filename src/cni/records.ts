@@ -1,7 +1,7 @@
 import { readdir, rm } from 'node:fs/promises';
 import { checkpoint, checkpointFault, readCheckpoint } from '../common/checkpoint';
 import { isErrno } from '../common/fsutil';
-import type { NetworkConfigList } from './config';
+import type { NetworkConfigList } from './network-conf';
 import { recordPath, recordsDir } from './paths';
 
 /**

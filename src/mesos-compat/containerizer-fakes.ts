@@ -1,6 +1,6 @@
 import { idString, type ContainerId } from '../common/container-id';
 import { CriError } from '../common/errors';
-import type { ContainerConfig, SandboxConfig, SecurityContext } from './config';
+import type { ContainerConfig, SandboxConfig, SecurityContext } from './launch-config';
 import type { FakeOciRuntime } from './fake-oci-runtime';
 import type { Cgroups } from './isolators/cgroups';
 import type { ExitStatus, Monitor } from './monitor';

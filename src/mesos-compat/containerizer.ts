@@ -1,6 +1,6 @@
 import type { ContainerId } from '../common/container-id';
 import type { Ctx } from '../common/ctx';
-import type { ContainerConfig, Resources, SandboxConfig } from './config';
+import type { ContainerConfig, Resources, SandboxConfig } from './launch-config';
 import type { EventListener } from './events';
 import type { CgroupDetail, InterfaceStats } from './isolators/cgroup-detail';
 import type { ImageInfo } from './state';

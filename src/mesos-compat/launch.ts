@@ -7,7 +7,7 @@ import { CriError, findCriError } from '../common/errors';
 import { log } from '../common/log';
 import { containerPhase, observePhases } from '../common/metrics';
 import { Rollback } from '../common/rollback';
-import type { ContainerConfig, SandboxConfig } from './config';
+import type { ContainerConfig, SandboxConfig } from './launch-config';
 import type { Core } from './core';
 import { cleanupSandbox, infraAlive } from './destroy';
 import { infraCgroupOf } from './isolators/cgroups-isolator';

@@ -5,7 +5,7 @@ import type { Ctx } from '../common/ctx';
 import { CriError } from '../common/errors';
 import { log } from '../common/log';
 import { recoveryDone, sessionOpened } from '../common/metrics';
-import type { Resources } from './config';
+import type { Resources } from './launch-config';
 import type { ContainerStatus, Containerizer, ContainersFilter, ExecSyncResult, LaunchInfo, LaunchResult, ResourceStatistics, SandboxStatus } from './containerizer';
 import { Core, type ContainerizerDeps } from './core';
 import type { EventListener } from './events';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { nested, topLevel, type ContainerId } from '../common/container-id';
 import { background } from '../common/ctx';
-import type { ContainerConfig, Resources, SandboxConfig } from './config';
+import type { ContainerConfig, Resources, SandboxConfig } from './launch-config';
 import type { ContainerizerDeps } from './core';
 import { FakeInfraLauncher, FakeOciRuntime } from './fake-oci-runtime';
 import { fakeCgroups } from './containerizer-fakes';

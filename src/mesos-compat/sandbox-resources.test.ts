@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Resources } from './config';
+import type { Resources } from './launch-config';
 import { applyLimitsV1, applyLimitsV2, checkUnified } from './isolators/cgroup-limits';
 import { podLimits as podLimitsWith, type PodResources } from './sandbox-resources';
 

@@ -1,6 +1,6 @@
 import type { Ctx } from '../common/ctx';
 import { CriError } from '../common/errors';
-import type { Resources } from './config';
+import type { Resources } from './launch-config';
 import type { Core } from './core';
 import { buildResources, type ResourceOptions } from './oci/resources';
 import type { OciResources } from './oci/types';

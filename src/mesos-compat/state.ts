@@ -1,5 +1,5 @@
 import type { ImageConfig } from './oci/image-config';
-import type { ContainerConfig, Resources, SandboxConfig } from './config';
+import type { ContainerConfig, Resources, SandboxConfig } from './launch-config';
 
 /**
  * Checkpointed state of sandboxes (top-level containers) and their nested

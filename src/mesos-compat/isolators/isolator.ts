@@ -1,5 +1,5 @@
 import type { Ctx } from '../../common/ctx';
-import type { SandboxConfig } from '../config';
+import type { SandboxConfig } from '../launch-config';
 import type { ResourceStatistics } from '../containerizer';
 import type { OciResources } from '../oci/types';
 import type { SandboxFiles, SandboxRecord } from '../state';

@@ -1,5 +1,5 @@
 import type { Ctx } from '../../common/ctx';
-import type { DnsConfig } from '../config';
+import type { DnsConfig } from '../launch-config';
 import { sandboxFilesDir, type Roots } from '../paths';
 import type { IsolatedSandbox, Isolator, RecoveredSandboxes, SandboxLaunch, SandboxLaunchInfo } from './isolator';
 import type { NetworkIsolator } from './network';

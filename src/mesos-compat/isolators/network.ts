@@ -1,6 +1,6 @@
 import type { Ctx } from '../../common/ctx';
 import { CriError } from '../../common/errors';
-import type { DnsConfig, PortMapping } from '../config';
+import type { DnsConfig, PortMapping } from '../launch-config';
 
 export interface NetworkAttachRequest {
   readonly sandboxId: string;

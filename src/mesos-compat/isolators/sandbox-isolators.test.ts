@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { background, type Ctx } from '../../common/ctx';
-import type { SandboxConfig } from '../config';
+import type { SandboxConfig } from '../launch-config';
 import { Core, type ContainerizerDeps, type WriteSandboxFiles } from '../core';
 import { sandboxConfig, securityContext } from '../oci/test-fixtures';
 import { shmDir, type Roots } from '../paths';

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { log } from '../../common/log';
-import type { SecurityContext } from '../config';
+import type { SecurityContext } from '../launch-config';
 import type { OciCapabilities } from './types';
 
 /**

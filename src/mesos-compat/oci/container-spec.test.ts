@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { background } from '../../common/ctx';
-import type { ContainerConfig, SandboxConfig } from '../config';
+import type { ContainerConfig, SandboxConfig } from '../launch-config';
 import { DEFAULT_CAPABILITIES } from './capabilities';
 import { buildContainerSpec, type ContainerSpecInput } from './container-spec';
 import type { ImageConfig } from './image-config';

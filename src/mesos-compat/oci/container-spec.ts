@@ -1,7 +1,7 @@
 import { hostname as osHostname } from 'node:os';
 import { background, type Ctx } from '../../common/ctx';
 import { CriError } from '../../common/errors';
-import type { ContainerConfig, SandboxConfig } from '../config';
+import type { ContainerConfig, SandboxConfig } from '../launch-config';
 import { ANNOTATION, CONTAINER_TYPE } from './annotations';
 import { buildCapabilities } from './capabilities';
 import { ALLOW_ALL, DENY_ALL, clientDevices, hostDevices } from './devices';

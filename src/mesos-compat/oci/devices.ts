@@ -4,7 +4,7 @@ import { posix } from 'node:path';
 import { CriError } from '../../common/errors';
 import { isErrno } from '../../common/fsutil';
 import type { Ctx } from '../../common/ctx';
-import type { Device } from '../config';
+import type { Device } from '../launch-config';
 import type { OciDevice, OciDeviceCgroup } from './types';
 
 /**

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { background } from '../../common/ctx';
-import type { Mount } from '../config';
+import type { Mount } from '../launch-config';
 import { clientMounts, mergeMounts, podFileMounts, systemMounts } from './mounts';
 import type { OciMount } from './types';
 

@@ -4,7 +4,7 @@ import { CriError } from '../../common/errors';
 import { isErrno } from '../../common/fsutil';
 import type { Ctx } from '../../common/ctx';
 import { parseMountInfo, type MountInfoEntry } from '../../common/mountinfo';
-import type { Mount, Propagation } from '../config';
+import type { Mount, Propagation } from '../launch-config';
 import type { OciMount, RootfsPropagation } from './types';
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { NamespaceOptions } from '../config';
+import type { NamespaceOptions } from '../launch-config';
 import { containerNamespaces, sandboxNamespaces } from './namespaces';
 
 const ns = (over: Partial<NamespaceOptions> = {}): NamespaceOptions => ({ network: 'pod', pid: 'container', ipc: 'pod', targetId: '', ...over });

@@ -1,5 +1,5 @@
 import { CriError } from '../../common/errors';
-import type { NamespaceOptions } from '../config';
+import type { NamespaceOptions } from '../launch-config';
 import type { OciNamespace } from './types';
 
 /**

@@ -1,4 +1,4 @@
-import type { SecurityContext } from '../config';
+import type { SecurityContext } from '../launch-config';
 
 /**
  * /proc and /sys entries hidden or made read-only. These are containerd's

@@ -1,5 +1,5 @@
 import { CriError } from '../../common/errors';
-import type { ContainerConfig } from '../config';
+import type { ContainerConfig } from '../launch-config';
 import type { ImageConfig } from './image-config';
 
 /** The PATH every container starts with (containerd `defaultUnixEnv`). */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Resources } from '../config';
+import type { Resources } from '../launch-config';
 import { readFileSync } from 'node:fs';
 import { background } from '../../common/ctx';
 import { buildResources, clampOomScoreAdj, ownOomScoreAdj } from './resources';

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Ctx } from '../../common/ctx';
 import { CriError } from '../../common/errors';
-import type { Resources } from '../config';
+import type { Resources } from '../launch-config';
 import type { OciResources } from './types';
 
 /**

@@ -1,5 +1,5 @@
 import { CriError } from '../../common/errors';
-import type { SandboxConfig } from '../config';
+import type { SandboxConfig } from '../launch-config';
 import { ANNOTATION, CONTAINER_TYPE } from './annotations';
 import { buildCapabilities } from './capabilities';
 import { ALLOW_ALL } from './devices';

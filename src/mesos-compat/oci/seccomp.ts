@@ -3,7 +3,7 @@ import { release } from 'node:os';
 import { CriError } from '../../common/errors';
 import { isErrno } from '../../common/fsutil';
 import type { Ctx } from '../../common/ctx';
-import type { SeccompProfile } from '../config';
+import type { SeccompProfile } from '../launch-config';
 import { runtimeDefaultSeccomp, seccompArchitectures } from './seccomp-default';
 import type { OciSeccomp, OciSeccompArg, OciSeccompSyscall, SeccompAction, SeccompOperator } from './types';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CriError } from '../../common/errors';
-import type { NamespaceOptions } from '../config';
+import type { NamespaceOptions } from '../launch-config';
 import { checkSysctls, sysctlDots, sysctlPath } from './sysctls';
 
 const pod: NamespaceOptions = { network: 'pod', pid: 'pod', ipc: 'pod', targetId: '' };

@@ -1,5 +1,5 @@
 import { CriError } from '../../common/errors';
-import type { NamespaceOptions } from '../config';
+import type { NamespaceOptions } from '../launch-config';
 
 /** Longest sysctl name and value a pod may send (the kernel's own names are under 100 bytes). */
 export const SYSCTL_MAX_KEY = 256;

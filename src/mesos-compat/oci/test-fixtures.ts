@@ -1,4 +1,4 @@
-import type { ContainerConfig, SandboxConfig, SecurityContext } from '../config';
+import type { ContainerConfig, SandboxConfig, SecurityContext } from '../launch-config';
 import type { ImageConfig } from './image-config';
 
 /**

@@ -3,7 +3,7 @@ import { nested } from '../../common/container-id';
 import type { ShimDeps } from '../deps';
 import type { RuntimeHandler } from '../handlers';
 import { checkContainerBounds } from '../translate/bounds';
-import { containerConfig } from '../translate/config';
+import { containerConfig } from '../translate/cri-config';
 import { containerizerOf, mustResolve } from './lookup';
 
 /** `CreateContainer`: a nested launch under the sandbox, left in state CREATED. */

@@ -5,7 +5,7 @@ import type { ShimDeps } from '../deps';
 import type { RuntimeHandler } from '../handlers';
 import { checkSandboxConfig } from '../../mesos-compat/oci';
 import { checkSandboxBounds } from '../translate/bounds';
-import { sandboxConfig } from '../translate/config';
+import { sandboxConfig } from '../translate/cri-config';
 import { containerizerOf } from './lookup';
 
 /** `RunPodSandbox`: launch a top-level container; the id is ours to choose (Mesos: the caller's). */

@@ -2,7 +2,7 @@ import { CriError } from '../../common/errors';
 import type { ShimDeps } from '../deps';
 import type { RuntimeHandler } from '../handlers';
 import { checkResourceBounds } from '../translate/bounds';
-import { resources } from '../translate/config';
+import { resources } from '../translate/cri-config';
 import { containerizerOf, mustResolve } from './lookup';
 
 export const updateContainerResources =

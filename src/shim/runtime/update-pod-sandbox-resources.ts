@@ -1,6 +1,6 @@
 import type { ShimDeps } from '../deps';
 import type { RuntimeHandler } from '../handlers';
-import { resources } from '../translate/config';
+import { resources } from '../translate/cri-config';
 import { containerizerOf, mustResolve } from './lookup';
 
 /**

@@ -3,8 +3,8 @@ import type { ContainerStatus as CriContainerStatus } from '../../../cri/generat
 import type { LinuxContainerResources } from '../../../cri/generated/runtime/v1/LinuxContainerResources';
 import type { PodSandbox } from '../../../cri/generated/runtime/v1/PodSandbox';
 import type { PodSandboxStatus } from '../../../cri/generated/runtime/v1/PodSandboxStatus';
-import type { NamespaceMode } from '../../mesos-compat/config';
-import type { Resources } from '../../mesos-compat/config';
+import type { NamespaceMode } from '../../mesos-compat/launch-config';
+import type { Resources } from '../../mesos-compat/launch-config';
 import type { ContainerStatus, SandboxStatus } from '../../mesos-compat/containerizer';
 
 const CRI_MODE: Record<NamespaceMode, 'POD' | 'CONTAINER' | 'NODE' | 'TARGET'> = { pod: 'POD', container: 'CONTAINER', node: 'NODE', target: 'TARGET' };

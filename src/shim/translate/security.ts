@@ -3,7 +3,7 @@ import type { LinuxSandboxSecurityContext__Output } from '../../../cri/generated
 import type { NamespaceOption__Output } from '../../../cri/generated/runtime/v1/NamespaceOption';
 import type { SecurityProfile__Output } from '../../../cri/generated/runtime/v1/SecurityProfile';
 import { CriError } from '../../common/errors';
-import type { NamespaceMode, NamespaceOptions, SeccompProfile, SecurityContext } from '../../mesos-compat/config';
+import type { NamespaceMode, NamespaceOptions, SeccompProfile, SecurityContext } from '../../mesos-compat/launch-config';
 import type { AppArmorProfile } from '../../mesos-compat/oci/apparmor';
 
 const MODES: Record<string, NamespaceMode> = { POD: 'pod', CONTAINER: 'container', NODE: 'node', TARGET: 'target' };

@@ -2,7 +2,7 @@ import type { ContainerConfig__Output } from '../../../cri/generated/runtime/v1/
 import type { LinuxContainerResources__Output } from '../../../cri/generated/runtime/v1/LinuxContainerResources';
 import type { PodSandboxConfig__Output } from '../../../cri/generated/runtime/v1/PodSandboxConfig';
 import { CriError } from '../../common/errors';
-import type { ContainerConfig, Propagation, Resources, SandboxConfig } from '../../mesos-compat/config';
+import type { ContainerConfig, Propagation, Resources, SandboxConfig } from '../../mesos-compat/launch-config';
 import { envValue } from './env';
 import { containerSecurity, int64, sandboxSecurity } from './security';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseNetworkConfig, supportsCheck } from './config';
+import { parseNetworkConfig, supportsCheck } from './network-conf';
 
 describe('parseNetworkConfig', () => {
   it('reads a conflist', () => {
