@@ -8,7 +8,7 @@ import { containerOomKilled } from '../common/metrics';
 import { loadRecord, saveRecord } from './codec';
 import { CriuProbe } from './criu';
 import { EventBus, type ContainerEventType } from './events';
-import type { InfraLauncher } from './infra';
+import { infraProcessOf, type InfraLauncher } from './infra';
 import type { Cgroups } from './isolators/cgroups';
 import { SandboxCgroupsIsolator } from './isolators/cgroups-isolator';
 import { IsolatorList } from './isolators/isolator';
@@ -89,8 +89,13 @@ export class Core {
     this.criu = deps.criu ?? new CriuProbe(deps.exec);
     this.isolators = new IsolatorList([
       new SandboxShmIsolator(deps.shm, deps.roots),
-      new SandboxNetworkIsolator({ network: deps.network, writeFiles: deps.writeFiles, roots: deps.roots }),
-      new SandboxCgroupsIsolator(deps.cgroups),
+      new SandboxNetworkIsolator({
+        network: deps.network,
+        writeFiles: deps.writeFiles,
+        roots: deps.roots,
+        infraAlive: (sb) => sb.infraPid !== undefined && deps.infra.alive(infraProcessOf(sb)),
+      }),
+      new SandboxCgroupsIsolator(deps.cgroups, () => deps.clock.nowNanos()),
     ]);
   }
 

@@ -2,7 +2,7 @@ import type { Ctx } from '../common/ctx';
 import { CriError } from '../common/errors';
 import { log } from '../common/log';
 import type { Core } from './core';
-import type { InfraProcess } from './infra';
+import { infraProcessOf } from './infra';
 import { parseSignal } from './signals';
 import { stopwatch } from './stopwatch';
 import type { ContainerRecord, SandboxRecord } from './state';
@@ -73,15 +73,14 @@ export async function stopContainer(core: Core, c: ContainerRecord, opts: { time
  */
 export async function cleanupSandbox(core: Core, rec: SandboxRecord, ctx: Ctx): Promise<void> {
   const lap = stopwatch();
-  if (rec.infraPid) await core.deps.infra.kill(infraOf(rec));
+  if (rec.infraPid) await core.deps.infra.kill(infraProcessOf(rec));
   lap('infra');
   await core.isolators.cleanup(rec, ctx, { done: (iso) => lap(iso.name) });
   if (log.trace('lifecycle')) log.info({ sandboxId: rec.id, ms: lap.totals() }, 'sandbox cleanup timings');
 }
 
-const infraOf = (rec: SandboxRecord): InfraProcess => ({ pid: rec.infraPid ?? 0, ...(rec.infraStart !== undefined ? { startTime: rec.infraStart } : {}) });
 
 /** Whether the sandbox's infra process is alive (and is still the one we started). */
 export function infraAlive(core: Core, rec: SandboxRecord): boolean {
-  return rec.infraPid !== undefined && core.deps.infra.alive(infraOf(rec));
+  return rec.infraPid !== undefined && core.deps.infra.alive(infraProcessOf(rec));
 }

@@ -149,3 +149,9 @@ async function startInfra(run: Exec, helper: string, planFile: string, input: In
   const why = r.stderr.toString().trim().replace(/^mesos-cri-exec: /, '') || `exec helper exited ${r.signal ?? r.code}`;
   throw new CriError('Internal', `failed to start the infra process: ${why}`);
 }
+
+/** The infra process a sandbox record names (pid and start time, so a reused pid is not taken for it). */
+export const infraProcessOf = (rec: { readonly infraPid?: number; readonly infraStart?: string }): InfraProcess => ({
+  pid: rec.infraPid ?? 0,
+  ...(rec.infraStart !== undefined ? { startTime: rec.infraStart } : {}),
+});

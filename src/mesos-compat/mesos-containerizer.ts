@@ -12,7 +12,6 @@ import type { EventListener } from './events';
 import { execPlanOf, execSync } from './exec-sync';
 import type { AttachTarget, ExecTarget, IoTargets, PortForwardTarget } from './io/targets';
 import { loadNetworkConfig, parsePodCidrs, saveNetworkConfig } from './network-config';
-import { netnsInterfaces } from './isolators/cgroup-detail';
 import { buildResources, clampOomScoreAdj } from './oci/resources';
 import { containersDir, sandboxesDir, type Roots } from './paths';
 import { checkpointContainer, type CheckpointOptions } from './checkpoint-container';
@@ -190,15 +189,12 @@ export class MesosContainerizer implements Containerizer, IoTargets {
     await this.#core.sandboxLock(id.value, () => updateSandboxResources(this.#core, this.#core.sandbox(id.value), resources, ctx));
   }
 
-  async usage(id: ContainerId, _ctx: Ctx, opts: { detail?: boolean } = {}): Promise<ResourceStatistics> {
+  async usage(id: ContainerId, ctx: Ctx, opts: { detail?: boolean } = {}): Promise<ResourceStatistics> {
     const core = this.#core;
     const now = core.deps.clock.nowNanos();
     if (isSandbox(id)) {
-      const sb = core.sandbox(id.value);
-      const cg = await core.deps.cgroups.usage(sb.podCgroup, now);
-      // The infra process lives in the pod's network namespace: its /proc view is the pod's.
-      const network = !sb.hostNetwork && sb.infraPid !== undefined && infraAlive(core, sb) ? await netnsInterfaces(sb.infraPid) : undefined;
-      return { ...cg, ...(network ? { network } : {}) };
+      // Each isolator measures its part: the pod cgroup, the pod's interfaces (through the infra process).
+      return { timestampNs: now, ...(await core.isolators.usage(core.sandbox(id.value), ctx)) };
     }
     const c = core.container(id.value);
     const live = c.phase === 'running' || c.phase === 'created';

@@ -53,10 +53,10 @@ export function podLimits(p: PodResources, opts: ResourceOptions): OciResources 
  * Applies the limits to a running sandbox's pod cgroup and records them. A
  * stopped sandbox runs nothing: its new resources are recorded only.
  */
-export async function updateSandboxResources(core: Core, sb: SandboxRecord, p: PodResources, _ctx: Ctx): Promise<void> {
+export async function updateSandboxResources(core: Core, sb: SandboxRecord, p: PodResources, ctx: Ctx): Promise<void> {
   const limits = podLimits(p, { hugetlb: core.deps.cgroups.has('hugetlb') });
   core.deps.cgroups.checkUnified(limits.unified);
-  if (sb.phase === 'running') core.deps.cgroups.applyLimits(sb.podCgroup, limits);
+  if (sb.phase === 'running') await core.isolators.update(sb, limits, ctx);
   sb.podResources = p;
   await core.saveSandbox(sb);
 }

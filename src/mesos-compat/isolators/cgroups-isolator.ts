@@ -1,3 +1,5 @@
+import type { ResourceStatistics } from '../containerizer';
+import type { OciResources } from '../oci/types';
 import type { SandboxRecord } from '../state';
 import type { Cgroups } from './cgroups';
 import type { IsolatedSandbox, Isolator, SandboxLaunch, SandboxLaunchInfo } from './isolator';
@@ -12,17 +14,30 @@ export const infraCgroupOf = (cgroups: Pick<Cgroups, 'childPath'>, sb: Pick<Sand
  * infra process started by a daemon that died before it could record the
  * pid) and removes it.
  *
+ * `update` writes a running sandbox's pod-level limits
+ * (UpdatePodSandboxResources) and `usage` reads the pod cgroup (stats).
+ *
  * NOTE: The pod's cgroup is not cleaned up here: it outlives a stopped
- * sandbox and goes with RemovePodSandbox. Limits (`sandbox-resources.ts`)
- * and usage (stats) are still named calls on `Cgroups`.
+ * sandbox and goes with RemovePodSandbox.
  */
 export class SandboxCgroupsIsolator implements Isolator {
   readonly name = 'cgroups';
 
-  constructor(private readonly cgroups: Pick<Cgroups, 'create' | 'killAll' | 'remove' | 'childPath'>) {}
+  constructor(
+    private readonly cgroups: Pick<Cgroups, 'create' | 'killAll' | 'remove' | 'childPath' | 'applyLimits' | 'usage'>,
+    private readonly now: () => bigint,
+  ) {}
 
   async prepare(launch: SandboxLaunch): Promise<SandboxLaunchInfo> {
     return { cgroupDirs: await this.cgroups.create(infraCgroupOf(this.cgroups, launch.rec)) };
+  }
+
+  async update(sb: SandboxRecord, limits: OciResources): Promise<void> {
+    this.cgroups.applyLimits(sb.podCgroup, limits);
+  }
+
+  async usage(sb: SandboxRecord): Promise<Partial<ResourceStatistics>> {
+    return this.cgroups.usage(sb.podCgroup, this.now());
   }
 
   async cleanup(sb: IsolatedSandbox): Promise<void> {

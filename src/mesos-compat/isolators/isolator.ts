@@ -86,6 +86,17 @@ export class IsolatorList {
     for (const iso of this.all) await iso.recover?.(state, ctx);
   }
 
+  /** New limits of a running sandbox, in list order; stops at the first failure. */
+  async update(sb: SandboxRecord, limits: OciResources, ctx: Ctx): Promise<void> {
+    for (const iso of this.all) await iso.update?.(sb, limits, ctx);
+  }
+
+  /** What every isolator measures of the sandbox, merged in list order (Mesos `usage`). */
+  async usage(sb: SandboxRecord, ctx: Ctx): Promise<Partial<ResourceStatistics>> {
+    const parts = await Promise.all(this.all.map((iso) => iso.usage?.(sb, ctx)));
+    return Object.assign({}, ...parts.filter((p) => p !== undefined)) as Partial<ResourceStatistics>;
+  }
+
   /** Stops at the first failure; the caller's rollback cleans up. */
   async prepare(launch: SandboxLaunch): Promise<{ files: Partial<SandboxFiles>; cgroupDirs: readonly string[] }> {
     let files: Partial<SandboxFiles> = {};

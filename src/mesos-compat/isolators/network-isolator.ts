@@ -1,6 +1,9 @@
 import type { Ctx } from '../../common/ctx';
+import type { ResourceStatistics } from '../containerizer';
 import type { DnsConfig } from '../launch-config';
 import { sandboxFilesDir, type Roots } from '../paths';
+import type { SandboxRecord } from '../state';
+import { netnsInterfaces } from './cgroup-detail';
 import type { IsolatedSandbox, Isolator, RecoveredSandboxes, SandboxLaunch, SandboxLaunchInfo } from './isolator';
 import type { NetworkIsolator } from './network';
 
@@ -13,6 +16,8 @@ export interface SandboxNetworkDeps {
   readonly network: NetworkIsolator;
   readonly writeFiles: WriteSandboxFiles;
   readonly roots: Roots;
+  /** Whether the sandbox's infra process is still the one it started (its /proc view is the pod's netns). */
+  readonly infraAlive: (sb: SandboxRecord) => boolean;
 }
 
 /**
@@ -20,8 +25,9 @@ export interface SandboxNetworkDeps {
  * `NetworkIsolator` hook (`src/cni`): `prepare` attaches a non-host-network
  * sandbox (its netns and IPs checkpointed at once, so a crash leaves a
  * trace `recover` cleans), then writes the pod's hostname, hosts and
- * resolv.conf, which name those IPs. `cleanup` detaches; the files go with
- * the sandbox dir.
+ * resolv.conf, which name those IPs. `usage` reads the pod's interfaces
+ * through the infra process. `cleanup` detaches; the files go with the
+ * sandbox dir.
  */
 export class SandboxNetworkIsolator implements Isolator {
   readonly name = 'network';
@@ -64,6 +70,12 @@ export class SandboxNetworkIsolator implements Isolator {
     });
     launch.lap('files');
     return { files };
+  }
+
+  async usage(sb: SandboxRecord): Promise<Partial<ResourceStatistics>> {
+    if (sb.hostNetwork || sb.infraPid === undefined || !this.deps.infraAlive(sb)) return {};
+    const network = await netnsInterfaces(sb.infraPid);
+    return network ? { network } : {};
   }
 
   /** CNI DEL may be repeated. An orphan's network is its `recover`'s (the CNI isolator keeps its own records). */

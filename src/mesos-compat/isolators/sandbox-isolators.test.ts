@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -7,10 +7,13 @@ import type { SandboxConfig } from '../launch-config';
 import { Core, type ContainerizerDeps, type WriteSandboxFiles } from '../core';
 import { sandboxConfig, securityContext } from '../oci/test-fixtures';
 import { shmDir, type Roots } from '../paths';
+import type { OciResources } from '../oci/types';
 import type { SandboxRecord } from '../state';
+import type { CgroupUsage } from './cgroup-fs';
+import { parseNetDev } from './cgroup-detail';
 import type { Cgroups } from './cgroups';
 import { infraCgroupOf, SandboxCgroupsIsolator } from './cgroups-isolator';
-import type { SandboxLaunch } from './isolator';
+import { IsolatorList, type SandboxLaunch } from './isolator';
 import type { NetworkAttachRequest, NetworkIsolator, PodNetworkInfo } from './network';
 import { SandboxNetworkIsolator } from './network-isolator';
 import type { ShmIsolator } from './shm';
@@ -19,7 +22,7 @@ import { SandboxShmIsolator } from './shm-isolator';
 const ctx = background();
 
 /** Fakes behind the interfaces the adapters wrap; every call lands in one log, in order. */
-class FakeCgroups implements Pick<Cgroups, 'create' | 'killAll' | 'remove' | 'childPath'> {
+class FakeCgroups implements Pick<Cgroups, 'create' | 'killAll' | 'remove' | 'childPath' | 'applyLimits' | 'usage'> {
   fail: { create?: Error; killAll?: Error } = {};
   constructor(private readonly log: string[]) {}
   async create(path: string): Promise<string[]> {
@@ -36,6 +39,13 @@ class FakeCgroups implements Pick<Cgroups, 'create' | 'killAll' | 'remove' | 'ch
   }
   childPath(pod: string, id: string): string {
     return `${pod}/${id}`;
+  }
+  applyLimits(path: string, limits: OciResources): void {
+    this.log.push(`cgroups.applyLimits ${path} ${JSON.stringify(limits)}`);
+  }
+  async usage(path: string, now: bigint): Promise<CgroupUsage> {
+    this.log.push(`cgroups.usage ${path}`);
+    return { timestampNs: now, memoryUsageBytes: 4096n };
   }
 }
 
@@ -107,7 +117,7 @@ afterEach(() => rmSync(base, { recursive: true, force: true }));
 
 describe('SandboxCgroupsIsolator', () => {
   it('creates the infra cgroup under the pod cgroup and hands its dirs on; cleanup kills, then removes it, never the pod cgroup', async () => {
-    const iso = new SandboxCgroupsIsolator(new FakeCgroups(log));
+    const iso = new SandboxCgroupsIsolator(new FakeCgroups(log), () => 7n);
     const rec = record('s1');
     expect(infraCgroupOf(new FakeCgroups(log), rec)).toBe('/pods/s1/s1');
     expect(await iso.prepare(launchOf(log, rec))).toEqual({ cgroupDirs: ['/sys/fs/cgroup/memory/pods/s1/s1', '/sys/fs/cgroup/cpu/pods/s1/s1'] });
@@ -123,10 +133,18 @@ describe('SandboxCgroupsIsolator', () => {
     ]);
   });
 
+  it('writes a running sandbox\'s new limits to the pod cgroup and reads its usage there', async () => {
+    const iso = new SandboxCgroupsIsolator(new FakeCgroups(log), () => 7n);
+    const rec = record('s1');
+    await new IsolatorList([iso]).update(rec, { memory: { limit: 1 << 20 } }, ctx);
+    expect(await new IsolatorList([iso]).usage(rec, ctx)).toEqual({ timestampNs: 7n, memoryUsageBytes: 4096n });
+    expect(log).toEqual([`cgroups.applyLimits /pods/s1 ${JSON.stringify({ memory: { limit: 1 << 20 } })}`, 'cgroups.usage /pods/s1']);
+  });
+
   it('does not remove a cgroup it could not empty', async () => {
     const cg = new FakeCgroups(log);
     cg.fail.killAll = new Error('EACCES');
-    await expect(new SandboxCgroupsIsolator(cg).cleanup(record('s1'))).rejects.toThrow('EACCES');
+    await expect(new SandboxCgroupsIsolator(cg, () => 7n).cleanup(record('s1'))).rejects.toThrow('EACCES');
     expect(log).toEqual(['cgroups.killAll /pods/s1/s1']);
   });
 });
@@ -144,7 +162,7 @@ describe('SandboxShmIsolator', () => {
 });
 
 describe('SandboxNetworkIsolator', () => {
-  const make = (net: NetworkIsolator) => new SandboxNetworkIsolator({ network: net, writeFiles: writeFiles(log), roots });
+  const make = (net: NetworkIsolator, infraAlive = (): boolean => true) => new SandboxNetworkIsolator({ network: net, writeFiles: writeFiles(log), roots, infraAlive });
 
   it('attaches, checkpoints the netns and IPs, then writes the pod files naming those IPs, with the launch phases in between', async () => {
     const net = new FakeNetwork(log);
@@ -155,6 +173,16 @@ describe('SandboxNetworkIsolator', () => {
     expect(rec).toMatchObject({ netnsPath: '/run/netns/s1', ips: ['10.0.0.7', 'fd00::7'] });
     const files = join(roots.workDir, 'containerizer', 'sandboxes', 's1', 'files');
     expect(info).toEqual({ files: { hostname: `${files}/hostname`, hosts: `${files}/hosts`, resolvConf: `${files}/resolv.conf` } });
+  });
+
+  it('measures the pod\'s interfaces through its live infra process, none for host network or a gone infra', async () => {
+    const net = new FakeNetwork(log);
+    // This test's own process stands in for the infra process: its /proc view is a network namespace.
+    const rec = record('s1', { infraPid: process.pid });
+    const own = parseNetDev(readFileSync(`/proc/${process.pid}/net/dev`, 'utf8'));
+    expect(await make(net).usage(rec)).toEqual(own.length > 0 ? { network: expect.arrayContaining(own.map((i) => expect.objectContaining({ name: i.name }))) } : { network: [] });
+    expect(await make(net).usage({ ...rec, hostNetwork: true })).toEqual({});
+    expect(await make(net, () => false).usage(rec)).toEqual({});
   });
 
   it('leaves a host-network pod off CNI but still writes its files; no ipRanges without pod CIDRs', async () => {
