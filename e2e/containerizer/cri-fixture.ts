@@ -116,7 +116,18 @@ export async function waitSwept(d: Daemon, timeoutMs = 15_000): Promise<void> {
   const buried = async (): Promise<number> => {
     if (!existsSync(tombstones)) return 0;
     const live = new Set((await d.runtime.call<{ items: Array<{ id: string }> }>('ListPodSandbox', {})).items.map((p) => p.id));
-    return readdirSync(tombstones).reduce((n, s) => n + readdirSync(join(tombstones, s)).length + (live.has(s) ? 0 : 1), 0);
+    // A sandbox's tombstone dir may go between the two reads: gone is swept.
+    const entries = (dir: string): number | undefined => {
+      try {
+        return readdirSync(dir).length;
+      } catch {
+        return undefined;
+      }
+    };
+    return readdirSync(tombstones).reduce((n, s) => {
+      const inside = entries(join(tombstones, s));
+      return inside === undefined ? n : n + inside + (live.has(s) ? 0 : 1);
+    }, 0);
   };
   await until('removed containers and sandboxes to be swept', async () => ((await buried()) === 0 ? true : undefined), timeoutMs);
 }
