@@ -50,7 +50,7 @@ const RETRY_MS = 2_000;
  * parallel, then the tombstone.
  */
 export class Sweeper {
-  readonly #pending = new Map<string, { readonly sandboxId: string; readonly done: Promise<void>; readonly now: () => void }>();
+  readonly #pending = new Map<string, { readonly sandboxId: string; readonly done: Promise<void> }>();
   /** Removed sandboxes being swept, by id. */
   readonly #pods = new Map<string, Promise<void>>();
   readonly #queue: Array<() => void> = [];
@@ -101,20 +101,9 @@ export class Sweeper {
     this.#enqueue({ sandboxId, id });
   }
 
-  /**
-   * Finishes the sweeps of `sandboxId`'s containers (its own teardown must
-   * not race them): queued ones start at once, outside the bound, since
-   * their sandbox's removal is waiting on them.
-   */
-  async settle(sandboxId: string, opts: { rush: boolean } = { rush: true }): Promise<void> {
-    const mine = [...this.#pending.values()].filter((p) => p.sandboxId === sandboxId);
-    if (opts.rush) for (const p of mine) p.now();
-    await Promise.all(mine.map((p) => p.done));
-  }
-
-  /** After `settle`, under the sandbox's lock (no `bury` can race it): drops its empty tombstone dir. */
-  async forget(sandboxId: string): Promise<void> {
-    await rmdir(sandboxTombstonesDir(this.core.roots, sandboxId)).catch(() => undefined);
+  /** Resolves once the sweeps of `sandboxId`'s containers are done, each in its turn (its own teardown must not race them). */
+  async #settle(sandboxId: string): Promise<void> {
+    await Promise.all([...this.#pending.values()].filter((p) => p.sandboxId === sandboxId).map((p) => p.done));
   }
 
   /**
@@ -162,22 +151,12 @@ export class Sweeper {
       const { deps, roots } = this.core;
       // Its containers' rootfses and cgroups sit below the sandbox's: theirs go first, in their turn
       // (nobody waits on them, so they keep the bound on concurrent sweeps).
-      await this.settle(sb.id, { rush: false });
+      await this.#settle(sb.id);
       await deps.provisioner.destroy(topLevel(sb.id), cleanupCtx());
       if (sb.ownedPodCgroup) await deps.cgroups.remove(sb.ownedPodCgroup);
       await rm(sandboxTombstonesDir(roots, sb.id), { recursive: true, force: true });
     };
-    const done = (async (): Promise<void> => {
-      try {
-        await run();
-      } catch (err) {
-        log.warn({ err, sandboxId: sb.id }, 'failed to sweep a removed sandbox; retrying');
-        await new Promise((r) => setTimeout(r, RETRY_MS));
-        await run().catch((err2: unknown) => log.warn({ err: err2, sandboxId: sb.id }, 'failed to sweep a removed sandbox; the next start will'));
-      } finally {
-        this.#pods.delete(sb.id);
-      }
-    })();
+    const done = retryOnce(run, 'a removed sandbox', { sandboxId: sb.id }).finally(() => this.#pods.delete(sb.id));
     this.#pods.set(sb.id, done);
   }
 
@@ -188,7 +167,8 @@ export class Sweeper {
       const entries = await list(sandboxTombstonesDir(this.core.roots, sandboxId));
       const ids = entries.filter((e) => e !== SANDBOX_TOMBSTONE);
       const podGone = entries.includes(SANDBOX_TOMBSTONE);
-      if (ids.length === 0 && !podGone && !this.core.sandboxes.has(sandboxId)) await this.forget(sandboxId);
+      // An empty one of a sandbox that is gone: nothing left to sweep.
+      if (ids.length === 0 && !podGone && !this.core.sandboxes.has(sandboxId)) await rmdir(sandboxTombstonesDir(this.core.roots, sandboxId)).catch(() => undefined);
       for (const id of ids) {
         if (this.#pending.has(id)) continue;
         this.#enqueue({ sandboxId, id });
@@ -206,30 +186,18 @@ export class Sweeper {
   }
 
   #enqueue(b: Buried): void {
-    let now!: () => void;
-    const skip = new Promise<void>((r) => (now = r));
     // Assigned before the body can finish: `#acquire` always yields first.
     let done: Promise<void> | undefined = undefined;
     done = (async (): Promise<void> => {
-      const slot = await this.#acquire(skip);
+      await this.#acquire();
       try {
-        await this.#sweepWithRetry(b);
+        await retryOnce(() => this.#sweep(b), 'a removed container', { containerId: b.id });
       } finally {
-        if (slot) this.#release();
+        this.#release();
         if (this.#pending.get(b.id)?.done === done) this.#pending.delete(b.id);
       }
     })();
-    this.#pending.set(b.id, { sandboxId: b.sandboxId, done, now });
-  }
-
-  async #sweepWithRetry(b: Buried): Promise<void> {
-    try {
-      await this.#sweep(b);
-    } catch (err) {
-      log.warn({ err, containerId: b.id }, 'failed to sweep a removed container; retrying');
-      await new Promise((r) => setTimeout(r, RETRY_MS));
-      await this.#sweep(b).catch((err2: unknown) => log.warn({ err: err2, containerId: b.id }, 'failed to sweep a removed container; the next start will'));
-    }
+    this.#pending.set(b.id, { sandboxId: b.sandboxId, done });
   }
 
   async #sweep({ sandboxId, id }: Buried): Promise<void> {
@@ -240,26 +208,17 @@ export class Sweeper {
     const runtimeGone = (early ?? Promise.resolve(false)).then(() => deps.runtime.delete(id, ctx));
     await Promise.all([runtimeGone, deps.provisioner.destroy(nested(topLevel(sandboxId), id), ctx), this.core.removeMonitorFiles(id)]);
     this.#early.delete(id);
-    // The sandbox's tombstone dir stays: its removal (after `settle`) or `recover` takes it.
+    // The sandbox's tombstone dir stays: its sandbox's sweep or `recover` takes it.
     await rm(tombstoneDir(roots, sandboxId, id), { recursive: true, force: true });
   }
 
-  /** A slot among `CONCURRENCY` (true), or none once `skip` resolves first (false: runs unbounded). */
-  #acquire(skip: Promise<void>): Promise<boolean> {
+  /** A slot among `CONCURRENCY`. */
+  #acquire(): Promise<void> {
     if (this.#running < CONCURRENCY) {
       this.#running++;
-      return Promise.resolve(true);
+      return Promise.resolve();
     }
-    return new Promise<boolean>((resolve) => {
-      const waiter = (): void => resolve(true);
-      this.#queue.push(waiter);
-      void skip.then(() => {
-        const i = this.#queue.indexOf(waiter);
-        if (i < 0) return; // already handed a slot
-        this.#queue.splice(i, 1);
-        resolve(false);
-      });
-    });
+    return new Promise<void>((resolve) => this.#queue.push(resolve));
   }
 
   /** A finishing sweep hands its slot to the next one queued. */
@@ -267,6 +226,17 @@ export class Sweeper {
     const next = this.#queue.shift();
     if (next) next();
     else this.#running--;
+  }
+}
+
+/** Runs a sweep, and once more after `RETRY_MS` if it fails; what still fails is left to the next start. Never rejects. */
+async function retryOnce(sweep: () => Promise<void>, what: string, ids: Record<string, string>): Promise<void> {
+  try {
+    await sweep();
+  } catch (err) {
+    log.warn({ err, ...ids }, `failed to sweep ${what}; retrying`);
+    await new Promise((r) => setTimeout(r, RETRY_MS));
+    await sweep().catch((err2: unknown) => log.warn({ err: err2, ...ids }, `failed to sweep ${what}; the next start will`));
   }
 }
 
