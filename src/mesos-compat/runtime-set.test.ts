@@ -4,29 +4,25 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { nested, topLevel, type ContainerId } from '../common/container-id';
 import { background } from '../common/ctx';
-import type { ContainerConfig, Resources, SandboxConfig } from './launch-config';
+import type { Resources, SandboxConfig } from './launch-config';
 import type { ContainerizerDeps } from './core';
 import { FakeInfraLauncher, FakeOciRuntime } from './fake-oci-runtime';
-import { fakeCgroups } from './containerizer-fakes';
+import { container, fakeCgroups, sandbox as baseSandbox } from './containerizer-fakes';
 import { NoNetwork } from './isolators/network';
 import type { ShmIsolator } from './isolators/shm';
 import { MesosContainerizer } from './mesos-containerizer';
 import type { ExitStatus, Monitor } from './monitor';
 import type { OciSpec } from './oci/types';
-import { securityContext } from './oci/test-fixtures';
 import type { RootfsProvisioner } from './rootfs-provisioner';
 import { RuntimeSet } from './runtime-set';
 import { sandboxCheckpoint } from './paths';
 
 const ctx = background();
-const sec = securityContext({ namespaces: { network: 'node', pid: 'container', ipc: 'pod', targetId: '' } });
 const sandbox = (name: string, handler: string, runtime?: string): SandboxConfig => ({
-  name, namespace: 'ns', uid: `u-${name}`, attempt: 0, hostname: name, logDirectory: '', portMappings: [], labels: {}, annotations: {},
-  cgroupParent: '/kubepods/pod1', sysctls: {}, security: sec, runtimeHandler: handler, ...(runtime !== undefined ? { runtime } : {}),
-});
-const container = (name: string): ContainerConfig => ({
-  name, attempt: 0, image: 'img', command: ['sh'], args: [], workingDir: '', envs: [], mounts: [], devices: [], labels: {}, annotations: {},
-  logPath: '', stdin: false, stdinOnce: false, tty: false, security: sec, stopSignal: '',
+  ...baseSandbox(name),
+  logDirectory: '',
+  runtimeHandler: handler,
+  ...(runtime !== undefined ? { runtime } : {}),
 });
 const resources: Resources = { cpuPeriod: 0n, cpuQuota: 0n, cpuShares: 2n, memoryLimitBytes: 0n, memorySwapLimitBytes: 0n, oomScoreAdj: 0, cpusetCpus: '', cpusetMems: '', hugepageLimits: [], unified: {} };
 
