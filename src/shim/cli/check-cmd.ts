@@ -158,20 +158,21 @@ export async function checkBinaries(host: Host, config: Config): Promise<CheckRe
     if (!h.path) continue;
     out.push(host.executable(h.path) ? ok(`runtime handler ${name}`, `${h.path}: ${(await host.version(h.path)) || 'version unknown'}`) : fail(`runtime handler ${name}`, `${h.path} is not an executable`));
   }
-  const bins: Array<[string, string, boolean]> = [
-    ['conmon', config.conmon, true],
-    ['infra', config.infra, true],
-    ['exec helper', config.execHelper || nativeBinary('mesos-cri-exec'), true],
-    ['spawn helper', nativeBinary('mesos-cri-spawn'), false],
+  // How each is probed: its version, whether the loader can start it (a dynamically linked helper), or presence alone.
+  const bins: Array<[string, string, boolean, 'version' | 'loads' | 'present']> = [
+    ['conmon', config.conmon, true, 'version'],
+    ['infra', config.infra, true, 'version'],
+    ['exec helper', config.execHelper || nativeBinary('mesos-cri-exec'), true, 'present'],
+    ['spawn helper', nativeBinary('mesos-cri-spawn'), false, 'present'],
     // Links libarchive (the .deb's libarchive13): pulls fail without it.
-    ['unpack helper', nativeBinary('mesos-cri-unpack'), true],
+    ['unpack helper', nativeBinary('mesos-cri-unpack'), true, 'loads'],
   ];
-  for (const [name, path, required] of bins) {
+  for (const [name, path, required, probe] of bins) {
     const p = which(host, path);
     if (!p) out.push((required ? fail : warn)(name, `${path}: not found or not executable`));
-    else if (name === 'conmon' || name === 'infra') out.push(ok(name, `${p}: ${(await host.version(p)) || 'version unknown'}`));
+    else if (probe === 'version') out.push(ok(name, `${p}: ${(await host.version(p)) || 'version unknown'}`));
     else {
-      const why = name === 'unpack helper' ? await host.loadError(p) : undefined;
+      const why = probe === 'loads' ? await host.loadError(p) : undefined;
       out.push(why ? fail(name, `${p}: ${why}`) : ok(name, p));
     }
   }
