@@ -8,7 +8,7 @@ import { containerOomKilled } from '../common/metrics';
 import { loadRecord, saveRecord } from './codec';
 import { CriuProbe } from './criu';
 import { EventBus, type ContainerEventType } from './events';
-import { infraProcessOf, type InfraLauncher } from './infra';
+import { infraAlive, type InfraLauncher } from './infra';
 import type { Cgroups } from './isolators/cgroups';
 import { SandboxCgroupsIsolator } from './isolators/cgroups-isolator';
 import { IsolatorList } from './isolators/isolator';
@@ -93,7 +93,7 @@ export class Core {
         network: deps.network,
         writeFiles: deps.writeFiles,
         roots: deps.roots,
-        infraAlive: (sb) => sb.infraPid !== undefined && deps.infra.alive(infraProcessOf(sb)),
+        infraAlive: (sb) => infraAlive(deps.infra, sb),
       }),
       new SandboxCgroupsIsolator(deps.cgroups, () => deps.clock.nowNanos()),
     ]);

@@ -78,9 +78,3 @@ export async function cleanupSandbox(core: Core, rec: SandboxRecord, ctx: Ctx): 
   await core.isolators.cleanup(rec, ctx, { done: (iso) => lap(iso.name) });
   if (log.trace('lifecycle')) log.info({ sandboxId: rec.id, ms: lap.totals() }, 'sandbox cleanup timings');
 }
-
-
-/** Whether the sandbox's infra process is alive (and is still the one we started). */
-export function infraAlive(core: Core, rec: SandboxRecord): boolean {
-  return rec.infraPid !== undefined && core.deps.infra.alive(infraProcessOf(rec));
-}

@@ -155,3 +155,7 @@ export const infraProcessOf = (rec: { readonly infraPid?: number; readonly infra
   pid: rec.infraPid ?? 0,
   ...(rec.infraStart !== undefined ? { startTime: rec.infraStart } : {}),
 });
+
+/** Whether a sandbox record's infra process is alive and still the one it started (not a reused pid). */
+export const infraAlive = (infra: Pick<InfraLauncher, 'alive'>, rec: { readonly infraPid?: number; readonly infraStart?: string }): boolean =>
+  rec.infraPid !== undefined && infra.alive(infraProcessOf(rec));

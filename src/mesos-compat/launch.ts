@@ -9,7 +9,8 @@ import { containerPhase, observePhases } from '../common/metrics';
 import { Rollback } from '../common/rollback';
 import type { ContainerConfig, SandboxConfig } from './launch-config';
 import type { Core } from './core';
-import { cleanupSandbox, infraAlive } from './destroy';
+import { cleanupSandbox } from './destroy';
+import { infraAlive } from './infra';
 import { infraCgroupOf } from './isolators/cgroups-isolator';
 import { clampOomScoreAdj } from './oci/resources';
 import { containerDir, sandboxBundle, sandboxDir } from './paths';
@@ -152,7 +153,7 @@ export function containerLogPath(logDirectory: string, logPath: string): string 
 export async function launchContainer(core: Core, id: string, sandboxId: string, config: ContainerConfig, ctx: Ctx): Promise<void> {
   const { deps } = core;
   const sb = core.sandbox(sandboxId);
-  if (sb.phase !== 'running' || !infraAlive(core, sb) || !sb.files || sb.infraPid === undefined) {
+  if (sb.phase !== 'running' || !infraAlive(deps.infra, sb) || !sb.files || sb.infraPid === undefined) {
     throw new CriError('FailedPrecondition', `failed to create container in pod sandbox ${sandboxId}: the sandbox is not ready`);
   }
   const sandbox = { id: sandboxId, config: sb.config, infraPid: sb.infraPid, files: sb.files, hostNetwork: sb.hostNetwork };

@@ -18,7 +18,8 @@ import { checkpointContainer, type CheckpointOptions } from './checkpoint-contai
 import { recover } from './recover';
 import { removeContainer, removeSandbox } from './remove';
 import { updateSandboxResources, type PodResources } from './sandbox-resources';
-import { infraAlive, stopContainer, stopSandbox } from './destroy';
+import { stopContainer, stopSandbox } from './destroy';
+import { infraAlive } from './infra';
 import { launchContainer, launchSandbox, provisionerId, startContainer } from './launch';
 import type { ContainerRecord, SandboxRecord } from './state';
 
@@ -48,7 +49,7 @@ function sandboxStatus(core: Core, sb: SandboxRecord): SandboxStatus {
     kind: 'sandbox',
     id: sb.id,
     config: sb.config,
-    state: sb.phase === 'running' && infraAlive(core, sb) ? 'ready' : 'notready',
+    state: sb.phase === 'running' && infraAlive(core.deps.infra, sb) ? 'ready' : 'notready',
     createdAt: sb.createdAt,
     hostNetwork: sb.hostNetwork,
     ips: sb.ips,
