@@ -16,7 +16,9 @@ export type ErrorCode =
   | 'Unauthenticated'
   | 'PermissionDenied'
   | 'ResourceExhausted'
-  | 'Internal';
+  | 'Internal'
+  /** What containerd answers when its runtime refuses a task (runc create failed). */
+  | 'Unknown';
 
 export class CriError extends Error {
   constructor(

@@ -47,6 +47,9 @@ async function waitExit(core: Core, c: ContainerRecord, ms: number): Promise<boo
  */
 export async function stopContainer(core: Core, c: ContainerRecord, opts: { timeoutSeconds: number; signal?: string }, ctx: Ctx): Promise<void> {
   if (c.phase !== 'created' && c.phase !== 'running') return;
+  // Not made in the runtime yet (StartContainer makes it): nothing runs, and
+  // the container stays CREATED, as containerd leaves a container without a task.
+  if (c.phase === 'created' && c.pid === undefined) return;
   if (await core.refreshExit(c)) return;
   const rt = core.deps.runtime;
   if (opts.timeoutSeconds > 0 && c.phase === 'running') {

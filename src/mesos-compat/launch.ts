@@ -1,5 +1,5 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { nested, topLevel, type ContainerId } from '../common/container-id';
 import { cleanupCtx, type Ctx } from '../common/ctx';
@@ -13,6 +13,7 @@ import { cleanupSandbox } from './destroy';
 import { infraAlive } from './infra';
 import { infraCgroupOf } from './isolators/cgroups-isolator';
 import { clampOomScoreAdj } from './oci/resources';
+import type { OciResources, OciSpec } from './oci/types';
 import { containerDir, sandboxBundle, sandboxDir } from './paths';
 import { containerName, sandboxName } from './registrar';
 import { checkStopSignal } from './signals';
@@ -145,9 +146,11 @@ export function containerLogPath(logDirectory: string, logPath: string): string 
 }
 
 /**
- * CreateContainer as a nested launch: provision the rootfs, build the spec
- * (the isolators' work: namespaces, cgroups, mounts, devices, security),
- * then let the monitor run `runtime create`. The caller holds the
+ * CreateContainer as a nested launch: provision the rootfs and build the
+ * spec (the isolators' work: namespaces, cgroups, mounts, devices,
+ * security) into the bundle. The monitor and `runtime create` wait for
+ * StartContainer, as containerd makes its task there: a container that is
+ * created and never started costs no process. The caller holds the
  * sandbox's lock, so the sandbox cannot stop underneath.
  */
 export async function launchContainer(core: Core, id: string, sandboxId: string, config: ContainerConfig, ctx: Ctx): Promise<void> {
@@ -173,8 +176,6 @@ export async function launchContainer(core: Core, id: string, sandboxId: string,
   const lap = stopwatch();
   await using rollback = new Rollback();
   core.names.reserve(name, id);
-  // `runtime create` moves the container's init into its cgroups once the rootfs and spec are done.
-  deps.cgroups.warmMigrations();
   rollback.add('release container name', async () => core.names.release(name, id));
 
   const logPath = config.logPath ? containerLogPath(sb.config.logDirectory, config.logPath) : '';
@@ -195,9 +196,7 @@ export async function launchContainer(core: Core, id: string, sandboxId: string,
   core.containers.set(id, rec);
   rollback.add('forget container', async () => {
     core.containers.delete(id);
-    await deps.runtime.delete(id, cleanupCtx()).catch(() => false);
     await deps.provisioner.destroy(provisionerId(rec), cleanupCtx());
-    await core.removeMonitorFiles(id);
     await rm(dir, { recursive: true, force: true });
   });
 
@@ -205,67 +204,76 @@ export async function launchContainer(core: Core, id: string, sandboxId: string,
   const bundle = core.bundleOf(rec);
   mkdirSync(bundle, { recursive: true });
   if (logPath) mkdirSync(dirname(logPath), { recursive: true });
-  // Provisioning and the spec go on while the monitor starts up; it runs
-  // `runtime create` once they are done (and is killed if they fail).
-  const prepared = (async (): Promise<void> => {
-    const { rootfs, image } = await deps.provisioner.provision(provisionerId(rec), config.image, ctx);
-    lap('provision');
-    rec.rootfs = rootfs;
-    checkStopSignal(config.stopSignal, 'stop_signal');
-    checkStopSignal(image.config.stopSignal, 'image config StopSignal');
-    rec.image = { ref: config.image, id: image.id, repoDigest: image.repoDigests[0] ?? '', config: image.config };
-    rec.phase = 'preparing';
-    const spec = await deps.specs.container(
-      {
-        id,
-        config,
-        image: image.config,
-        rootfs,
-        sandbox,
-        ...(targetPid !== undefined ? { targetPid } : {}),
-        cgroupsPath: rec.cgroupsPath,
-        oomScoreAdjFloor: deps.oomScoreAdjFloor,
-        hugetlb: deps.cgroups.has('hugetlb'),
-      },
-      ctx,
-    );
-    writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec));
-    rec.phase = 'isolating';
-    lap('spec');
-    await core.saveContainer(rec);
-    lap('checkpoint');
-  })();
-  const monitored = deps.monitor.create(
-    { id, bundle, persistDir: core.persistOf(rec), logPath, stdin: config.stdin, stdinOnce: config.stdinOnce, tty: config.tty, ready: prepared },
+  const { rootfs, image } = await deps.provisioner.provision(provisionerId(rec), config.image, ctx);
+  lap('provision');
+  rec.rootfs = rootfs;
+  checkStopSignal(config.stopSignal, 'stop_signal');
+  checkStopSignal(image.config.stopSignal, 'image config StopSignal');
+  rec.image = { ref: config.image, id: image.id, repoDigest: image.repoDigests[0] ?? '', config: image.config };
+  rec.phase = 'preparing';
+  const spec = await deps.specs.container(
+    {
+      id,
+      config,
+      image: image.config,
+      rootfs,
+      sandbox,
+      ...(targetPid !== undefined ? { targetPid } : {}),
+      cgroupsPath: rec.cgroupsPath,
+      oomScoreAdjFloor: deps.oomScoreAdjFloor,
+      hugetlb: deps.cgroups.has('hugetlb'),
+    },
     ctx,
   );
-  monitored.catch(() => undefined);
-  try {
-    await prepared;
-  } catch (err) {
-    await monitored.catch(() => undefined);
-    throw err;
-  }
-  try {
-    rec.pid = (await monitored).pid;
-  } catch (err) {
-    throw findCriError(err) ?? new CriError('Internal', `failed to create container ${id}`, { cause: err });
-  }
-  lap('monitor');
+  writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec));
+  lap('spec');
   rec.phase = 'created';
   await core.saveContainer(rec);
   lap('checkpoint');
   rollback.commit();
   if (log.trace('lifecycle')) log.info({ containerId: id, ms: lap.totals() }, 'container launch timings');
-  // `monitor`: conmon running `runtime create` once the bundle is ready (conmon itself starts alongside the rootfs).
-  observePhases('container', { ...lap.totals(), create_total: lap.elapsed() }, { provision: 'rootfs', monitor: 'conmon_runc_create' });
+  observePhases('container', { ...lap.totals(), create_total: lap.elapsed() }, { provision: 'rootfs' });
   core.emit('created', id, sandboxId);
 }
+
+/**
+ * The monitor runs `runtime create` on the bundle CreateContainer wrote
+ * (containerd's task create, at the same point of StartContainer). Its
+ * failure leaves the container as containerd leaves it: exited, 128,
+ * `StartError`, with the runtime's reason, and nothing of the attempt behind.
+ */
+async function createInRuntime(core: Core, c: ContainerRecord, ctx: Ctx): Promise<void> {
+  const { deps } = core;
+  // `runtime create` moves the container's init into its cgroups.
+  deps.cgroups.warmMigrations();
+  const t = process.hrtime.bigint();
+  try {
+    const { pid } = await deps.monitor.create(
+      { id: c.id, bundle: core.bundleOf(c), persistDir: core.persistOf(c), logPath: c.logPath, stdin: c.config.stdin, stdinOnce: c.config.stdinOnce, tty: c.config.tty },
+      ctx,
+    );
+    c.pid = pid;
+  } catch (err) {
+    await deps.runtime.delete(c.id, cleanupCtx()).catch(() => false);
+    await core.removeMonitorFiles(c.id);
+    const reason = findCriError(err)?.message ?? (err instanceof Error ? err.message : String(err));
+    core.markExited(c, { code: START_ERROR_EXIT_CODE, at: deps.clock.nowNanos(), reason: 'StartError', message: reason });
+    await core.saveContainer(c);
+    throw new CriError('Unknown', `failed to start container ${c.id}: ${reason}`, { cause: err });
+  }
+  containerPhase('conmon_runc_create', Number(process.hrtime.bigint() - t) / 1e9);
+  // Before the process is let go: a restart then finds the pid with the runtime's container.
+  await core.saveContainer(c);
+}
+
+/** containerd's exit code for a container whose start failed. */
+const START_ERROR_EXIT_CODE = 128;
 
 export async function startContainer(core: Core, c: ContainerRecord, ctx: Ctx): Promise<void> {
   if (c.phase !== 'created') {
     throw new CriError('FailedPrecondition', `failed to start container ${c.id}: it is ${c.phase === 'running' ? 'already running' : c.phase}`);
   }
+  if (c.pid === undefined) await createInRuntime(core, c, ctx);
   // Taken before `start`: the process runs from inside that call, and a
   // quick exit must not appear to finish before it started.
   const startedAt = core.deps.clock.nowNanos();
@@ -290,4 +298,17 @@ export async function startContainer(core: Core, c: ContainerRecord, ctx: Ctx): 
   }
   // A process that exits at once may beat our checkpoint; fold that in now.
   await core.refreshExit(c);
+}
+
+/**
+ * UpdateContainerResources before StartContainer: the new limits go into
+ * the bundle's spec (what is set replaces, what is not stays), as
+ * containerd updates the spec of a container without a task.
+ */
+export async function updateBundleResources(bundle: string, resources: OciResources): Promise<void> {
+  const file = join(bundle, 'config.json');
+  const spec = JSON.parse(await readFile(file, 'utf8')) as OciSpec;
+  spec.linux = { ...spec.linux, resources: { ...spec.linux?.resources, ...resources } };
+  await writeFile(`${file}.tmp`, JSON.stringify(spec));
+  await rename(`${file}.tmp`, file);
 }

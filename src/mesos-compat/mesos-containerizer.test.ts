@@ -172,19 +172,33 @@ describe('MesosContainerizer (fakes)', () => {
     await expect(cz.launch(nested(topLevel('s'), 'c'), { kind: 'container', config: container('c') }, ctx)).rejects.toMatchObject({ code: 'FailedPrecondition' });
   });
 
-  it('rolls back a container whose image, spec or monitor fails: rootfs destroyed, name released, no record', async () => {
+  it('rolls back a container whose image or spec fails: rootfs destroyed, name released, no record', async () => {
     await cz.launch(topLevel('s'), { kind: 'sandbox', config: sandbox('s') }, ctx);
     const c = (n: string) => nested(topLevel('s'), n);
     await expect(cz.launch(c('x1'), { kind: 'container', config: container('x', 'missing') }, ctx)).rejects.toMatchObject({ code: 'NotFound' });
     specFail = new CriError('InvalidArgument', 'bad mount source');
     await expect(cz.launch(c('x2'), { kind: 'container', config: container('x') }, ctx)).rejects.toMatchObject({ code: 'InvalidArgument' });
     specFail = undefined;
-    monitor.failNext = new Error('runc create failed');
-    await expect(cz.launch(c('x3'), { kind: 'container', config: container('x') }, ctx)).rejects.toThrow(/failed to create container x3/);
     expect(prov.live.size).toBe(0);
     expect(cz.containers().filter((s) => s.kind === 'container')).toEqual([]);
     expect(readdirSync(join(base, 'lib', 'containerizer', 'sandboxes', 's', 'containers'))).toEqual([]);
     expect(await cz.launch(c('x4'), { kind: 'container', config: container('x') }, ctx)).toBe('launched');
+  });
+
+  it('makes a container in the runtime at StartContainer; a refusal there leaves it exited (128, StartError) as containerd does', async () => {
+    await cz.launch(topLevel('s'), { kind: 'sandbox', config: sandbox('s') }, ctx);
+    const id = nested(topLevel('s'), 'x3');
+    await cz.launch(id, { kind: 'container', config: container('x3') }, ctx);
+    // Created: no monitor, no runtime container, no process yet; a stop leaves it created.
+    expect(await runtime.state('x3')).toBeUndefined();
+    await cz.kill(id, { timeoutSeconds: 0 }, ctx);
+    expect(cz.status(id)).toMatchObject({ state: 'created' });
+    monitor.failNext = new Error('runc create failed: exec: "nope": executable file not found');
+    await expect(cz.start(id, ctx)).rejects.toMatchObject({ code: 'Unknown', message: expect.stringMatching(/failed to start container x3: .*executable file not found/) });
+    expect(cz.status(id)).toMatchObject({ state: 'exited', exitCode: 128, reason: 'StartError', message: expect.stringMatching(/executable file not found/) });
+    expect(await runtime.state('x3')).toBeUndefined();
+    await expect(cz.start(id, ctx)).rejects.toMatchObject({ code: 'FailedPrecondition' });
+    expect(await cz.remove(id, ctx)).toBe(true);
   });
 
   it('runs the create/start/exit/remove cycle with CRI timestamps, reasons and events', async () => {
@@ -331,11 +345,14 @@ describe('MesosContainerizer (fakes)', () => {
     const at = (...p: string[]): string => join(base, 'lib', 'containerizer', 'sandboxes', ...p);
     await cz.launch(topLevel('newer'), { kind: 'sandbox', config: sandbox('newer') }, ctx);
     await cz.launch(nested(topLevel('newer'), 'n1'), { kind: 'container', config: container('n1') }, ctx);
+    await cz.start(nested(topLevel('newer'), 'n1'), ctx);
     await cz.launch(topLevel('torn'), { kind: 'sandbox', config: sandbox('torn') }, ctx);
     await cz.launch(nested(topLevel('torn'), 't1'), { kind: 'container', config: container('t1') }, ctx);
+    await cz.start(nested(topLevel('torn'), 't1'), ctx);
     await cz.launch(topLevel('mixed'), { kind: 'sandbox', config: sandbox('mixed') }, ctx);
     await cz.launch(nested(topLevel('mixed'), 'ok'), { kind: 'container', config: container('ok') }, ctx);
     await cz.launch(nested(topLevel('mixed'), 'later'), { kind: 'container', config: container('later') }, ctx);
+    await cz.start(nested(topLevel('mixed'), 'later'), ctx);
     cz.close();
     const newer = JSON.stringify({ version: 2, value: { id: 'from-the-future' } });
     writeFileSync(at('newer', 'sandbox.json'), newer);

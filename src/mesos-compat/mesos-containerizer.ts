@@ -20,7 +20,7 @@ import { removeContainer, removeSandbox } from './remove';
 import { updateSandboxResources, type PodResources } from './sandbox-resources';
 import { stopContainer, stopSandbox } from './destroy';
 import { infraAlive } from './infra';
-import { launchContainer, launchSandbox, provisionerId, startContainer } from './launch';
+import { launchContainer, launchSandbox, provisionerId, startContainer, updateBundleResources } from './launch';
 import type { ContainerRecord, SandboxRecord } from './state';
 
 const isSandbox = (id: ContainerId): boolean => id.parent === undefined;
@@ -177,7 +177,10 @@ export class MesosContainerizer implements Containerizer, IoTargets {
       if (c.phase !== 'created' && c.phase !== 'running') {
         throw new CriError('FailedPrecondition', `failed to update container ${c.id}: it is ${c.phase}`);
       }
-      await core.deps.runtime.update(c.id, buildResources(resources, { hugetlb: core.deps.cgroups.has('hugetlb') }), ctx);
+      const oci = buildResources(resources, { hugetlb: core.deps.cgroups.has('hugetlb') });
+      // Not in the runtime yet: the spec StartContainer will create it from carries the limits.
+      if (c.phase === 'created' && c.pid === undefined) await updateBundleResources(core.bundleOf(c), oci);
+      else await core.deps.runtime.update(c.id, oci, ctx);
       // The process keeps the oom_score_adj it was created with (runc update does
       // not change it); report that one, as containerd does.
       c.resources = { ...resources, oomScoreAdj: c.resources?.oomScoreAdj ?? clampOomScoreAdj(0, core.deps.oomScoreAdjFloor) };
@@ -198,7 +201,8 @@ export class MesosContainerizer implements Containerizer, IoTargets {
       return { timestampNs: now, ...(await core.isolators.usage(core.sandbox(id.value), ctx)) };
     }
     const c = core.container(id.value);
-    const live = c.phase === 'running' || c.phase === 'created';
+    // A container StartContainer has not made in the runtime has no cgroup yet.
+    const live = c.phase === 'running' || (c.phase === 'created' && c.pid !== undefined);
     const cg = live ? await core.deps.cgroups.usage(c.cgroupsPath, now) : { timestampNs: now };
     const layer = await core.deps.provisioner.usage(provisionerId(c)).catch(() => undefined);
     const out = { ...cg, ...(layer ? { writableLayer: layer } : {}) };

@@ -157,6 +157,10 @@ export async function recover(core: Core, ctx: Ctx): Promise<void> {
   // Containers that exited while we were down.
   for (const c of core.containers.values()) {
     if (c.phase !== 'created' && c.phase !== 'running') continue;
+    if (c.phase === 'created' && c.pid === undefined) {
+      await attempt({ containerId: c.id }, () => recoverUnmade(core, c, ctx), () => untouchedContainers.push(c));
+      continue;
+    }
     if (await core.refreshExit(c)) continue;
     const st = await deps.runtime.state(c.id, ctx).catch((err: unknown) => {
       log.error({ err, containerId: c.id }, 'failed to read the runtime state of a container; keeping its recorded state');
@@ -206,6 +210,33 @@ export async function recover(core: Core, ctx: Ctx): Promise<void> {
   if (untouchedSandboxes.size + untouchedContainers.length > 0) {
     log.warn({ sandboxes: [...untouchedSandboxes], containers: untouchedContainers.map((c) => c.id) }, 'recovery left objects untouched whose state could not be read');
   }
+}
+
+/**
+ * A CREATED container StartContainer had not made in the runtime when the
+ * daemon died: a start cut short in `runtime create` is undone (the
+ * container stays CREATED and can be started again), one whose process was
+ * let go is running and is kept.
+ */
+async function recoverUnmade(core: Core, c: ContainerRecord, ctx: Ctx): Promise<void> {
+  const { deps } = core;
+  await settleMonitor(core, c, ctx, 10_000);
+  const st = await deps.runtime.state(c.id, ctx);
+  if (st?.status === 'running' && st.pid > 0) {
+    log.info({ containerId: c.id }, 'a start cut short by the restart had started the container');
+    c.pid = st.pid;
+    c.phase = 'running';
+    const began = processStartNanos(st.pid) ?? deps.clock.nowNanos();
+    c.startedAt = began > c.createdAt ? began : c.createdAt;
+    await core.saveContainer(c);
+    core.emit('started', c.id, c.sandboxId);
+    return;
+  }
+  const killed = await killMonitorsUnder(containerDir(core.roots, c.sandboxId, c.id), { containerId: c.id });
+  if (st || killed > 0) log.info({ containerId: c.id }, 'undid a start cut short by the restart; the container stays created');
+  await deps.runtime.delete(c.id, ctx);
+  await core.removeMonitorFiles(c.id);
+  await rm(join(core.bundleOf(c), 'conmon-pidfile'), { force: true });
 }
 
 /** A half-created container (the client never got its id): monitor, runtime state, rootfs, files. */

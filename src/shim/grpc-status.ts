@@ -15,6 +15,7 @@ const CODES: Record<ErrorCode, Status> = {
   PermissionDenied: Status.PERMISSION_DENIED,
   ResourceExhausted: Status.RESOURCE_EXHAUSTED,
   Internal: Status.INTERNAL,
+  Unknown: Status.UNKNOWN,
 };
 
 export function grpcCode(err: unknown): Status {
