@@ -1,5 +1,5 @@
-import { constants } from 'node:fs';
-import { lstat, open, readlink, type FileHandle } from 'node:fs/promises';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readlinkSync, readSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { isErrno } from './fsutil';
 
@@ -18,6 +18,15 @@ const MAX_SYMLINKS = 40;
  * it on a rootfs nobody else is changing yet (before the container starts).
  */
 export async function resolveInRoot(root: string, unsafePath: string): Promise<string> {
+  return resolveInRootSync(root, unsafePath);
+}
+
+/**
+ * `resolveInRoot` without the thread pool: a few `lstat`s of a rootfs's
+ * dentries (the kernel's cache; never a wait on a device or a FIFO), each
+ * of which would otherwise cost an event-loop turn on a busy daemon.
+ */
+export function resolveInRootSync(root: string, unsafePath: string): string {
   const base = posix.resolve(root);
   let pending = splitPath(unsafePath);
   const done: string[] = [];
@@ -31,7 +40,7 @@ export async function resolveInRoot(root: string, unsafePath: string): Promise<s
     const candidate = posix.join(base, ...done, part);
     let isLink = false;
     try {
-      isLink = (await lstat(candidate)).isSymbolicLink();
+      isLink = lstatSync(candidate).isSymbolicLink();
     } catch (err) {
       if (!isErrno(err, 'ENOENT') && !isErrno(err, 'ENOTDIR')) throw err;
     }
@@ -42,7 +51,7 @@ export async function resolveInRoot(root: string, unsafePath: string): Promise<s
     if (++links > MAX_SYMLINKS) {
       throw Object.assign(new Error(`too many levels of symbolic links resolving ${unsafePath}`), { code: 'ELOOP' });
     }
-    const target = await readlink(candidate);
+    const target = readlinkSync(candidate);
     if (target.startsWith('/')) done.length = 0;
     pending = [...splitPath(target), ...pending];
   }
@@ -66,6 +75,17 @@ const O_PATH = 0o10000000;
  * when the file does not exist.
  */
 export async function readRegularFileInRoot(root: string, unsafePath: string, maxBytes: number): Promise<Buffer | undefined> {
+  const fd = openRegularFdInRoot(root, unsafePath, maxBytes);
+  if (fd === undefined) return undefined;
+  // Small files (a passwd, a manifest) are read at once; a big one through the thread pool.
+  if (fd.size <= SYNC_READ_BYTES) {
+    try {
+      return readSmall(fd.fd, maxBytes, unsafePath);
+    } finally {
+      closeSync(fd.fd);
+    }
+  }
+  closeSync(fd.fd);
   const fh = await openRegularFileInRoot(root, unsafePath, maxBytes);
   if (!fh) return undefined;
   try {
@@ -75,11 +95,54 @@ export async function readRegularFileInRoot(root: string, unsafePath: string, ma
       const { bytesRead } = await fh.read(buf, n, buf.length - n, n);
       if (bytesRead === 0) break;
       n += bytesRead;
-      if (n > maxBytes) throw Object.assign(new Error(`${unsafePath} is larger than ${maxBytes} bytes`), { code: 'EFBIG' });
+      if (n > maxBytes) throw tooLarge(unsafePath, maxBytes);
     }
     return buf.subarray(0, n);
   } finally {
     await fh.close();
+  }
+}
+
+/** Files up to this size are read without the thread pool (a few pages of the page cache). */
+const SYNC_READ_BYTES = 64 << 10;
+
+const tooLarge = (unsafePath: string, maxBytes: number): Error => Object.assign(new Error(`${unsafePath} is larger than ${maxBytes} bytes`), { code: 'EFBIG' });
+
+function readSmall(fd: number, maxBytes: number, unsafePath: string): Buffer {
+  const buf = Buffer.alloc(Math.min(maxBytes, SYNC_READ_BYTES) + 1);
+  let n = 0;
+  for (;;) {
+    const got = readSync(fd, buf, n, buf.length - n, n);
+    if (got === 0) break;
+    n += got;
+    if (n > maxBytes) throw tooLarge(unsafePath, maxBytes);
+    if (n === buf.length) throw Object.assign(new Error(`${unsafePath} grew while it was read`), { code: 'EAGAIN' });
+  }
+  return buf.subarray(0, n);
+}
+
+/**
+ * The checks of `readRegularFileInRoot` up to an fd open for reading:
+ * resolved inside `root`, looked at through `O_PATH | O_NOFOLLOW`, a regular
+ * file of at most `maxBytes` (fstat), reopened `O_RDONLY | O_NONBLOCK`
+ * through `/proc/self/fd`. All metadata, no wait: synchronous.
+ */
+function openRegularFdInRoot(root: string, unsafePath: string, maxBytes: number): { fd: number; size: number } | undefined {
+  const host = resolveInRootSync(root, unsafePath);
+  let pathFd: number;
+  try {
+    pathFd = openSync(host, O_PATH | constants.O_NOFOLLOW);
+  } catch (err) {
+    if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) return undefined;
+    throw err;
+  }
+  try {
+    const st = fstatSync(pathFd);
+    if (!st.isFile()) throw Object.assign(new Error(`${unsafePath} is not a regular file`), { code: 'EINVAL' });
+    if (st.size > maxBytes) throw tooLarge(unsafePath, maxBytes);
+    return { fd: openSync(`/proc/self/fd/${pathFd}`, constants.O_RDONLY | constants.O_NONBLOCK), size: st.size };
+  } finally {
+    closeSync(pathFd);
   }
 }
 
@@ -90,20 +153,11 @@ export async function readRegularFileInRoot(root: string, unsafePath: string, ma
  * when it does not exist.
  */
 export async function openRegularFileInRoot(root: string, unsafePath: string, maxBytes: number): Promise<FileHandle | undefined> {
-  const host = await resolveInRoot(root, unsafePath);
-  let pathFd: FileHandle;
+  const fd = openRegularFdInRoot(root, unsafePath, maxBytes);
+  if (fd === undefined) return undefined;
   try {
-    pathFd = await open(host, O_PATH | constants.O_NOFOLLOW);
-  } catch (err) {
-    if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) return undefined;
-    throw err;
-  }
-  try {
-    const st = await pathFd.stat();
-    if (!st.isFile()) throw Object.assign(new Error(`${unsafePath} is not a regular file`), { code: 'EINVAL' });
-    if (st.size > maxBytes) throw Object.assign(new Error(`${unsafePath} is larger than ${maxBytes} bytes`), { code: 'EFBIG' });
-    return await open(`/proc/self/fd/${pathFd.fd}`, constants.O_RDONLY | constants.O_NONBLOCK);
+    return await open(`/proc/self/fd/${fd.fd}`, constants.O_RDONLY | constants.O_NONBLOCK);
   } finally {
-    await pathFd.close();
+    closeSync(fd.fd);
   }
 }

@@ -345,14 +345,12 @@ describe('MesosContainerizer (fakes)', () => {
     const at = (...p: string[]): string => join(base, 'lib', 'containerizer', 'sandboxes', ...p);
     await cz.launch(topLevel('newer'), { kind: 'sandbox', config: sandbox('newer') }, ctx);
     await cz.launch(nested(topLevel('newer'), 'n1'), { kind: 'container', config: container('n1') }, ctx);
-    await cz.start(nested(topLevel('newer'), 'n1'), ctx);
     await cz.launch(topLevel('torn'), { kind: 'sandbox', config: sandbox('torn') }, ctx);
     await cz.launch(nested(topLevel('torn'), 't1'), { kind: 'container', config: container('t1') }, ctx);
-    await cz.start(nested(topLevel('torn'), 't1'), ctx);
     await cz.launch(topLevel('mixed'), { kind: 'sandbox', config: sandbox('mixed') }, ctx);
     await cz.launch(nested(topLevel('mixed'), 'ok'), { kind: 'container', config: container('ok') }, ctx);
     await cz.launch(nested(topLevel('mixed'), 'later'), { kind: 'container', config: container('later') }, ctx);
-    await cz.start(nested(topLevel('mixed'), 'later'), ctx);
+    for (const [pod, id] of [['newer', 'n1'], ['torn', 't1'], ['mixed', 'later']] as const) await cz.start(nested(topLevel(pod), id), ctx); // now in the runtime too
     cz.close();
     const newer = JSON.stringify({ version: 2, value: { id: 'from-the-future' } });
     writeFileSync(at('newer', 'sandbox.json'), newer);
