@@ -232,7 +232,10 @@ describe('observing pods and containers through the daemon', () => {
 
     await d.runtime.call('StopPodSandbox', { pod_sandbox_id: other.id });
     expect(await pods({ state: { state: 'SANDBOX_NOTREADY' } })).toEqual([other.id]);
-    expect(await ctrs({ state: { state: 'CONTAINER_EXITED' }, pod_sandbox_id: other.id })).toEqual([running, created, exited].sort());
+    expect(await ctrs({ state: { state: 'CONTAINER_EXITED' }, pod_sandbox_id: other.id })).toEqual([running, exited].sort());
+    // Never started, so nothing to stop: CREATED, as containerd leaves it; and it cannot start in a stopped pod.
+    expect(await ctrs({ state: { state: 'CONTAINER_CREATED' }, pod_sandbox_id: other.id })).toEqual([created]);
+    expect((await failure(d.runtime.call('StartContainer', { container_id: created }))).code).toBe(GRPC.FAILED_PRECONDITION);
     await d.runtime.call('RemovePodSandbox', { pod_sandbox_id: other.id });
     expect(await ctrs({ pod_sandbox_id: other.id })).toEqual([]);
     expect(await pods({ id: other.id })).toEqual([]);

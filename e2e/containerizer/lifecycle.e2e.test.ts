@@ -123,7 +123,9 @@ describe('containerizer on real runc + conmon (host network)', () => {
 
     expect(await cz.destroy(topLevel(sid), ctx)).toBe(true);
     expect(cz.status(topLevel(sid))).toMatchObject({ state: 'notready' });
-    expect(cz.status(first)).toMatchObject({ state: 'exited', exitCode: 137 });
+    // Never started: nothing ran, so it stays CREATED (as containerd), and cannot start in a stopped pod.
+    expect(cz.status(first)).toMatchObject({ state: 'created' });
+    await expect(cz.start(first, ctx)).rejects.toMatchObject({ code: 'FailedPrecondition' });
     await expect(cz.launch(nested(topLevel(sid), newId()), { kind: 'container', config: containerConfig('late', ['true']) }, ctx)).rejects.toMatchObject({ code: 'FailedPrecondition' });
     expect(await cz.destroy(topLevel(sid), ctx)).toBe(true);
     expect(await cz.remove(topLevel(sid), ctx)).toBe(true);

@@ -244,6 +244,11 @@ export async function launchContainer(core: Core, id: string, sandboxId: string,
  */
 async function createInRuntime(core: Core, c: ContainerRecord, ctx: Ctx): Promise<void> {
   const { deps } = core;
+  // The spec joins the infra process's namespaces by pid: it must still be that process.
+  const sb = core.sandboxes.get(c.sandboxId);
+  if (!sb || sb.phase !== 'running' || !infraAlive(deps.infra, sb)) {
+    throw new CriError('FailedPrecondition', `failed to start container ${c.id}: its pod sandbox ${c.sandboxId} is not ready`);
+  }
   // `runtime create` moves the container's init into its cgroups.
   deps.cgroups.warmMigrations();
   const t = process.hrtime.bigint();

@@ -167,7 +167,10 @@ export class MesosContainerizer implements Containerizer, IoTargets {
   }
 
   async start(id: ContainerId, ctx: Ctx): Promise<void> {
-    await this.#core.containerLock(id.value, () => startContainer(this.#core, this.#core.container(id.value), ctx));
+    const core = this.#core;
+    // Under the sandbox's lock too: the pod cannot stop while its namespaces are being joined.
+    const { sandboxId } = core.container(id.value);
+    await core.sandboxLock(sandboxId, () => core.containerLock(id.value, () => startContainer(core, core.container(id.value), ctx)));
   }
 
   async update(id: ContainerId, resources: Resources, ctx: Ctx): Promise<void> {

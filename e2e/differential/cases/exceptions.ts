@@ -23,11 +23,6 @@ export const EXCEPTIONS: readonly Exception[] = [
     codes: { containerd: 'Unknown', ours: 'NotFound' },
   },
   {
-    id: 'runc-refuses-at-create',
-    why: 'A spec runc refuses (a capability the node lacks, a missing executable, cgroup v2 limits on a v1 host): containerd runs `runc create` in StartContainer and fails there, we run it in CreateContainer and fail one call earlier, with runc\'s message. Both leave nothing running.',
-    codes: { containerd: 'Unknown', ours: 'Internal', stages: { containerd: 'StartContainer', ours: 'CreateContainer' } },
-  },
-  {
     id: 'cap-prefixed-names',
     why: 'containerd 1.6 prefixes every capability name with CAP_, so "CAP_NET_ADMIN" becomes CAP_CAP_NET_ADMIN, which runc ignores: the capability is silently not granted. We accept the name with or without the prefix, as CRI-O does.',
     covers: lineStarts('status', 'Cap'),

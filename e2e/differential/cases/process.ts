@@ -28,7 +28,7 @@ export const resourceGroup: GroupSpec = {
     k('res-cpu-period-only', res({ cpu_period: 50000, cpu_quota: 25000 })),
     k('res-oom-min', res({ oom_score_adj: -1000 })),
     k('res-oom-zero', res({ oom_score_adj: 0 })),
-    k('res-unified-on-v1', res({ unified: { 'memory.high': '1000000' } }), ['runc-refuses-at-create']),
+    k('res-unified-on-v1', res({ unified: { 'memory.high': '1000000' } })),
     k('res-none', { extra: { linux: { security_context: { namespace_options: { network: 'POD', pid: 'CONTAINER', ipc: 'POD' }, masked_paths: [], readonly_paths: [] } } } }, ['oom-unset']),
   ],
 };
@@ -38,7 +38,7 @@ export const processGroup: GroupSpec = {
   pod: () => kubeletPod('process'),
   cases: [
     k('proc-command-args', { command: ['/probe'], args: ['a', 'b c', ''] }),
-    k('proc-args-only', { args: ['only-args'] }, ['runc-refuses-at-create']),
+    k('proc-args-only', { args: ['only-args'] }),
     k('proc-entrypoint-image', { image: 'entrypoint' }),
     k('proc-entrypoint-args', { image: 'entrypoint', args: ['x', 'y'] }),
     k('proc-entrypoint-command', { image: 'entrypoint', command: ['/probe', 'cmd'] }),

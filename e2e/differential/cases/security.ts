@@ -27,7 +27,7 @@ export const capabilityGroup: GroupSpec = {
     k('caps-lowercase', caps(['net_admin'], ['mknod'])),
     k('caps-unknown-name', caps(['NOT_A_CAPABILITY'])),
     k('caps-prefixed', caps(['CAP_NET_ADMIN']), ['cap-prefixed-names']),
-    k('caps-sys-resource', caps(['SYS_RESOURCE']), ['runc-refuses-at-create']),
+    k('caps-sys-resource', caps(['SYS_RESOURCE'])),
     k('caps-ambient', { ...sec({ run_as_user: { value: 1000 }, capabilities: { add_capabilities: ['NET_BIND_SERVICE'], drop_capabilities: [], add_ambient_capabilities: ['NET_BIND_SERVICE'] } }) }, ['ambient-capabilities']),
     k('nnp', sec({ no_new_privs: true })),
     k('nnp-non-root-drop-all', sec({ no_new_privs: true, run_as_user: { value: 1000 }, capabilities: { drop_capabilities: ['ALL'] } })),
