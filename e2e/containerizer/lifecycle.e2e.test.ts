@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -108,6 +109,32 @@ describe('containerizer on real runc + conmon (host network)', () => {
     expect(Date.now() - t0).toBeGreaterThanOrEqual(900);
     expect(cz.status(b)).toMatchObject({ state: 'exited', exitCode: 137, reason: 'Error' });
     await cz.kill(b, { timeoutSeconds: 1 }, ctx); // idempotent
+
+    // SIGKILL reaches every process of the container, children that ignore
+    // TERM and left the foreground included (here: signalled through the init
+    // of its own pid namespace, without a runtime process), and nothing else.
+    const c = nested(topLevel(sid), newId());
+    const spread = 'trap "" TERM; (trap "" TERM; sleep 1000) & (trap "" TERM; sleep 1001) & while true; do sleep 0.1; done';
+    await cz.launch(c, { kind: 'container', config: containerConfig('spread', ['sh', '-c', spread]) }, ctx);
+    await cz.start(c, ctx);
+    const procs = `/sys/fs/cgroup/pids${cgroupParent}/${sid}/${c.value}/cgroup.procs`;
+    let pids: number[] = [];
+    for (let i = 0; i < 100 && pids.length < 4; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      pids = readFileSync(procs, 'utf8').split('\n').filter(Boolean).map(Number);
+    }
+    expect(pids.length).toBeGreaterThanOrEqual(4);
+    const bystander = spawn('sleep', ['1000'], { stdio: 'ignore' });
+    try {
+      await cz.kill(c, { timeoutSeconds: 0 }, ctx);
+      expect(cz.status(c)).toMatchObject({ state: 'exited', exitCode: 137 });
+      await new Promise((r) => setTimeout(r, 100));
+      expect(pids.filter((p) => existsSync(`/proc/${p}`) && !readFileSync(`/proc/${p}/stat`, 'utf8').includes(') Z '))).toEqual([]);
+      expect(bystander.exitCode).toBeNull();
+      expect(existsSync(`/proc/${bystander.pid}`)).toBe(true);
+    } finally {
+      bystander.kill('SIGKILL');
+    }
   });
 
   it('refuses a duplicate name, an unknown image and a stopped sandbox, leaving nothing behind', async () => {

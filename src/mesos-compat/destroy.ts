@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { Ctx } from '../common/ctx';
 import { CriError } from '../common/errors';
 import { log } from '../common/log';
@@ -29,16 +30,62 @@ export async function stopSandbox(core: Core, sb: SandboxRecord, ctx: Ctx): Prom
   core.emit('stopped', sb.id, sb.id);
 }
 
-/** Polls the monitor's exit record until the container exited or `ms` passed. */
+/**
+ * Waits until the container exited or `ms` passed: woken by the exit
+ * watcher's event (conmon's exit file, through inotify), polling the
+ * monitor's exit record behind it in case an event is lost.
+ */
 async function waitExit(core: Core, c: ContainerRecord, ms: number): Promise<boolean> {
   const deadline = Date.now() + ms;
-  let step = 5;
-  for (;;) {
-    if (await core.refreshExit(c)) return true;
-    if (Date.now() >= deadline) return false;
-    await new Promise((r) => setTimeout(r, Math.min(step, Math.max(1, deadline - Date.now()))));
-    step = Math.min(step * 2, 100);
+  let wake: (() => void) | undefined;
+  const off = core.events.subscribe((e) => {
+    if (e.type === 'stopped' && e.containerId === c.id) wake?.();
+  });
+  try {
+    for (let step = 10; ; step = Math.min(step * 2, 100)) {
+      if (await core.refreshExit(c)) return true;
+      if (Date.now() >= deadline) return false;
+      await new Promise<void>((r) => {
+        wake = r;
+        setTimeout(r, Math.min(step, Math.max(1, deadline - Date.now())));
+      });
+    }
+  } finally {
+    off();
   }
+}
+
+/**
+ * True while `pid` is in the container's own cgroup (a pid the kernel
+ * recycled is not): then it is still the container's process to signal.
+ */
+function stillIn(c: ContainerRecord, pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cgroup`, 'utf8')
+      .split('\n')
+      .some((l) => l.endsWith(`:${c.cgroupsPath}`));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Sends `signal` to the container's init, as `runtime kill` does, without
+ * a runtime process when the init is provably still ours; `all`: to every
+ * process of the container, which for a container with its own pid
+ * namespace is its init (the kernel kills the rest with it).
+ */
+async function signalContainer(core: Core, c: ContainerRecord, signal: string, ctx: Ctx, all = false): Promise<boolean> {
+  const direct = c.pid !== undefined && (!all || c.config.security.namespaces.pid === 'container') && stillIn(c, c.pid);
+  if (direct) {
+    try {
+      process.kill(c.pid!, signal as NodeJS.Signals);
+      return true;
+    } catch {
+      // Gone meanwhile: the runtime says what is left.
+    }
+  }
+  return core.deps.runtime.kill(c.id, signal, ctx, all ? { all: true } : {});
 }
 
 /**
@@ -54,13 +101,13 @@ export async function stopContainer(core: Core, c: ContainerRecord, opts: { time
   const rt = core.deps.runtime;
   if (opts.timeoutSeconds > 0 && c.phase === 'running') {
     // Nothing about the stop signal may keep the SIGKILL from coming.
-    const sent = await rt.kill(c.id, (opts.signal && parseSignal(opts.signal)) ?? stopSignalOf(c), ctx).catch((err: unknown) => {
+    const sent = await signalContainer(core, c, (opts.signal && parseSignal(opts.signal)) ?? stopSignalOf(c), ctx).catch((err: unknown) => {
       log.warn({ containerId: c.id, err }, 'the stop signal could not be sent; killing');
       return false;
     });
     if (sent && (await waitExit(core, c, opts.timeoutSeconds * 1000))) return core.sweeper.exited(c.id);
   }
-  await rt.kill(c.id, 'SIGKILL', ctx, { all: true });
+  await signalContainer(core, c, 'SIGKILL', ctx, true);
   if (await waitExit(core, c, 30_000)) return core.sweeper.exited(c.id);
   // The monitor died without recording an exit: trust the runtime.
   const st = await rt.state(c.id, ctx);
