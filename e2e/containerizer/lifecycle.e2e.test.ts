@@ -8,7 +8,7 @@ import { background } from '../../src/common/ctx';
 import { createContainerizer, type MesosContainerizer } from '../../src/mesos-compat';
 import type { ContainerEvent } from '../../src/mesos-compat/events';
 import { Cgroups } from '../../src/mesos-compat/isolators/cgroups';
-import { containerConfig, sandboxConfig } from './configs';
+import { containerConfig, sandboxConfig, security } from './configs';
 import { BusyboxProvisioner, cgroupExists, mountsUnder, tempBase } from './fixtures';
 
 const ctx = background();
@@ -109,13 +109,18 @@ describe('containerizer on real runc + conmon (host network)', () => {
     expect(Date.now() - t0).toBeGreaterThanOrEqual(900);
     expect(cz.status(b)).toMatchObject({ state: 'exited', exitCode: 137, reason: 'Error' });
     await cz.kill(b, { timeoutSeconds: 1 }, ctx); // idempotent
+  });
 
-    // SIGKILL reaches every process of the container, children that ignore
-    // TERM and left the foreground included (here: signalled through the init
-    // of its own pid namespace, without a runtime process), and nothing else.
+  it.each(['container', 'pod'] as const)('SIGKILLs every process of a container (pid namespace: %s) and nothing else', async (pid) => {
+    // Children that ignore TERM and left the foreground included; here
+    // without a runtime process (the container's cgroup, or its init's pid namespace).
+    const sec = security({ namespaces: { network: 'node', pid, ipc: 'pod', targetId: '' } });
+    const sid = newId();
+    sandboxes.push(sid);
+    await cz.launch(topLevel(sid), { kind: 'sandbox', config: sandboxConfig(`spread-${pid}`, join(base, 'logs', `spread-${pid}`), { security: sec }) }, ctx);
     const c = nested(topLevel(sid), newId());
     const spread = 'trap "" TERM; (trap "" TERM; sleep 1000) & (trap "" TERM; sleep 1001) & while true; do sleep 0.1; done';
-    await cz.launch(c, { kind: 'container', config: containerConfig('spread', ['sh', '-c', spread]) }, ctx);
+    await cz.launch(c, { kind: 'container', config: containerConfig('spread', ['sh', '-c', spread], { security: sec }) }, ctx);
     await cz.start(c, ctx);
     const procs = `/sys/fs/cgroup/pids${cgroupParent}/${sid}/${c.value}/cgroup.procs`;
     let pids: number[] = [];
@@ -129,9 +134,10 @@ describe('containerizer on real runc + conmon (host network)', () => {
       await cz.kill(c, { timeoutSeconds: 0 }, ctx);
       expect(cz.status(c)).toMatchObject({ state: 'exited', exitCode: 137 });
       await new Promise((r) => setTimeout(r, 100));
-      expect(pids.filter((p) => existsSync(`/proc/${p}`) && !readFileSync(`/proc/${p}/stat`, 'utf8').includes(') Z '))).toEqual([]);
-      expect(bystander.exitCode).toBeNull();
-      expect(existsSync(`/proc/${bystander.pid}`)).toBe(true);
+      const alive = (p: number): boolean => existsSync(`/proc/${p}`) && !readFileSync(`/proc/${p}/stat`, 'utf8').includes(') Z ');
+      expect(pids.filter(alive)).toEqual([]);
+      expect(alive(bystander.pid!)).toBe(true);
+      expect(cz.status(topLevel(sid))).toMatchObject({ state: 'ready' });
     } finally {
       bystander.kill('SIGKILL');
     }

@@ -71,18 +71,20 @@ function stillIn(c: ContainerRecord, pid: number): boolean {
 
 /**
  * Sends `signal` to the container's init, as `runtime kill` does, without
- * a runtime process when the init is provably still ours; `all`: to every
- * process of the container, which for a container with its own pid
- * namespace is its init (the kernel kills the rest with it).
+ * a runtime process while the init is provably still the container's;
+ * `all` (SIGKILL only): to every process in the container's cgroup, as
+ * `runtime kill --all`, twice, so a child forked between the first read and
+ * its parent's death is in the second. What might still slip through dies
+ * with the runtime's delete, which signals the whole cgroup too.
  */
 async function signalContainer(core: Core, c: ContainerRecord, signal: string, ctx: Ctx, all = false): Promise<boolean> {
-  const direct = c.pid !== undefined && (!all || c.config.security.namespaces.pid === 'container') && stillIn(c, c.pid);
-  if (direct) {
+  if (c.pid !== undefined && (!all || signal === 'SIGKILL') && stillIn(c, c.pid)) {
     try {
-      process.kill(c.pid!, signal as NodeJS.Signals);
+      if (!all) process.kill(c.pid, signal as NodeJS.Signals);
+      else for (let round = 0; round < 2; round++) await core.deps.cgroups.killAll(c.cgroupsPath);
       return true;
     } catch {
-      // Gone meanwhile: the runtime says what is left.
+      // Gone meanwhile, or a signal Node cannot name: the runtime says what is left.
     }
   }
   return core.deps.runtime.kill(c.id, signal, ctx, all ? { all: true } : {});
