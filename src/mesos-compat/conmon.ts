@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
-import { constants, existsSync, readFileSync, statSync } from 'node:fs';
-import { mkdir, open, rm } from 'node:fs/promises';
+import { closeSync, constants, existsSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Ctx } from '../common/ctx';
@@ -208,18 +208,19 @@ export class ConmonMonitor implements Monitor {
 
   async reopenLog(bundle: string, ctx: Ctx): Promise<void> {
     ctx.signal.throwIfAborted();
-    // O_NONBLOCK: opening a FIFO for writing with no reader fails with ENXIO
-    // instead of hanging when conmon is gone.
-    let fh;
+    // Without the thread pool: neither call can wait. O_NONBLOCK: opening a
+    // FIFO for writing with no reader fails with ENXIO instead of hanging
+    // when conmon is gone, and six bytes fit in any FIFO's buffer or fail with EAGAIN.
+    let fd: number;
     try {
-      fh = await open(this.controlFifo(bundle), constants.O_WRONLY | constants.O_NONBLOCK);
+      fd = openSync(this.controlFifo(bundle), constants.O_WRONLY | constants.O_NONBLOCK);
     } catch (err) {
       throw new CriError('FailedPrecondition', 'failed to reopen container log: the container monitor is not running', { cause: err });
     }
     try {
-      await fh.write('2 0 0\n');
+      writeSync(fd, '2 0 0\n');
     } finally {
-      await fh.close();
+      closeSync(fd);
     }
   }
 

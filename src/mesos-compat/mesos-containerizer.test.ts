@@ -131,6 +131,7 @@ describe('MesosContainerizer (fakes)', () => {
     // The pod cgroup (ours here) goes with RemovePodSandbox, after a second, idempotent cleanup of nothing.
     isoCalls.length = 0;
     expect(await cz.remove(topLevel('s'), ctx)).toBe(true);
+    await cz.swept();
     expect(isoCalls).toEqual(['cgroups.remove /mesos-cri/s']);
   });
 

@@ -148,6 +148,7 @@ export class Sweeper {
   #sweepPod(sb: BuriedSandbox): void {
     if (this.#pods.has(sb.id)) return;
     const run = async (): Promise<void> => {
+      await replied();
       const { deps, roots } = this.core;
       // Its containers' rootfses and cgroups sit below the sandbox's: theirs go first, in their turn
       // (nobody waits on them, so they keep the bound on concurrent sweeps).
@@ -189,6 +190,7 @@ export class Sweeper {
     // Assigned before the body can finish: `#acquire` always yields first.
     let done: Promise<void> | undefined = undefined;
     done = (async (): Promise<void> => {
+      await replied();
       await this.#acquire();
       try {
         await retryOnce(() => this.#sweep(b), 'a removed container', { containerId: b.id });
@@ -228,6 +230,13 @@ export class Sweeper {
     else this.#running--;
   }
 }
+
+/**
+ * Resolves after the current turn of the event loop: a sweep queued by a
+ * removal begins once the removal's reply is on its way, not in the
+ * microtasks that would otherwise run ahead of it.
+ */
+const replied = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 /** Runs a sweep, and once more after `RETRY_MS` if it fails; what still fails is left to the next start. Never rejects. */
 async function retryOnce(sweep: () => Promise<void>, what: string, ids: Record<string, string>): Promise<void> {

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -36,6 +36,18 @@ describe('diskUsage', () => {
     expect(u.inodes).toBe(3n);
     expect(u.bytes).toBeGreaterThanOrEqual(100_000n);
     expect(await diskUsage(join(tmp, 'missing'))).toEqual({ bytes: 0n, inodes: 0n });
+  });
+
+  it('gives the same answer whatever part of the walk is synchronous (listings cut mid-directory included)', async () => {
+    const root = join(tmp, 'wide');
+    for (let d = 0; d < 4; d++) {
+      mkdirSync(join(root, `d${d}`, 'deep', 'er'), { recursive: true });
+      for (let f = 0; f < 25; f++) writeFileSync(join(root, `d${d}`, f % 2 ? `f${f}` : join('deep', `f${f}`)), Buffer.alloc(f * 1000, 1));
+    }
+    linkSync(join(root, 'd0', 'f1'), join(root, 'd3', 'deep', 'er', 'link'));
+    const all = await diskUsage(root, new Set(), 1_000_000);
+    expect(all.inodes).toBe(1n + 4n * 3n + 4n * 25n);
+    for (const budget of [0, 1, 2, 3, 7, 30, 64, 113]) expect(await diskUsage(root, new Set(), budget)).toEqual(all);
   });
 });
 

@@ -1,3 +1,4 @@
+import { lstatSync, opendirSync, type Stats } from 'node:fs';
 import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isErrno } from '../common/fsutil';
@@ -12,14 +13,49 @@ export interface DiskUsage {
   inodes: bigint;
 }
 
-export async function diskUsage(root: string, seen = new Set<string>()): Promise<DiskUsage> {
+/**
+ * Entries looked at without the thread pool before the walk goes on through
+ * it: a fresh writable layer (a handful of entries) is measured in one go,
+ * while a big tree (a hostile container can make millions) never holds the
+ * event loop for long.
+ */
+export const SYNC_WALK_BUDGET = 256;
+
+export async function diskUsage(root: string, seen = new Set<string>(), budget = SYNC_WALK_BUDGET): Promise<DiskUsage> {
   const out: DiskUsage = { bytes: 0n, inodes: 0n };
   let rootDev: number;
   try {
-    rootDev = (await lstat(root)).dev;
+    rootDev = lstatSync(root).dev;
   } catch (err) {
     if (isErrno(err, 'ENOENT')) return out;
     throw err;
+  }
+  /** Counts `st` once; true when it is a directory to descend into. */
+  const count = (st: Stats): boolean => {
+    if (st.dev !== rootDev) return false;
+    const key = `${st.dev}:${st.ino}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    out.bytes += BigInt(st.blocks) * 512n;
+    out.inodes += 1n;
+    return st.isDirectory();
+  };
+  // Depth first, synchronously, an entry at a time until the budget is
+  // spent; what is left (paths, and directories whose listing was cut) is
+  // walked through the pool, where `seen` skips what was counted already.
+  const left: string[] = [root];
+  const cut: string[] = [];
+  while (left.length > 0 && budget > 0) {
+    const path = left.pop()!;
+    budget--;
+    const dir = ignoreGone(() => (count(lstatSync(path)) ? opendirSync(path) : undefined), undefined);
+    if (!dir) continue;
+    try {
+      for (let e; budget > 0 && (e = ignoreGone(() => dir.readSync(), null)) !== null; budget--) left.push(join(path, e.name));
+      if (budget <= 0) cut.push(path);
+    } finally {
+      dir.closeSync();
+    }
   }
   const walk = async (path: string): Promise<void> => {
     let st;
@@ -29,13 +65,7 @@ export async function diskUsage(root: string, seen = new Set<string>()): Promise
       if (isErrno(err, 'ENOENT')) return;
       throw err;
     }
-    if (st.dev !== rootDev) return;
-    const key = `${st.dev}:${st.ino}`;
-    if (seen.has(key)) return;
-    seen.add(key);
-    out.bytes += BigInt(st.blocks) * 512n;
-    out.inodes += 1n;
-    if (!st.isDirectory()) return;
+    if (!count(st)) return;
     let names: string[];
     try {
       names = await readdir(path);
@@ -46,8 +76,19 @@ export async function diskUsage(root: string, seen = new Set<string>()): Promise
     // Bounded fan-out keeps big trees from opening thousands of requests at once.
     for (let i = 0; i < names.length; i += 64) await Promise.all(names.slice(i, i + 64).map((n) => walk(join(path, n))));
   };
-  await walk(root);
+  const children = async (dir: string): Promise<string[]> => (await readdir(dir).catch((err: unknown) => (isErrno(err, 'ENOENT') ? [] : Promise.reject(err)))).map((n) => join(dir, n));
+  for (const dir of cut) left.push(...(await children(dir)));
+  for (let i = 0; i < left.length; i += 64) await Promise.all(left.slice(i, i + 64).map((p) => walk(p)));
   return out;
+}
+
+function ignoreGone<T>(fn: () => T, gone: T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return gone;
+    throw err;
+  }
 }
 
 export interface DiskUsageCacheOptions {
