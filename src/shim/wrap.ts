@@ -34,13 +34,22 @@ function idsOf(req: unknown): Record<string, unknown> {
   return out;
 }
 
-function callSignal(rpc: string, cancelled: (cb: () => void) => void, deadline: Date | number): AbortSignal {
+/**
+ * The call's cancellation and deadline as one signal; `end()` once the
+ * call is answered: grpc-js reports 'cancelled' for calls that already
+ * ended too, and those need no error (nor its stack).
+ */
+function callSignal(rpc: string, cancelled: (cb: () => void) => void, deadline: Date | number): { signal: AbortSignal; end(): void } {
   const abort = new AbortController();
-  cancelled(() => abort.abort(new CriError('Canceled', `${rpc} cancelled by the client`)));
+  let ended = false;
+  cancelled(() => {
+    if (!ended) abort.abort(new CriError('Canceled', `${rpc} cancelled by the client`));
+  });
+  const end = (): void => void (ended = true);
   const ms = deadline instanceof Date ? deadline.getTime() - Date.now() : deadline === Infinity ? Infinity : deadline - Date.now();
-  if (!Number.isFinite(ms)) return abort.signal;
+  if (!Number.isFinite(ms)) return { signal: abort.signal, end };
   const timer = AbortSignal.timeout(Math.max(0, ms));
-  return AbortSignal.any([abort.signal, timer]);
+  return { signal: AbortSignal.any([abort.signal, timer]), end };
 }
 
 /** The metrics' name of an RPC: `/runtime.v1.RuntimeService/Version` → service and method. */
@@ -79,7 +88,7 @@ export function unary<Req, Res>(rpc: string, gate: Gate, fn: UnaryHandler<Req, R
       done({ code: Status.UNAVAILABLE, details: why });
       return;
     }
-    const signal = callSignal(rpc, (cb) => call.on('cancelled', cb), call.getDeadline());
+    const { signal, end } = callSignal(rpc, (cb) => call.on('cancelled', cb), call.getDeadline());
     let p: Promise<Res>;
     try {
       p = fn(call.request, { signal, rpc });
@@ -88,10 +97,12 @@ export function unary<Req, Res>(rpc: string, gate: Gate, fn: UnaryHandler<Req, R
     }
     p.then(
       (res) => {
+        end();
         finish(rpc, name, call.request, start);
         done(null, res);
       },
       (err: unknown) => {
+        end();
         const e = signal.aborted && !(err instanceof CriError) ? signal.reason : err;
         finish(rpc, name, call.request, start, e);
         done(toGrpcStatus(e));
@@ -112,7 +123,7 @@ export function serverStream<Req, Res>(rpc: string, gate: Gate, fn: StreamHandle
       call.destroy(Object.assign(new Error(why), { code: Status.UNAVAILABLE, details: why }));
       return;
     }
-    const signal = callSignal(rpc, (cb) => call.on('cancelled', cb), call.getDeadline());
+    const { signal, end } = callSignal(rpc, (cb) => call.on('cancelled', cb), call.getDeadline());
     const send = (res: Res): Promise<void> =>
       new Promise((resolve, reject) => {
         if (signal.aborted) return reject(signal.reason as Error);
@@ -123,10 +134,12 @@ export function serverStream<Req, Res>(rpc: string, gate: Gate, fn: StreamHandle
       .then(() => fn(call.request, send, { signal, rpc }))
       .then(
         () => {
+          end();
           finish(rpc, name, call.request, start);
           call.end();
         },
         (err: unknown) => {
+          end();
           finish(rpc, name, call.request, start, err);
           if (!call.cancelled) call.emit('error', toGrpcStatus(err));
         },
