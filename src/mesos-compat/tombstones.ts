@@ -84,11 +84,22 @@ export class Sweeper {
     const dest = tombstoneDir(roots, sandboxId, id);
     // The common case is one rename; the parent is made, or a stale tombstone cleared, only when it fails.
     // Made directly, not through libuv's pool, which the sweeps keep busy: a rename is microseconds.
-    try {
-      renameSync(src, dest);
-    } catch (err) {
-      if (!isErrno(err, 'ENOENT') && !isErrno(err, 'ENOTEMPTY') && !isErrno(err, 'EEXIST')) throw err;
-      await mkdir(sandboxTombstonesDir(roots, sandboxId), { recursive: true });
+    const moved = (): boolean => {
+      try {
+        renameSync(src, dest);
+        return true;
+      } catch (err) {
+        if (!isErrno(err, 'ENOENT') && !isErrno(err, 'ENOTEMPTY') && !isErrno(err, 'EEXIST')) throw err;
+        return false;
+      }
+    };
+    // The first removal in a pod makes its tombstones dir (the common case in one-container pods).
+    const movedAfterMkdir = (): boolean => {
+      mkdirSync(sandboxTombstonesDir(roots, sandboxId), { recursive: true });
+      return moved();
+    };
+    if (!moved() && !movedAfterMkdir()) {
+      // A stale tombstone in the way, or nothing to move.
       await rm(dest, { recursive: true, force: true });
       try {
         await rename(src, dest);

@@ -60,19 +60,42 @@ export class FilteredConnection extends Duplex {
     this.#socket.resume();
   }
 
+  /**
+   * The server's bytes go to the socket corked until the end of the tick,
+   * so the frames of one response (headers, message, trailers) leave in one
+   * write and wake the client once. A chunk is taken at once while the
+   * socket's buffer has room, and only after it drained otherwise.
+   */
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
-    this.#watch.observe(chunk);
-    this.#socket.write(chunk, cb);
+    this.#send([chunk], cb);
   }
 
   override _writev(chunks: Array<{ chunk: Buffer }>, cb: (err?: Error | null) => void): void {
-    this.#socket.cork();
-    for (let i = 0; i < chunks.length; i++) {
-      const { chunk } = chunks[i]!;
-      this.#watch.observe(chunk);
-      this.#socket.write(chunk, i === chunks.length - 1 ? cb : undefined);
+    this.#send(
+      chunks.map((c) => c.chunk),
+      cb,
+    );
+  }
+
+  #corked = false;
+
+  #send(chunks: readonly Buffer[], cb: (err?: Error | null) => void): void {
+    const socket = this.#socket;
+    if (!this.#corked) {
+      this.#corked = true;
+      socket.cork();
+      process.nextTick(() => {
+        this.#corked = false;
+        socket.uncork();
+      });
     }
-    this.#socket.uncork();
+    let room = true;
+    for (const chunk of chunks) {
+      this.#watch.observe(chunk);
+      room = socket.write(chunk);
+    }
+    if (room) cb();
+    else socket.once('drain', () => cb());
   }
 
   override _final(cb: (err?: Error | null) => void): void {
