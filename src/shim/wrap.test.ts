@@ -79,6 +79,19 @@ describe('unary wrapper', () => {
     expect(err?.code).toBe(Status.DEADLINE_EXCEEDED);
   });
 
+  it('leaves the signal of an answered call alone: a late cancel or deadline aborts nothing', async () => {
+    const call = fakeCall({}, new Date(Date.now() + 30));
+    let seen: AbortSignal | undefined;
+    const h = unary('T', ready, async (_req, ctx) => {
+      seen = ctx.signal;
+      return {};
+    });
+    expect((await invoke(h, call)).err).toBeNull();
+    call.emit('cancelled');
+    await new Promise((r) => setTimeout(r, 60));
+    expect(seen?.aborted).toBe(false);
+  });
+
   it('logs a failed call once with rpc, code and ids', async () => {
     const lines: string[] = [];
     setLogSink((l) => lines.push(l));

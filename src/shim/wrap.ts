@@ -34,10 +34,16 @@ function idsOf(req: unknown): Record<string, unknown> {
   return out;
 }
 
+/** Longer waits than a timer can hold (2^31-1 ms, ~24 days) are no deadline at all. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /**
- * The call's cancellation and deadline as one signal; `end()` once the
- * call is answered: grpc-js reports 'cancelled' for calls that already
- * ended too, and those need no error (nor its stack).
+ * The call's cancellation and deadline as one signal (a deadline's reason
+ * is a `TimeoutError`, as `AbortSignal.timeout` gives); `end()` once the
+ * call is answered: it clears the deadline's timer, and grpc-js reports
+ * 'cancelled' for calls that already ended too, which need no error (nor
+ * its stack). One controller and one plain timer per call: cheaper than
+ * `AbortSignal.timeout` joined by `AbortSignal.any`.
  */
 function callSignal(rpc: string, cancelled: (cb: () => void) => void, deadline: Date | number): { signal: AbortSignal; end(): void } {
   const abort = new AbortController();
@@ -45,11 +51,18 @@ function callSignal(rpc: string, cancelled: (cb: () => void) => void, deadline: 
   cancelled(() => {
     if (!ended) abort.abort(new CriError('Canceled', `${rpc} cancelled by the client`));
   });
-  const end = (): void => void (ended = true);
   const ms = deadline instanceof Date ? deadline.getTime() - Date.now() : deadline === Infinity ? Infinity : deadline - Date.now();
-  if (!Number.isFinite(ms)) return { signal: abort.signal, end };
-  const timer = AbortSignal.timeout(Math.max(0, ms));
-  return { signal: AbortSignal.any([abort.signal, timer]), end };
+  const timer =
+    ms <= MAX_TIMER_MS
+      ? setTimeout(() => abort.abort(new DOMException(`${rpc} passed its deadline`, 'TimeoutError')), Math.max(0, ms)).unref()
+      : undefined;
+  return {
+    signal: abort.signal,
+    end: () => {
+      ended = true;
+      clearTimeout(timer);
+    },
+  };
 }
 
 /** The metrics' name of an RPC: `/runtime.v1.RuntimeService/Version` → service and method. */

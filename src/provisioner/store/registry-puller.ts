@@ -103,6 +103,9 @@ async function resolveTag(deps: PullDeps, endpoints: readonly Endpoint[], ref: I
 }
 
 async function readBlob(deps: PullDeps, s: RepoSession, digest: string, progress: PullProgress, ctx: Ctx): Promise<Buffer> {
+  // Content-addressed and verified on read: a config we hold already is not fetched again (containerd skips present content too).
+  const stored = await deps.blobs.get(digest).catch(() => undefined);
+  if (stored) return stored;
   const stream = await deps.client.blob(s, digest, ctx);
   const chunks: Buffer[] = [];
   let n = 0;
