@@ -4,7 +4,7 @@
  * parent) and the reference containerd 1.6. Both are reached only through
  * their CRI sockets, and both are torn down completely by `stop()`.
  */
-import { rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestRegistry } from '../../e2e/support/registry';
 import { startContainerd } from './containerd';
@@ -76,8 +76,6 @@ export async function mesosCriTarget(o: MesosCriTargetOptions = {}): Promise<Tar
     // SIGTERM leaves containers running by design (they survive restarts), so
     // whatever is still running below our dirs or in our cgroups is killed here.
     await d.stop();
-    // MESOS_CRI_BENCH_LOG: where to keep the daemon's log (e.g. with MESOS_CRI_TRACE=lifecycle).
-    if (process.env.MESOS_CRI_BENCH_LOG) writeFileSync(process.env.MESOS_CRI_BENCH_LOG, d.logs());
     const stragglers = processesMatching(d.base);
     for (const pid of stragglers) signal(pid, 'SIGKILL');
     if (!(await waitGone(stragglers, 5_000))) left.push(`processes alive: ${stragglers.filter(alive).join(',')}`);

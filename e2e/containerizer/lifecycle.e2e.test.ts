@@ -247,6 +247,16 @@ describe('containerizer: security, resources, OOM and ExecSync on real runc', ()
     expect(st).toMatchObject({ state: 'exited', exitCode: 137, reason: 'OOMKilled' });
   });
 
+  it('applies UpdateContainerResources made before StartContainer when the runtime makes the container', async () => {
+    const res = (memoryLimitBytes: bigint) => ({ cpuPeriod: 0n, cpuQuota: 0n, cpuShares: 0n, memoryLimitBytes, memorySwapLimitBytes: 0n, oomScoreAdj: 0, cpusetCpus: '', cpusetMems: '', hugepageLimits: [], unified: {} });
+    const id = nested(topLevel(sid), newId());
+    await cz.launch(id, { kind: 'container', config: containerConfig('upd', ['sleep', '1000'], { resources: res(64n << 20n) }) }, ctx);
+    await cz.update(id, res(48n << 20n), ctx);
+    await cz.start(id, ctx);
+    expect(readFileSync(`/sys/fs/cgroup/memory${cgroupParent}/${sid}/${id.value}/memory.limit_in_bytes`, 'utf8').trim()).toBe(String(48 << 20));
+    await cz.kill(id, { timeoutSeconds: 0 }, ctx);
+  });
+
   it('runs ExecSync with captured output, exit code and an exact timeout', async () => {
     const id = nested(topLevel(sid), newId());
     await cz.launch(id, { kind: 'container', config: containerConfig('exec', ['sleep', '1000']) }, ctx);
