@@ -62,6 +62,8 @@ describe('metrics endpoint of a running daemon', () => {
   beforeAll(async () => {
     const reg = await ensureTestRegistry();
     bb = (await pushBusybox(reg, 'metrics/busybox:1')).ref;
+    // Content of its own (no config or layer the daemon holds, which a pull would not fetch), for the stalled pull.
+    await pushBusybox(reg, 'metrics/stalled:1', { extra: [{ name: 'only-here', content: randomBytes(64), mode: 0o644 }] });
     // One incompressible 768 KiB layer, sent 48 KiB at a time through a slow proxy.
     const layer = await buildLayer([{ name: 'blob.bin', content: randomBytes(768 << 10) }]);
     const img = buildImage([...(await buildBusybox()).layers, layer]);
@@ -138,8 +140,14 @@ describe('metrics endpoint of a running daemon', () => {
   });
 
   it('counts a pull cancelled for lack of progress as stalled', async () => {
-    const err = await failure(d.image.call('PullImage', { image: { image: `${stall.host}/metrics/busybox:1` } }));
+    const err = await failure(d.image.call('PullImage', { image: { image: `${stall.host}/metrics/stalled:1` } }));
     expect(err.code).toBe(4); // DEADLINE_EXCEEDED
+    expect(value(await m(), 'mesos_cri_image_pulls_total', { outcome: 'stalled' })).toBe(1);
+    // An image whose config and layers are all here already (busybox, pulled above) fetches only its
+    // manifest, as containerd skips present content: the same proxy, stalling every blob, serves it.
+    const t0 = Date.now();
+    await d.image.call('PullImage', { image: { image: `${stall.host}/metrics/busybox:1` } });
+    expect(Date.now() - t0).toBeLessThan(3_000);
     expect(value(await m(), 'mesos_cri_image_pulls_total', { outcome: 'stalled' })).toBe(1);
   });
 
