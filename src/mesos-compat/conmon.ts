@@ -40,16 +40,6 @@ function parseSyncMessage(text: string, stderr: string): SyncMessage {
   }
 }
 
-/** Waits for the bundle to be ready; if it never is, `kill`s conmon, still waiting on its start pipe: it has run nothing yet. */
-async function untilReady(req: MonitorCreateRequest, kill: () => void): Promise<void> {
-  try {
-    await req.ready;
-  } catch (err) {
-    kill();
-    throw err;
-  }
-}
-
 /** Reads the first newline-terminated JSON message from conmon's sync pipe. */
 function readSyncMessage(pipe: Readable, signal: AbortSignal): Promise<SyncMessage> {
   return new Promise((resolve, reject) => {
@@ -144,7 +134,6 @@ export class ConmonMonitor implements Monitor {
   async #viaServer(server: SpawnServer, args: string[], env: NodeJS.ProcessEnv, req: MonitorCreateRequest, signal: AbortSignal): Promise<SyncMessage> {
     const m = server.monitor(this.#opts.path, args, { signal }, { env, cwd: req.bundle });
     m.done.catch(() => undefined);
-    await untilReady(req, () => m.kill());
     m.go();
     const r = await m.done;
     signal.throwIfAborted();
@@ -169,7 +158,6 @@ export class ConmonMonitor implements Monitor {
     });
     try {
       await spawned;
-      await untilReady(req, () => child.kill('SIGKILL'));
       // conmon blocks on the start pipe until we let it go (CRI-O moves it
       // into a cgroup first; we leave it in the daemon's).
       startPipe.write('\0');

@@ -10,13 +10,6 @@ export interface MonitorCreateRequest {
   readonly stdin: boolean;
   readonly stdinOnce: boolean;
   readonly tty: boolean;
-  /**
-   * The monitor may be started before the bundle is complete and wait for
-   * this to resolve before it runs `runtime create` (its own start-up then
-   * overlaps with provisioning). When it rejects, the monitor is killed and
-   * `create` rejects with the same error.
-   */
-  readonly ready?: Promise<void>;
 }
 
 export interface ExitStatus {
