@@ -1,4 +1,4 @@
-import { readdir, readFile, rm, stat } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeAtomic } from '../../common/checkpoint';
 import { isErrno } from '../../common/fsutil';
@@ -15,16 +15,9 @@ export class BlobStore {
 
   async put(digest: string, data: Buffer): Promise<void> {
     verifyDigest(data, digest, `blob ${digest}`);
-    // Stored already (written whole, under its digest): a pull of a present image writes and fsyncs nothing.
-    if (await this.has(digest)) return;
+    // Stored already and intact: a pull of a present image writes and fsyncs nothing (a damaged copy is replaced).
+    if (await this.get(digest).catch(() => undefined)) return;
     await writeAtomic(blobPath(this.workDir, digest), data, { mode: 0o644 });
-  }
-
-  async has(digest: string): Promise<boolean> {
-    return stat(blobPath(this.workDir, digest)).then(
-      (st) => st.isFile(),
-      () => false,
-    );
   }
 
   async get(digest: string): Promise<Buffer | undefined> {
