@@ -100,6 +100,11 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
       await new Promise((r) => setTimeout(r, 100));
     }
   }
+  // A daemon that dies on its own says why in the test's output (its log is otherwise only in memory).
+  let ending = false;
+  child.once('exit', (code, signal) => {
+    if (!ending) process.stderr.write(`[e2e] mesos-cri daemon ${child.pid} exited on its own (${signal ?? code}); its last output:\n${out.slice(-8000)}\n`);
+  });
   const d: Daemon = {
     base,
     socket,
@@ -110,12 +115,14 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
     image,
     logs: () => out,
     stop: async () => {
+      ending = true;
       runtime.close();
       image.close();
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       return waitExit(child);
     },
     kill9: async () => {
+      ending = true;
       runtime.close();
       image.close();
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');

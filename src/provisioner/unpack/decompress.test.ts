@@ -1,8 +1,12 @@
 import { PassThrough, Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
+import { background } from '../../common/ctx';
 import { topmostOnce } from '../backends/overlay';
-import { parseRecords } from './unpack';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseRecords, unpackLayer } from './unpack';
 import { ByteLimit, chain, decompress, sniffCompression } from './decompress';
 
 describe('sniffCompression', () => {
@@ -31,6 +35,21 @@ describe('ByteLimit and chain', () => {
     await expect(async () => {
       for await (const _c of out) void _c;
     }).rejects.toThrow(/incorrect header check/);
+  });
+});
+
+describe('unpackLayer', () => {
+  it('leaves no late error of its input unhandled once it answered (a decompressor error behind the helper exit)', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'unpack-late-'));
+    try {
+      const input = new PassThrough();
+      input.end(Buffer.alloc(1024, 0x55)); // no tar: the helper refuses it and exits
+      await expect(unpackLayer(input, join(root, 'rootfs'), background())).rejects.toThrow(/failed to unpack layer/);
+      // What a stream destroyed with an error before the answer emits on a later tick.
+      expect(() => input.emit('error', new Error('late zlib error'))).not.toThrow();
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
 

@@ -85,6 +85,10 @@ export async function unpackLayer(tar: Readable, root: string, ctx: Ctx, opts: U
     }
   } finally {
     ctx.signal.removeEventListener('abort', onAbort);
+    // An error of the input already on its way (a stream destroyed with an
+    // error emits it on a later tick, e.g. zlib's after the helper exited)
+    // must find a listener: without one it would kill the daemon.
+    tar.on('error', () => undefined);
     tar.off('error', kill);
     if (!tar.destroyed) tar.destroy();
   }
