@@ -1,5 +1,6 @@
 import { mkdirSync, renameSync } from 'node:fs';
-import { mkdir, readdir, rename, rm, rmdir } from 'node:fs/promises';
+import { readdir, rm, rmdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { nested, topLevel } from '../common/container-id';
 import { cleanupCtx } from '../common/ctx';
 import { isErrno } from '../common/fsutil';
@@ -80,35 +81,9 @@ export class Sweeper {
   /** Moves the container's dir to its tombstone and queues its sweep; resolves once the rename is done. */
   async bury(sandboxId: string, id: string): Promise<void> {
     const roots = this.core.roots;
-    const src = containerDir(roots, sandboxId, id);
     const dest = tombstoneDir(roots, sandboxId, id);
-    // The common case is one rename; the parent is made, or a stale tombstone cleared, only when it fails.
-    // Made directly, not through libuv's pool, which the sweeps keep busy: a rename is microseconds.
-    const moved = (): boolean => {
-      try {
-        renameSync(src, dest);
-        return true;
-      } catch (err) {
-        if (!isErrno(err, 'ENOENT') && !isErrno(err, 'ENOTEMPTY') && !isErrno(err, 'EEXIST')) throw err;
-        return false;
-      }
-    };
-    // The first removal in a pod makes its tombstones dir (the common case in one-container pods).
-    const movedAfterMkdir = (): boolean => {
-      mkdirSync(sandboxTombstonesDir(roots, sandboxId), { recursive: true });
-      return moved();
-    };
-    if (!moved() && !movedAfterMkdir()) {
-      // A stale tombstone in the way, or nothing to move.
-      await rm(dest, { recursive: true, force: true });
-      try {
-        await rename(src, dest);
-      } catch (err2) {
-        // Never checkpointed (a dir made and lost): nothing to move, the sweep still runs.
-        if (!isErrno(err2, 'ENOENT')) throw err2;
-        await mkdir(dest, { recursive: true });
-      }
-    }
+    // Never checkpointed (a dir made and lost): nothing moved, but the tombstone is made, so the sweep (or `recover`) still runs.
+    if (!(await entomb(containerDir(roots, sandboxId, id), dest))) mkdirSync(dest, { recursive: true });
     this.#enqueue({ sandboxId, id });
   }
 
@@ -126,26 +101,8 @@ export class Sweeper {
    * that finishes it in `recover`.
    */
   async buryPod(sb: BuriedSandbox): Promise<void> {
-    const roots = this.core.roots;
-    const dest = sandboxTombstone(roots, sb.id);
-    // Directly, not through libuv's pool (see `bury`).
-    mkdirSync(sandboxTombstonesDir(roots, sb.id), { recursive: true });
-    const move = (): void => {
-      try {
-        renameSync(sandboxDir(roots, sb.id), dest);
-      } catch (err) {
-        // Never written (a launch that failed early): nothing to move, the sweep still runs.
-        if (!isErrno(err, 'ENOENT')) throw err;
-      }
-    };
-    try {
-      move();
-    } catch (err) {
-      // A stale tombstone in the way (a sweep cut short): it goes, then the rename.
-      if (!isErrno(err, 'ENOTEMPTY') && !isErrno(err, 'EEXIST')) throw err;
-      await rm(dest, { recursive: true, force: true });
-      move();
-    }
+    // Never written (a launch that failed early): nothing to move, the sweep still runs.
+    await entomb(sandboxDir(this.core.roots, sb.id), sandboxTombstone(this.core.roots, sb.id));
     this.#sweepPod(sb);
   }
 
@@ -240,6 +197,32 @@ export class Sweeper {
     if (next) next();
     else this.#running--;
   }
+}
+
+/**
+ * Moves `src` to `dest` in one rename, `dest`'s parent made first; a stale
+ * `dest` (a sweep cut short) is cleared and the rename tried again. False
+ * when there is nothing at `src`. Made directly, not through libuv's pool,
+ * which the sweeps keep busy: a rename is microseconds.
+ */
+async function entomb(src: string, dest: string): Promise<boolean> {
+  mkdirSync(dirname(dest), { recursive: true });
+  const move = (): boolean => {
+    try {
+      renameSync(src, dest);
+      return true;
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return false;
+      throw err;
+    }
+  };
+  try {
+    return move();
+  } catch (err) {
+    if (!isErrno(err, 'ENOTEMPTY') && !isErrno(err, 'EEXIST')) throw err;
+  }
+  await rm(dest, { recursive: true, force: true });
+  return move();
 }
 
 /**
