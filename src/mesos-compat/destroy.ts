@@ -6,7 +6,7 @@ import type { Core } from './core';
 import { infraProcessOf } from './infra';
 import { parseSignal } from './signals';
 import { stopwatch } from './stopwatch';
-import type { ContainerRecord, SandboxRecord } from './state';
+import { unmade, type ContainerRecord, type SandboxRecord } from './state';
 
 // Destroy (Mesos `destroy`, CRI StopPodSandbox and StopContainer): a
 // sandbox's and a container's stop, side by side.
@@ -98,7 +98,7 @@ export async function stopContainer(core: Core, c: ContainerRecord, opts: { time
   if (c.phase !== 'created' && c.phase !== 'running') return;
   // Not made in the runtime yet (StartContainer makes it): nothing runs, and
   // the container stays CREATED, as containerd leaves a container without a task.
-  if (c.phase === 'created' && c.pid === undefined) return;
+  if (unmade(c)) return;
   if (await core.refreshExit(c)) return;
   const rt = core.deps.runtime;
   if (opts.timeoutSeconds > 0 && c.phase === 'running') {

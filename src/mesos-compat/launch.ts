@@ -17,7 +17,7 @@ import type { OciResources, OciSpec } from './oci/types';
 import { containerDir, sandboxBundle, sandboxDir } from './paths';
 import { containerName, sandboxName } from './registrar';
 import { checkStopSignal } from './signals';
-import type { ContainerRecord, SandboxFiles, SandboxRecord } from './state';
+import { unmade, type ContainerRecord, type SandboxFiles, type SandboxRecord } from './state';
 import { stopwatch } from './stopwatch';
 
 // Launch (Mesos `launch`, CRI RunPodSandbox, CreateContainer and
@@ -278,7 +278,7 @@ export async function startContainer(core: Core, c: ContainerRecord, ctx: Ctx): 
   if (c.phase !== 'created') {
     throw new CriError('FailedPrecondition', `failed to start container ${c.id}: it is ${c.phase === 'running' ? 'already running' : c.phase}`);
   }
-  if (c.pid === undefined) await createInRuntime(core, c, ctx);
+  if (unmade(c)) await createInRuntime(core, c, ctx);
   // Taken before `start`: the process runs from inside that call, and a
   // quick exit must not appear to finish before it started.
   const startedAt = core.deps.clock.nowNanos();

@@ -21,7 +21,7 @@ import { updateSandboxResources, type PodResources } from './sandbox-resources';
 import { stopContainer, stopSandbox } from './destroy';
 import { infraAlive } from './infra';
 import { launchContainer, launchSandbox, provisionerId, startContainer, updateBundleResources } from './launch';
-import type { ContainerRecord, SandboxRecord } from './state';
+import { unmade, type ContainerRecord, type SandboxRecord } from './state';
 
 const isSandbox = (id: ContainerId): boolean => id.parent === undefined;
 
@@ -182,7 +182,7 @@ export class MesosContainerizer implements Containerizer, IoTargets {
       }
       const oci = buildResources(resources, { hugetlb: core.deps.cgroups.has('hugetlb') });
       // Not in the runtime yet: the spec StartContainer will create it from carries the limits.
-      if (c.phase === 'created' && c.pid === undefined) await updateBundleResources(core.bundleOf(c), oci);
+      if (unmade(c)) await updateBundleResources(core.bundleOf(c), oci);
       else await core.deps.runtime.update(c.id, oci, ctx);
       // The process keeps the oom_score_adj it was created with (runc update does
       // not change it); report that one, as containerd does.
@@ -205,7 +205,7 @@ export class MesosContainerizer implements Containerizer, IoTargets {
     }
     const c = core.container(id.value);
     // A container StartContainer has not made in the runtime has no cgroup yet.
-    const live = c.phase === 'running' || (c.phase === 'created' && c.pid !== undefined);
+    const live = c.phase === 'running' || (c.phase === 'created' && !unmade(c));
     const cg = live ? await core.deps.cgroups.usage(c.cgroupsPath, now) : { timestampNs: now };
     const layer = await core.deps.provisioner.usage(provisionerId(c)).catch(() => undefined);
     const out = { ...cg, ...(layer ? { writableLayer: layer } : {}) };

@@ -12,8 +12,9 @@ import { provisionerId } from './launch';
 import type { Core } from './core';
 import { containerCheckpoint, containerDir, containerizerDir, containersDir, quarantineDir, sandboxCheckpoint, sandboxDir, sandboxesDir } from './paths';
 import { killMonitorsUnder } from './monitor-procs';
+import type { OciState } from './oci-runtime';
 import { containerName, sandboxName } from './registrar';
-import { HALF_MADE, type ContainerRecord, type SandboxRecord } from './state';
+import { HALF_MADE, unmade, type ContainerRecord, type SandboxRecord } from './state';
 
 async function list(dir: string): Promise<string[]> {
   try {
@@ -67,16 +68,30 @@ const alive = (pid: number): boolean => {
  * container made or the monitor is gone, so the delete that follows finds
  * whatever the create left rather than racing it.
  */
-async function settleMonitor(core: Core, c: ContainerRecord, ctx: Ctx, ms: number): Promise<void> {
+async function settleMonitor(core: Core, c: ContainerRecord, ctx: Ctx, ms: number): Promise<OciState | undefined> {
   const pidFile = join(core.bundleOf(c), 'conmon-pidfile');
+  let st: OciState | undefined;
   for (const deadline = Date.now() + ms; Date.now() < deadline; ) {
-    const st = await core.deps.runtime.state(c.id, ctx).catch(() => undefined);
-    if (st && st.status !== 'creating') return;
+    st = await core.deps.runtime.state(c.id, ctx).catch(() => undefined);
+    if (st && st.status !== 'creating') return st;
     const pid = Number.parseInt(await readFile(pidFile, 'utf8').catch(() => ''), 10);
-    if (!(pid > 0) || !alive(pid)) return;
+    if (!(pid > 0) || !alive(pid)) return st;
     await new Promise((r) => setTimeout(r, 50));
   }
   log.warn({ containerId: c.id }, 'the monitor of a half-created container did not settle');
+  return st;
+}
+
+/** A CREATED container whose process the runtime already let go (a start cut short by the restart): it runs. */
+async function adoptStarted(core: Core, c: ContainerRecord, pid: number): Promise<void> {
+  log.info({ containerId: c.id }, 'a start cut short by the restart had started the container');
+  c.pid = pid;
+  c.phase = 'running';
+  // /proc's boot time has whole seconds: never before the creation.
+  const began = processStartNanos(pid) ?? core.deps.clock.nowNanos();
+  c.startedAt = began > c.createdAt ? began : c.createdAt;
+  await core.saveContainer(c);
+  core.emit('started', c.id, c.sandboxId);
 }
 
 /**
@@ -157,7 +172,7 @@ export async function recover(core: Core, ctx: Ctx): Promise<void> {
   // Containers that exited while we were down.
   for (const c of core.containers.values()) {
     if (c.phase !== 'created' && c.phase !== 'running') continue;
-    if (c.phase === 'created' && c.pid === undefined) {
+    if (unmade(c)) {
       await attempt({ containerId: c.id }, () => recoverUnmade(core, c, ctx), () => untouchedContainers.push(c));
       continue;
     }
@@ -171,14 +186,8 @@ export async function recover(core: Core, ctx: Ctx): Promise<void> {
       core.markExited(c, { code: 255, at: deps.clock.nowNanos(), reason: 'Error', message: 'the container exited while its exit status could not be recorded' });
       await core.saveContainer(c);
     } else if (c.phase === 'created' && st.status === 'running') {
-      // Killed mid-StartContainer after the process was let go: it runs.
-      log.info({ containerId: c.id }, 'a start cut short by the restart had started the container');
-      c.phase = 'running';
-      // /proc's boot time has whole seconds: never before the creation.
-      const began = processStartNanos(st.pid) ?? deps.clock.nowNanos();
-      c.startedAt = began > c.createdAt ? began : c.createdAt;
-      await core.saveContainer(c);
-      core.emit('started', c.id, c.sandboxId);
+      // Killed mid-StartContainer after the process was let go.
+      await adoptStarted(core, c, st.pid);
     }
   }
 
@@ -220,18 +229,8 @@ export async function recover(core: Core, ctx: Ctx): Promise<void> {
  */
 async function recoverUnmade(core: Core, c: ContainerRecord, ctx: Ctx): Promise<void> {
   const { deps } = core;
-  await settleMonitor(core, c, ctx, 10_000);
-  const st = await deps.runtime.state(c.id, ctx);
-  if (st?.status === 'running' && st.pid > 0) {
-    log.info({ containerId: c.id }, 'a start cut short by the restart had started the container');
-    c.pid = st.pid;
-    c.phase = 'running';
-    const began = processStartNanos(st.pid) ?? deps.clock.nowNanos();
-    c.startedAt = began > c.createdAt ? began : c.createdAt;
-    await core.saveContainer(c);
-    core.emit('started', c.id, c.sandboxId);
-    return;
-  }
+  const st = await settleMonitor(core, c, ctx, 10_000);
+  if (st?.status === 'running' && st.pid > 0) return adoptStarted(core, c, st.pid);
   const killed = await killMonitorsUnder(containerDir(core.roots, c.sandboxId, c.id), { containerId: c.id });
   if (st || killed > 0) log.info({ containerId: c.id }, 'undid a start cut short by the restart; the container stays created');
   await deps.runtime.delete(c.id, ctx);

@@ -81,3 +81,10 @@ export interface ContainerRecord {
   reason?: string;
   message?: string;
 }
+
+/**
+ * CREATED and not made in the runtime yet: CreateContainer wrote the bundle,
+ * StartContainer makes the runtime's container (and records its pid). No
+ * process, cgroup or monitor exists for it.
+ */
+export const unmade = (c: Pick<ContainerRecord, 'phase' | 'pid'>): boolean => c.phase === 'created' && c.pid === undefined;
