@@ -159,3 +159,7 @@ export const infraProcessOf = (rec: { readonly infraPid?: number; readonly infra
 /** Whether a sandbox record's infra process is alive and still the one it started (not a reused pid). */
 export const infraAlive = (infra: Pick<InfraLauncher, 'alive'>, rec: { readonly infraPid?: number; readonly infraStart?: string }): boolean =>
   rec.infraPid !== undefined && infra.alive(infraProcessOf(rec));
+
+/** A sandbox that runs (CRI SANDBOX_READY): in its running phase, and its infra process alive and still its own. */
+export const sandboxReady = (infra: Pick<InfraLauncher, 'alive'>, sb: { readonly phase: string; readonly infraPid?: number; readonly infraStart?: string }): boolean =>
+  sb.phase === 'running' && infraAlive(infra, sb);

@@ -1,5 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
+import { writeAtomic } from '../common/checkpoint';
 import { dirname, join, resolve } from 'node:path';
 import { nested, topLevel, type ContainerId } from '../common/container-id';
 import { cleanupCtx, type Ctx } from '../common/ctx';
@@ -10,7 +11,7 @@ import { Rollback } from '../common/rollback';
 import type { ContainerConfig, SandboxConfig } from './launch-config';
 import type { Core } from './core';
 import { cleanupSandbox } from './destroy';
-import { infraAlive } from './infra';
+import { sandboxReady } from './infra';
 import { infraCgroupOf } from './isolators/cgroups-isolator';
 import { clampOomScoreAdj } from './oci/resources';
 import type { OciResources, OciSpec } from './oci/types';
@@ -156,7 +157,7 @@ export function containerLogPath(logDirectory: string, logPath: string): string 
 export async function launchContainer(core: Core, id: string, sandboxId: string, config: ContainerConfig, ctx: Ctx): Promise<void> {
   const { deps } = core;
   const sb = core.sandbox(sandboxId);
-  if (sb.phase !== 'running' || !infraAlive(deps.infra, sb) || !sb.files || sb.infraPid === undefined) {
+  if (!sandboxReady(deps.infra, sb) || !sb.files || sb.infraPid === undefined) {
     throw new CriError('FailedPrecondition', `failed to create container in pod sandbox ${sandboxId}: the sandbox is not ready`);
   }
   const sandbox = { id: sandboxId, config: sb.config, infraPid: sb.infraPid, files: sb.files, hostNetwork: sb.hostNetwork };
@@ -246,7 +247,7 @@ async function createInRuntime(core: Core, c: ContainerRecord, ctx: Ctx): Promis
   const { deps } = core;
   // The spec joins the infra process's namespaces by pid: it must still be that process.
   const sb = core.sandboxes.get(c.sandboxId);
-  if (!sb || sb.phase !== 'running' || !infraAlive(deps.infra, sb)) {
+  if (!sb || !sandboxReady(deps.infra, sb)) {
     throw new CriError('FailedPrecondition', `failed to start container ${c.id}: its pod sandbox ${c.sandboxId} is not ready`);
   }
   // `runtime create` moves the container's init into its cgroups.
@@ -314,6 +315,6 @@ export async function updateBundleResources(bundle: string, resources: OciResour
   const file = join(bundle, 'config.json');
   const spec = JSON.parse(await readFile(file, 'utf8')) as OciSpec;
   spec.linux = { ...spec.linux, resources: { ...spec.linux?.resources, ...resources } };
-  await writeFile(`${file}.tmp`, JSON.stringify(spec));
-  await rename(`${file}.tmp`, file);
+  // As CreateContainer wrote it (runtime state, not fsynced).
+  await writeAtomic(file, JSON.stringify(spec), { sync: false, mode: 0o644 });
 }

@@ -19,7 +19,7 @@ import { recover } from './recover';
 import { removeContainer, removeSandbox } from './remove';
 import { updateSandboxResources, type PodResources } from './sandbox-resources';
 import { stopContainer, stopSandbox } from './destroy';
-import { infraAlive } from './infra';
+import { sandboxReady } from './infra';
 import { launchContainer, launchSandbox, provisionerId, startContainer, updateBundleResources } from './launch';
 import { unmade, type ContainerRecord, type SandboxRecord } from './state';
 
@@ -49,7 +49,7 @@ function sandboxStatus(core: Core, sb: SandboxRecord): SandboxStatus {
     kind: 'sandbox',
     id: sb.id,
     config: sb.config,
-    state: sb.phase === 'running' && infraAlive(core.deps.infra, sb) ? 'ready' : 'notready',
+    state: sandboxReady(core.deps.infra, sb) ? 'ready' : 'notready',
     createdAt: sb.createdAt,
     hostNetwork: sb.hostNetwork,
     ips: sb.ips,
