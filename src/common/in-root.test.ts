@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { resolveInRoot } from './in-root';
+import { readRegularFileInRoot, resolveInRoot } from './in-root';
 
 describe('resolveInRoot', () => {
   let root: string;
@@ -43,5 +43,27 @@ describe('resolveInRoot', () => {
     await symlink('/b', join(root, 'a'));
     await symlink('/a', join(root, 'b'));
     await expect(resolveInRoot(root, '/a/x')).rejects.toMatchObject({ code: 'ELOOP' });
+  });
+});
+
+describe('readRegularFileInRoot', () => {
+  let root: string;
+  beforeEach(async () => {
+    root = await mkdtemp(join(tmpdir(), 'oci-read-'));
+  });
+  afterEach(async () => rm(root, { recursive: true, force: true }));
+
+  it('reads small files at once and big ones through the pool, the same bytes, through in-root symlinks, and refuses what is over the bound', async () => {
+    const small = Buffer.from('root:x:0:0::/root:/bin/sh\n');
+    const big = Buffer.alloc(200 << 10, 7);
+    await writeFile(join(root, 'small'), small);
+    await writeFile(join(root, 'big'), big);
+    await symlink('/big', join(root, 'link'));
+    expect(await readRegularFileInRoot(root, '/small', 1 << 20)).toEqual(small);
+    expect(await readRegularFileInRoot(root, '/big', 1 << 20)).toEqual(big);
+    expect(await readRegularFileInRoot(root, '/link', 1 << 20)).toEqual(big);
+    expect(await readRegularFileInRoot(root, '/missing', 1 << 20)).toBeUndefined();
+    await expect(readRegularFileInRoot(root, '/big', 100 << 10)).rejects.toMatchObject({ code: 'EFBIG' });
+    await expect(readRegularFileInRoot(root, '/', 1 << 20)).rejects.toMatchObject({ code: 'EINVAL' });
   });
 });

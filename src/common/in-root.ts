@@ -1,6 +1,7 @@
-import { closeSync, constants, fstatSync, lstatSync, openSync, readlinkSync, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, read, readlinkSync, readSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { posix } from 'node:path';
+import { promisify } from 'node:util';
 import { isErrno } from './fsutil';
 
 /** Linux's own limit on symlinks followed during one lookup (`MAXSYMLINKS`). */
@@ -75,51 +76,31 @@ const O_PATH = 0o10000000;
  * when the file does not exist.
  */
 export async function readRegularFileInRoot(root: string, unsafePath: string, maxBytes: number): Promise<Buffer | undefined> {
-  const fd = openRegularFdInRoot(root, unsafePath, maxBytes);
-  if (fd === undefined) return undefined;
-  // Small files (a passwd, a manifest) are read at once; a big one through the thread pool.
-  if (fd.size <= SYNC_READ_BYTES) {
-    try {
-      return readSmall(fd.fd, maxBytes, unsafePath);
-    } finally {
-      closeSync(fd.fd);
-    }
-  }
-  closeSync(fd.fd);
-  const fh = await openRegularFileInRoot(root, unsafePath, maxBytes);
-  if (!fh) return undefined;
+  const f = openRegularFdInRoot(root, unsafePath, maxBytes);
+  if (f === undefined) return undefined;
   try {
-    const buf = Buffer.alloc(maxBytes + 1);
-    let n = 0;
-    for (;;) {
-      const { bytesRead } = await fh.read(buf, n, buf.length - n, n);
-      if (bytesRead === 0) break;
-      n += bytesRead;
+    // Sized by fstat, one byte over to see growth. A small file (a passwd, a
+    // manifest) is read at once; a big one through the thread pool.
+    const buf = Buffer.alloc(Math.min(f.size, maxBytes) + 1);
+    const readAt = f.size <= SYNC_READ_BYTES ? (at: number): number => readSync(f.fd, buf, at, buf.length - at, at) : async (at: number) => (await readAsync(f.fd, buf, at, buf.length - at, at)).bytesRead;
+    for (let n = 0; ; ) {
+      const got = await readAt(n);
+      if (got === 0) return buf.subarray(0, n);
+      n += got;
       if (n > maxBytes) throw tooLarge(unsafePath, maxBytes);
+      if (n === buf.length) throw Object.assign(new Error(`${unsafePath} grew while it was read`), { code: 'EAGAIN' });
     }
-    return buf.subarray(0, n);
   } finally {
-    await fh.close();
+    closeSync(f.fd);
   }
 }
 
 /** Files up to this size are read without the thread pool (a few pages of the page cache). */
 const SYNC_READ_BYTES = 64 << 10;
 
-const tooLarge = (unsafePath: string, maxBytes: number): Error => Object.assign(new Error(`${unsafePath} is larger than ${maxBytes} bytes`), { code: 'EFBIG' });
+const readAsync = promisify(read);
 
-function readSmall(fd: number, maxBytes: number, unsafePath: string): Buffer {
-  const buf = Buffer.alloc(Math.min(maxBytes, SYNC_READ_BYTES) + 1);
-  let n = 0;
-  for (;;) {
-    const got = readSync(fd, buf, n, buf.length - n, n);
-    if (got === 0) break;
-    n += got;
-    if (n > maxBytes) throw tooLarge(unsafePath, maxBytes);
-    if (n === buf.length) throw Object.assign(new Error(`${unsafePath} grew while it was read`), { code: 'EAGAIN' });
-  }
-  return buf.subarray(0, n);
-}
+const tooLarge = (unsafePath: string, maxBytes: number): Error => Object.assign(new Error(`${unsafePath} is larger than ${maxBytes} bytes`), { code: 'EFBIG' });
 
 /**
  * The checks of `readRegularFileInRoot` up to an fd open for reading:
