@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,7 +7,7 @@ import { ensureTestRegistry, pushBusybox, stopTestRegistry } from '../support/im
 import { existsSync } from 'node:fs';
 import { startDaemon, type Daemon } from '../support/daemon';
 import { PLUGIN_DIR } from '../cni/helpers';
-import { createCtr, ctrConfig, execSync, failure, GRPC, runPod, tearDown, testCgroupParent, type Pod, type Wire, waitSwept } from '../containerizer/cri-fixture';
+import { createCtr, ctrConfig, ctrStatus, execSync, readCriLog, failure, GRPC, runPod, tearDown, testCgroupParent, type Pod, type Wire, waitSwept } from '../containerizer/cri-fixture';
 
 /**
  * Hostile pods, each against a canary directory on the host that must stay
@@ -97,6 +97,42 @@ describe('hostile pods stay inside', () => {
       expect(sh.exit_code, `${cmd}: ${sh.stdout}${sh.stderr}`).not.toBe(0);
     }
     expect(readdirSync(canary)).toEqual([]);
+  });
+
+  it('measures a writable layer that swaps its directories for symlinks to the host without reading the host', async () => {
+    // The container swaps /w/d and a symlink to a host tree with the layer's names every 100 us. The tree's
+    // directories have their atime 3 days back: a listing of one (getdents) moves it on this relatime mount.
+    const tree = mkdtempSync(join(tmpdir(), 'mcri-canary-tree-'));
+    const old = new Date(Date.now() - 3 * 86_400_000);
+    for (let s = 0; s < 10; s++) {
+      mkdirSync(join(tree, `s${s}`));
+      for (let f = 0; f < 200; f++) writeFileSync(join(tree, `s${s}`, `g${f}`), '');
+      utimesSync(join(tree, `s${s}`), old, old);
+    }
+    utimesSync(tree, old, old);
+    const atimes = (): number[] => [tree, ...Array.from({ length: 10 }, (_, s) => join(tree, `s${s}`))].map((p) => statSync(p).atimeMs);
+    const before = atimes();
+    const swapper = `mkdir -p /w/d && cd /w/d && for s in 0 1 2 3 4 5 6 7 8 9; do mkdir s$s; for f in $(seq 100); do : > s$s/f$f; done; done && ln -s ${tree} /w/l && touch /w/ready && while [ ! -e /w/go ]; do usleep 10000; done && exec /probe/probe swap /w/d /w/l`;
+    const c = await createCtr(d, pod, withProbe('swapper', ['sh', '-c', swapper]));
+    await d.runtime.call('StartContainer', { container_id: c });
+    for (let i = 0; i < 100 && (await execSync(d, c, ['test', '-e', '/w/ready'])).exit_code !== 0; i++) await new Promise((r) => setTimeout(r, 100));
+    type Layer = { stats: { writable_layer: { inodes_used: { value: string } | null } | null } };
+    const inodes = async (): Promise<bigint> => BigInt((await d.runtime.call<Layer>('ContainerStats', { container_id: c })).stats.writable_layer!.inodes_used!.value);
+    // still: the whole layer (/w, d, l, ready, 10 directories of 100 files, and what the runtime made)
+    const whole = await inodes();
+    expect(whole).toBeGreaterThanOrEqual(1_014n);
+    expect(whole).toBeLessThan(1_100n);
+    expect((await execSync(d, c, ['touch', '/w/go'])).exit_code).toBe(0);
+    // a walk every 2 s (the daemon's cache): three or four walks, each racing the swaps, none reading the host's tree
+    const seen: bigint[] = [];
+    for (const end = Date.now() + 7_000; Date.now() < end; await new Promise((r) => setTimeout(r, 250))) seen.push(await inodes());
+    const still = await ctrStatus(d, c);
+    expect(still.state, readCriLog(still.log_path).map((l) => l.text).join('\n')).toBe('CONTAINER_RUNNING'); // swapping all along
+    await d.runtime.call('StopContainer', { container_id: c, timeout: 0 });
+    expect(atimes()).toEqual(before);
+    // never more than the layer holds (a swap may hide a part of it from a walk: the walk is not atomic)
+    for (const n of seen) expect(n).toBeLessThanOrEqual(whole + 1n);
+    rmSync(tree, { recursive: true, force: true });
   });
 
   it('cannot ptrace the infra process', async () => {

@@ -7,6 +7,9 @@
  *   probe ptrace PID       PTRACE_SEIZE PID; prints "ok" or the errno name
  *   probe addkey           adds a user key to the session keyring; prints its id
  *   probe readkey ID       reads key ID; prints its payload or the errno name
+ *   probe swap A B         exchanges A and B (renameat2 RENAME_EXCHANGE, both
+ *                          there at every instant) every 100 us, forever;
+ *                          prints the errno name if it cannot
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -81,6 +84,15 @@ int main(int argc, char **argv) {
     if (n < 0) printf("%s\n", strerrorname_np(errno));
     else printf("%.*s\n", (int)n, buf);
     return 0;
+  }
+  if (!strcmp(argv[1], "swap") && argc == 4) {
+    for (;;) {
+      if (syscall(SYS_renameat2, AT_FDCWD, argv[2], AT_FDCWD, argv[3], 2 /* RENAME_EXCHANGE */) < 0) {
+        printf("%s\n", strerrorname_np(errno));
+        return 1;
+      }
+      usleep(100);
+    }
   }
   return 2;
 }

@@ -1,6 +1,6 @@
-import { lstatSync, opendirSync, type Stats } from 'node:fs';
-import { lstat, readdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { closeSync, constants, fstatSync, lstat, lstatSync, open, openSync, opendirSync, type Dir, type Stats } from 'node:fs';
+import { opendir } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { isErrno } from '../common/fsutil';
 
 /**
@@ -21,16 +21,52 @@ export interface DiskUsage {
  */
 export const SYNC_WALK_BUDGET = 256;
 
-export async function diskUsage(root: string, seen = new Set<string>(), budget = SYNC_WALK_BUDGET): Promise<DiskUsage> {
+/** Directory fds a walk holds along its path; deeper ones are reopened through `..` on the way back. */
+export const WALK_KEEP_OPEN = 32;
+
+export interface WalkOptions {
+  /** Entries looked at synchronously (default `SYNC_WALK_BUDGET`). */
+  readonly budget?: number;
+  /** Directory fds held along the path (default `WALK_KEEP_OPEN`, at least 1). */
+  readonly keepOpen?: number;
+  /** Called with a directory's path under the root (names joined by `/`) once its listing is read: tests race the walk here. */
+  readonly listed?: (rel: string) => void;
+}
+
+const O_DIR = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW;
+const openP = promisify(open);
+const lstatP = promisify(lstat);
+/** A name inside the directory open as `fd`: only the last component is resolved, and never followed. */
+const at = (fd: number, name: Buffer | string): Buffer => Buffer.concat([Buffer.from(`/proc/self/fd/${fd}/`), Buffer.from(name)]);
+
+interface Frame {
+  /** Closed (undefined) while the walk is deeper than `keepOpen` below it. */
+  fd: number | undefined;
+  readonly dev: number;
+  readonly ino: number;
+  readonly rel: string;
+  /** Subdirectories not walked yet. */
+  readonly dirs: Buffer[];
+}
+
+/**
+ * The walk is confined to the tree under `root` although the tree is a
+ * hostile container's writable layer, changing while it is walked: every
+ * directory is opened `O_NOFOLLOW` by one name relative to its parent's fd
+ * and listed through that fd, so a directory swapped for a symlink (or
+ * moved away) after it was looked at steers nothing; names are bytes, so a
+ * name that is not UTF-8 is counted too. The way back up from below
+ * `keepOpen` opens `..` and checks it is the directory it left (device and
+ * inode); a subtree moved under the walk is left uncounted.
+ */
+export async function diskUsage(root: string, seen = new Set<string>(), o: WalkOptions = {}): Promise<DiskUsage> {
   const out: DiskUsage = { bytes: 0n, inodes: 0n };
-  let rootDev: number;
-  try {
-    rootDev = lstatSync(root).dev;
-  } catch (err) {
-    if (isErrno(err, 'ENOENT')) return out;
-    throw err;
-  }
-  /** Counts `st` once; true when it is a directory to descend into. */
+  const keep = Math.max(1, o.keepOpen ?? WALK_KEEP_OPEN);
+  let budget = o.budget ?? SYNC_WALK_BUDGET;
+  /** One step of the walk: synchronous while the budget lasts, then through the pool. */
+  const step = <T>(now: () => T, later: () => Promise<T>): T | Promise<T> => (budget-- > 0 ? now() : later());
+  let rootDev = -1;
+  /** Counts `st` once (on the root's device); false when it is not to be counted or descended. */
   const count = (st: Stats): boolean => {
     if (st.dev !== rootDev) return false;
     const key = `${st.dev}:${st.ino}`;
@@ -38,55 +74,116 @@ export async function diskUsage(root: string, seen = new Set<string>(), budget =
     seen.add(key);
     out.bytes += BigInt(st.blocks) * 512n;
     out.inodes += 1n;
-    return st.isDirectory();
+    return true;
   };
-  // Depth first, synchronously, an entry at a time until the budget is
-  // spent; what is left (paths, and directories whose listing was cut) is
-  // walked through the pool, where `seen` skips what was counted already.
-  const left: string[] = [root];
-  const cut: string[] = [];
-  while (left.length > 0 && budget > 0) {
-    const path = left.pop()!;
-    budget--;
-    const dir = ignoreGone(() => (count(lstatSync(path)) ? opendirSync(path) : undefined), undefined);
-    if (!dir) continue;
+  const countOne = async (path: Buffer | string): Promise<void> => {
+    const st = await ignoreGone(() => step(() => lstatSync(path), () => lstatP(path)));
+    if (st) count(st);
+  };
+  /** An fd on a directory, or what to do instead: count it as it is ('other'), or skip it ('gone'). */
+  const openDir = async (path: Buffer | string): Promise<number | 'other' | 'gone'> => {
     try {
-      for (let e; budget > 0 && (e = ignoreGone(() => dir.readSync(), null)) !== null; budget--) left.push(join(path, e.name));
-      if (budget <= 0) cut.push(path);
-    } finally {
-      dir.closeSync();
+      return await step(() => openSync(path, O_DIR), () => openP(path, O_DIR));
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return 'gone';
+      if (isErrno(err, 'ENOTDIR') || isErrno(err, 'ELOOP')) return 'other';
+      throw err;
     }
+  };
+  const stack: Frame[] = [];
+  /** Lists the directory open as `fd`, counts what is not a directory, and pushes it to be walked. */
+  const enter = async (fd: number, st: Stats, rel: string): Promise<void> => {
+    const frame: Frame = { fd, dev: st.dev, ino: st.ino, rel, dirs: [] };
+    stack.push(frame);
+    const others: Buffer[] = [];
+    const dir = await ignoreGone(() => step<Dir>(() => opendirSync(`/proc/self/fd/${fd}`, { encoding: 'buffer' as BufferEncoding, bufferSize: 128 }), () => opendir(`/proc/self/fd/${fd}`, { encoding: 'buffer' as BufferEncoding, bufferSize: 128 })));
+    if (dir) {
+      try {
+        for (let e; (e = await step(() => dir.readSync(), () => dir.read())) !== null; ) {
+          const name = e.name as unknown as Buffer;
+          // A type the filesystem does not give is found out by the open.
+          (e.isDirectory() || !(e.isFile() || e.isSymbolicLink() || e.isFIFO() || e.isSocket() || e.isCharacterDevice() || e.isBlockDevice()) ? frame.dirs : others).push(name);
+        }
+      } finally {
+        dir.closeSync();
+      }
+    }
+    o.listed?.(rel);
+    // Bounded fan-out keeps a big directory from opening thousands of requests at once.
+    for (let i = 0; i < others.length; i += 64) await Promise.all(others.slice(i, i + 64).map((n) => countOne(at(fd, n))));
+  };
+
+  const top = await openDir(root);
+  if (top === 'gone') return out;
+  if (top === 'other') {
+    const st = await ignoreGone(() => lstatSync(root));
+    if (st) (rootDev = st.dev), count(st);
+    return out;
   }
-  const walk = async (path: string): Promise<void> => {
-    let st;
-    try {
-      st = await lstat(path);
-    } catch (err) {
-      if (isErrno(err, 'ENOENT')) return;
-      throw err;
+  const rootSt = fstatSync(top);
+  rootDev = rootSt.dev;
+  count(rootSt);
+  try {
+    await enter(top, rootSt, '');
+    while (stack.length > 0) {
+      const frame = stack[stack.length - 1];
+      const name = frame.dirs.pop();
+      if (name === undefined) {
+        stack.pop();
+        const parent = stack[stack.length - 1];
+        if (parent && parent.fd === undefined && !(frame.fd !== undefined && reopen(frame.fd, parent))) {
+          // Moved away under the walk: what is left of it is not ours to find again.
+          while (stack.length > 0 && stack[stack.length - 1].fd === undefined) stack.pop();
+        }
+        if (frame.fd !== undefined) closeSync(frame.fd);
+        continue;
+      }
+      const parentFd = frame.fd!;
+      const fd = await openDir(at(parentFd, name));
+      if (fd === 'gone') continue;
+      if (fd === 'other') {
+        await countOne(at(parentFd, name));
+        continue;
+      }
+      const st = fstatSync(fd);
+      if (!count(st) || !st.isDirectory()) {
+        closeSync(fd);
+        continue;
+      }
+      if (stack.length > keep) {
+        closeSync(parentFd);
+        frame.fd = undefined;
+      }
+      await enter(fd, st, frame.rel ? `${frame.rel}/${name.toString()}` : name.toString());
     }
-    if (!count(st)) return;
-    let names: string[];
-    try {
-      names = await readdir(path);
-    } catch (err) {
-      if (isErrno(err, 'ENOENT')) return;
-      throw err;
-    }
-    // Bounded fan-out keeps big trees from opening thousands of requests at once.
-    for (let i = 0; i < names.length; i += 64) await Promise.all(names.slice(i, i + 64).map((n) => walk(join(path, n))));
-  };
-  const children = async (dir: string): Promise<string[]> => (await readdir(dir).catch((err: unknown) => (isErrno(err, 'ENOENT') ? [] : Promise.reject(err)))).map((n) => join(dir, n));
-  for (const dir of cut) left.push(...(await children(dir)));
-  for (let i = 0; i < left.length; i += 64) await Promise.all(left.slice(i, i + 64).map((p) => walk(p)));
+  } finally {
+    for (const f of stack) if (f.fd !== undefined) closeSync(f.fd);
+  }
   return out;
 }
 
-function ignoreGone<T>(fn: () => T, gone: T): T {
+/** Opens `..` of the directory open as `fd` into `parent` if it is still `parent`'s directory. */
+function reopen(fd: number, parent: Frame): boolean {
+  let up: number;
   try {
-    return fn();
+    up = openSync(`/proc/self/fd/${fd}/..`, O_DIR);
+  } catch {
+    return false;
+  }
+  const st = fstatSync(up);
+  if (st.dev !== parent.dev || st.ino !== parent.ino) {
+    closeSync(up);
+    return false;
+  }
+  parent.fd = up;
+  return true;
+}
+
+async function ignoreGone<T>(fn: () => T | Promise<T>): Promise<T | undefined> {
+  try {
+    return await fn();
   } catch (err) {
-    if (isErrno(err, 'ENOENT')) return gone;
+    if (isErrno(err, 'ENOENT')) return undefined;
     throw err;
   }
 }
