@@ -27,6 +27,17 @@
  *                byte before it starts; it runs in a session of its own.
  *                The reply's stdout string is what came on fd 3.
  *   go (op 7):   u32 id of a monitor: write its start byte
+ *   piped (op 8): a run (same body, empty input) followed by u32 mask: the
+ *                command gets a pipe on each fd i (0-4) whose bit i is
+ *                set (it reads fds 0 and 3, writes 1, 2 and 4), /dev/null
+ *                on fds 0-2 that are not; it runs in a session of its own.
+ *                Once it exec'd, a first reply of kind 4, code its pid,
+ *                stdout "a b c d e": the fds here that hold the other end
+ *                of each pipe (-1 for none). The daemon opens them through
+ *                /proc/<our pid>/fd/<n> (a pipe opened there is the same
+ *                pipe) and then sends release; the reply to the run comes
+ *                once the command exited and was released.
+ *   release (op 9): u32 id of a piped command: close our ends of its pipes
  *
  * Reply to a run, once the command exited and closed its output, and to a
  * mount or umount once done:
@@ -79,6 +90,7 @@ struct child {
   int monitor, sync, start; /* monitors only: their fd 3 and fd 4, -1 once closed */
   int ep, spawn_errno;      /* exec's outcome: EOF once it exec'd, else the errno */
   int exited, status;
+  int piped, held[5];       /* piped only: our ends of its pipes until released, -1 once closed */
   struct buf o, e, s;
 };
 
@@ -164,7 +176,36 @@ static void close_fd(int *fd) {
   *fd = -1;
 }
 
-static void run(uint32_t id, struct reader *r, int monitor) {
+static void release(struct child *c) {
+  if (c->piped)
+    for (int i = 0; i < 5; i++) close_fd(&c->held[i]);
+}
+
+static int holding(const struct child *c) {
+  if (c->piped)
+    for (int i = 0; i < 5; i++)
+      if (c->held[i] >= 0) return 1;
+  return 0;
+}
+
+/* A piped command's pipes: theirs at 0-4 (or /dev/null on 0-2), ours in held. */
+static int make_pipes(uint32_t mask, int theirs[5], int held[5]) {
+  for (int i = 0; i < 5; i++) theirs[i] = held[i] = -1;
+  for (int i = 0; i < 5; i++) {
+    int p[2];
+    if (mask & (1u << i)) {
+      if (pipe2(p, O_CLOEXEC) < 0) return -1;
+      int reads = i == 0 || i == 3;
+      theirs[i] = reads ? p[0] : p[1];
+      held[i] = reads ? p[1] : p[0];
+    } else if (i < 3 && (theirs[i] = open("/dev/null", (i == 0 ? O_RDONLY : O_WRONLY) | O_CLOEXEC)) < 0) {
+      return -1;
+    }
+  }
+  return 0;
+}
+
+static void run(uint32_t id, struct reader *r, int monitor, int piped) {
   uint32_t argc = get32(r);
   if (r->bad || argc == 0 || argc > 65536) { reply(id, 2, EINVAL, NULL, NULL); return; }
   char **argv = calloc(argc + 1, sizeof *argv);
@@ -179,9 +220,51 @@ static void run(uint32_t id, struct reader *r, int monitor) {
   size_t cwdlen = 0, inlen = 0;
   char *cwd = getstr(r, &cwdlen);
   char *input = getstr(r, &inlen);
-  if (r->bad || nkids >= MAX_CHILDREN) { reply(id, 2, r->bad ? EINVAL : EAGAIN, NULL, NULL); goto out; }
+  uint32_t mask = piped ? get32(r) : 0;
+  if (r->bad || (piped && (inlen > 0 || mask > 31))) { reply(id, 2, EINVAL, NULL, NULL); goto out; }
+  if (nkids >= MAX_CHILDREN) { reply(id, 2, EAGAIN, NULL, NULL); goto out; }
 
   int in = -1, out[2] = {-1, -1}, err[2] = {-1, -1}, ep[2] = {-1, -1}, sp[2] = {-1, -1}, st[2] = {-1, -1};
+  int theirs[5], held[5];
+  if (piped) {
+    if (make_pipes(mask, theirs, held) < 0 || pipe2(ep, O_CLOEXEC) < 0) {
+      int e = errno;
+      for (int i = 0; i < 5; i++) { close_fd(&theirs[i]); close_fd(&held[i]); }
+      close_fd(&ep[0]);
+      reply(id, 2, e, NULL, NULL);
+      goto out;
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+      sigset_t none;
+      sigemptyset(&none);
+      sigprocmask(SIG_SETMASK, &none, NULL);
+      setsid();
+      int epw = fcntl(ep[1], F_DUPFD_CLOEXEC, 10), moved[5];
+      for (int i = 0; i < 5; i++) moved[i] = theirs[i] >= 0 ? fcntl(theirs[i], F_DUPFD_CLOEXEC, 10) : -1;
+      for (int i = 0; i < 5; i++)
+        if (moved[i] >= 0) dup2(moved[i], i);
+      if (cwdlen > 0 && chdir(cwd) < 0) { int e = errno; if (write(epw, &e, sizeof e) < 0) {} _exit(127); }
+      environ = envp;
+      execvp(argv[0], argv);
+      int e = errno;
+      if (write(epw, &e, sizeof e) < 0) { /* nothing more to do */ }
+      _exit(127);
+    }
+    int e = errno;
+    for (int i = 0; i < 5; i++) close_fd(&theirs[i]);
+    close_fd(&ep[1]);
+    if (pid < 0) {
+      for (int i = 0; i < 5; i++) close_fd(&held[i]);
+      close_fd(&ep[0]);
+      reply(id, 2, e, NULL, NULL);
+      goto out;
+    }
+    fcntl(ep[0], F_SETFL, O_NONBLOCK);
+    kids[nkids] = (struct child){.id = id, .pid = pid, .out = -1, .err = -1, .sync = -1, .start = -1, .ep = ep[0], .piped = 1};
+    memcpy(kids[nkids++].held, held, sizeof held);
+    goto out;
+  }
   if (inlen > 0) {
     in = memfd_create("stdin", MFD_CLOEXEC);
     if (in < 0 || write(in, input, inlen) != (ssize_t)inlen || lseek(in, 0, SEEK_SET) < 0) { reply(id, 2, errno, NULL, NULL); goto out; }
@@ -334,7 +417,7 @@ static void do_warm(struct reader *r) {
 static void finish_if_done(int i) {
   struct child *c = &kids[i];
   if (c->exited) close_fd(&c->start); /* it can no longer be started */
-  if (!c->exited || c->out >= 0 || c->err >= 0 || c->sync >= 0 || c->ep >= 0) return;
+  if (!c->exited || c->out >= 0 || c->err >= 0 || c->sync >= 0 || c->ep >= 0 || holding(c)) return;
   int kind = WIFSIGNALED(c->status) ? 1 : 0;
   int code = WIFSIGNALED(c->status) ? WTERMSIG(c->status) : WEXITSTATUS(c->status);
   if (c->spawn_errno) reply(c->id, 2, c->spawn_errno, NULL, NULL);
@@ -367,6 +450,15 @@ static void read_exec_outcome(struct child *c) {
   if (got < 0 && (errno == EAGAIN || errno == EINTR)) return;
   if (got == sizeof e) c->spawn_errno = e ? e : EIO;
   close_fd(&c->ep);
+  if (!c->piped) return;
+  if (c->spawn_errno) {
+    release(c);
+    return;
+  }
+  char fds[64];
+  int n = snprintf(fds, sizeof fds, "%d %d %d %d %d", c->held[0], c->held[1], c->held[2], c->held[3], c->held[4]);
+  struct buf b = {fds, (size_t)n, sizeof fds};
+  reply(c->id, 4, c->pid, &b, NULL);
 }
 
 /* A monitor's report is one line: once it is in, stop listening. */
@@ -381,6 +473,7 @@ static void drain_sync(struct child *c) {
 static void abandon_unstarted(void) {
   for (int i = 0; i < nkids; i++) {
     struct child *c = &kids[i];
+    release(c);
     if (!c->monitor || c->start < 0) continue;
     if (!c->exited) kill(c->pid, SIGKILL);
     close_fd(&c->start);
@@ -471,8 +564,12 @@ int main(void) {
         uint32_t op = r.n > 0 ? (uint8_t)*r.p : 0;
         r.p++;
         r.n--;
-        if (op == 1 || op == 6) {
-          run(id, &r, op == 6);
+        if (op == 1 || op == 6 || op == 8) {
+          run(id, &r, op == 6, op == 8);
+        } else if (op == 9) {
+          uint32_t target = get32(&r);
+          for (int i = 0; i < nkids; i++)
+            if (kids[i].id == target) release(&kids[i]);
         } else if (op == 2 || op == 7) {
           uint32_t target = get32(&r);
           for (int i = 0; i < nkids; i++) {

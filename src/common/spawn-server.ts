@@ -1,4 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { constants as fsc, openSync } from 'node:fs';
+import { Socket } from 'node:net';
 import { constants } from 'node:os';
 import type { Ctx } from './ctx';
 import { exec as forkExec, ExecError, type Exec, type ExecOptions, type ExecResult } from './exec';
@@ -17,7 +20,7 @@ export class SpawnServer {
   #child: ChildProcess | undefined;
   #buf: Buffer = Buffer.alloc(0);
   #nextId = 1;
-  readonly #pending = new Map<number, { resolve: (r: ExecResult) => void; reject: (e: Error) => void }>();
+  readonly #pending = new Map<number, { resolve: (r: ExecResult) => void; reject: (e: Error) => void; started?: (pid: number, fds: string) => void }>();
 
   constructor(path: string) {
     this.#path = path;
@@ -63,6 +66,32 @@ export class SpawnServer {
     };
   }
 
+  /**
+   * Starts `file` in a session of its own with a pipe on each fd of 0-4
+   * that `pipes` names (it reads fds 0 and 3, writes 1, 2 and 4; fds 0-2 not
+   * named are /dev/null), as `child_process.spawn` with `detached` would,
+   * without forking the daemon. Resolves once it exec'd, with our ends of
+   * its pipes, taken over from the server; rejects like a spawn 'error'.
+   */
+  piped(file: string, args: readonly string[], pipes: readonly number[], ctx: Ctx): Promise<PipedChild> {
+    const mask = pipes.reduce((m, fd) => m | (1 << fd), 0);
+    return new Promise((resolve, reject) => {
+      let id = 0;
+      let child: PipedChild | undefined;
+      const exited = this.#request(8, Buffer.concat([this.#runBody(file, args, {}), u32(mask)]), ctx, (i) => (id = i), (pid, fds) => {
+        const server = this.#child?.pid;
+        const stdio = fds.split(' ').map((n, i) => (Number(n) >= 0 && server !== undefined ? adopt(`/proc/${server}/fd/${n}`, i === 0 || i === 3) : null));
+        this.#child?.stdin!.write(frame(this.#nextId++, 9, u32(id)));
+        child = new PipedChild(pid, stdio);
+        resolve(child);
+      });
+      exited.then(
+        (r) => child?.exited(r),
+        (err: unknown) => (child ? child.exited({ code: -1, signal: 'SIGKILL', stdout: Buffer.alloc(0), stderr: Buffer.alloc(0) }) : reject(err as Error)),
+      );
+    });
+  }
+
   /** mount(2) done by the server; rejects with the errno's `code`. */
   async mount(m: { source: string; target: string; fstype: string; flags?: number; data?: string }, ctx: Ctx): Promise<void> {
     await this.#request(3, Buffer.concat([str(m.source), str(m.target), str(m.fstype), u32(m.flags ?? 0), str(m.data ?? '')]), ctx);
@@ -82,7 +111,7 @@ export class SpawnServer {
     this.#ensure().stdin!.write(frame(this.#nextId++, 5, Buffer.concat([str(procsFile), u32(ms)])));
   }
 
-  #request(op: number, body: Buffer, ctx: Ctx, onId?: (id: number) => void): Promise<ExecResult> {
+  #request(op: number, body: Buffer, ctx: Ctx, onId?: (id: number) => void, started?: (pid: number, fds: string) => void): Promise<ExecResult> {
     return new Promise((resolve, reject) => {
       const child = this.#ensure();
       const id = this.#nextId++;
@@ -99,6 +128,7 @@ export class SpawnServer {
           ctx.signal.removeEventListener('abort', onAbort);
           reject(e);
         },
+        started,
       });
       this.#ref(true);
       child.stdin!.write(frame(id, op, body));
@@ -154,6 +184,10 @@ export class SpawnServer {
       const stderr = Buffer.from(f.subarray(20 + outLen, 20 + outLen + errLen));
       const p = this.#pending.get(id);
       if (!p) continue;
+      if (kind === 4) {
+        p.started?.(code, stdout.toString());
+        continue;
+      }
       this.#pending.delete(id);
       if (this.#pending.size === 0) this.#ref(false);
       if (kind === 2 || kind === 3) {
@@ -163,6 +197,62 @@ export class SpawnServer {
         p.resolve({ code: kind === 0 ? code : -1, signal: kind === 1 ? signalName(code) : null, stdout, stderr });
       }
     }
+  }
+}
+
+/**
+ * A command `SpawnServer.piped` started: its pid (its process group too),
+ * our ends of its pipes by its fd number (null where it has none, or where
+ * it had already closed its end), 'exit' (code, signal) and then 'close'
+ * once it exited and the pipes it writes are closed, as a `ChildProcess`.
+ */
+export class PipedChild extends EventEmitter {
+  #open = 1;
+
+  constructor(
+    readonly pid: number,
+    readonly stdio: ReadonlyArray<Socket | null>,
+  ) {
+    super();
+    for (const [i, s] of stdio.entries()) {
+      s?.on('error', () => undefined);
+      if (s && i !== 0 && i !== 3) {
+        this.#open++;
+        s.once('close', () => this.#closed());
+      }
+    }
+  }
+
+  get stdin(): Socket | null {
+    return this.stdio[0] ?? null;
+  }
+
+  get stdout(): Socket | null {
+    return this.stdio[1] ?? null;
+  }
+
+  get stderr(): Socket | null {
+    return this.stdio[2] ?? null;
+  }
+
+  /** @internal the server's reply to the run */
+  exited(r: ExecResult): void {
+    this.emit('exit', r.signal ? null : r.code, r.signal);
+    this.#closed();
+  }
+
+  #closed(): void {
+    if (--this.#open === 0) this.emit('close');
+  }
+}
+
+/** Our own fd on a pipe the server holds, as a stream; null when its reader is gone already. */
+function adopt(path: string, write: boolean): Socket | null {
+  try {
+    const fd = openSync(path, (write ? fsc.O_WRONLY : fsc.O_RDONLY) | fsc.O_NONBLOCK);
+    return new Socket({ fd, readable: !write, writable: write });
+  } catch {
+    return null;
   }
 }
 

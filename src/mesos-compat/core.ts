@@ -2,6 +2,7 @@ import { rm } from 'node:fs/promises';
 import type { Clock } from '../common/clock';
 import { CriError } from '../common/errors';
 import type { Exec } from '../common/exec';
+import type { SpawnServer } from '../common/spawn-server';
 import { KeyedMutex } from '../common/keyed-mutex';
 import { log } from '../common/log';
 import { containerOomKilled } from '../common/metrics';
@@ -46,6 +47,8 @@ export interface ContainerizerDeps {
   readonly infraPath: string;
   /** The native exec helper (`native/mesos-cri-exec`). */
   readonly execHelper: string;
+  /** Starts exec helpers without forking the daemon, when there is one. */
+  readonly spawnServer?: SpawnServer;
   /** cgroup parent of pods that do not name one. */
   readonly cgroupParent: string;
   /** Lowest `oom_score_adj` the host lets us give (the daemon's own when restricted). */

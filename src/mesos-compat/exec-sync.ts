@@ -26,5 +26,5 @@ export async function execPlanOf(core: Core, c: ContainerRecord): Promise<string
 export async function execSync(core: Core, c: ContainerRecord, cmd: readonly string[], opts: { timeoutSeconds: number }, ctx: Ctx): Promise<ExecSyncResult> {
   if (cmd.length === 0) throw new CriError('InvalidArgument', 'failed to exec: cmd is empty');
   const plan = await execPlanOf(core, c);
-  return execSyncSession({ containerId: c.id, helper: core.deps.execHelper, plan }, cmd, opts, ctx);
+  return execSyncSession({ containerId: c.id, helper: core.deps.execHelper, plan, spawner: core.deps.spawnServer }, cmd, opts, ctx);
 }

@@ -129,6 +129,7 @@ export function createContainerizer(opts: ContainerizerOptions): MesosContaineri
     exec,
     infraPath: opts.infra,
     execHelper: opts.execHelper ?? nativeBinary('mesos-cri-exec'),
+    ...(opts.spawnServer ? { spawnServer: opts.spawnServer } : {}),
     cgroupParent: cgroupParentFor(opts),
     oomScoreAdjFloor: oomScoreAdjFloor(opts.restrictOomScoreAdj),
     writeFiles: (dir, o) =>

@@ -344,7 +344,7 @@ export class MesosContainerizer implements Containerizer, IoTargets {
   async execTarget(containerId: string): Promise<ExecTarget> {
     const st = this.#runningContainer(containerId);
     const c = this.#core.container(st.id);
-    return { containerId: st.id, helper: this.#core.deps.execHelper, plan: await execPlanOf(this.#core, c) };
+    return { containerId: st.id, helper: this.#core.deps.execHelper, plan: await execPlanOf(this.#core, c), spawner: this.#core.deps.spawnServer };
   }
 
   /** `IoTargets`: the endpoints of the monitor that runs the container. */

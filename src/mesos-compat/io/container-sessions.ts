@@ -34,9 +34,9 @@ export class ContainerSessions {
   }
 
   async exec(containerId: string, cmd: readonly string[], io: SessionIO, ctx: Ctx): Promise<number> {
-    const { containerId: id, helper, plan } = await this.#targets.execTarget(containerId);
+    const { containerId: id, helper, plan, spawner } = await this.#targets.execTarget(containerId);
     const closed = sessionOpened('exec');
-    return execSession({ helper, plan, containerId: id, cmd }, io, ctx).finally(closed);
+    return execSession({ helper, plan, containerId: id, cmd, spawner }, io, ctx).finally(closed);
   }
 
   async attach(containerId: string, io: SessionIO, ctx: Ctx): Promise<void> {

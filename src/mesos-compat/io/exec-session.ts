@@ -1,5 +1,6 @@
 import type { Ctx } from '../../common/ctx';
 import { CriError } from '../../common/errors';
+import type { SpawnServer } from '../../common/spawn-server';
 import { startNativeExec } from './native-exec';
 import { pumpResizes, type SessionIO } from './session-io';
 
@@ -10,6 +11,8 @@ export interface ExecSessionOptions {
   readonly plan: string;
   readonly containerId: string;
   readonly cmd: readonly string[];
+  /** Starts the helper without forking the daemon; default: forked. */
+  readonly spawner?: SpawnServer;
 }
 
 /**
@@ -29,7 +32,8 @@ export interface ExecSessionOptions {
 export async function execSession(opts: ExecSessionOptions, io: SessionIO, ctx: Ctx): Promise<number> {
   ctx.signal.throwIfAborted();
   if (opts.cmd.length === 0) throw new CriError('InvalidArgument', 'failed to exec: cmd is empty');
-  const p = startNativeExec(opts.cmd, {
+  const p = await startNativeExec(opts.cmd, {
+    spawner: opts.spawner,
     helper: opts.helper,
     plan: opts.plan,
     containerId: opts.containerId,

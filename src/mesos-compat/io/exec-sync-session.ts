@@ -25,7 +25,7 @@ function collect(stream: Readable | null, out: Buffer[]): void {
  */
 export async function execSyncSession(target: ExecTarget, cmd: readonly string[], opts: { timeoutSeconds: number }, ctx: Ctx): Promise<ExecSyncResult> {
   const id = target.containerId;
-  const p = startNativeExec(cmd, { helper: target.helper, plan: target.plan, containerId: id, tty: false, stdin: false, stdout: true, stderr: true });
+  const p = await startNativeExec(cmd, { helper: target.helper, plan: target.plan, containerId: id, tty: false, stdin: false, stdout: true, stderr: true, spawner: target.spawner });
   const stdout: Buffer[] = [];
   const stderr: Buffer[] = [];
   collect(p.stdout, stdout);

@@ -1,6 +1,8 @@
 import { spawn } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
+import { background } from '../../common/ctx';
 import { CriError } from '../../common/errors';
+import type { SpawnServer } from '../../common/spawn-server';
 
 export interface NativeExecOptions {
   readonly helper: string;
@@ -14,6 +16,8 @@ export interface NativeExecOptions {
   readonly stderr: boolean;
   /** How long output may sit idle after the exit before it is cut (default 2 s). */
   readonly drainMs?: number;
+  /** Starts the helper without forking the daemon (whose loop a fork stalls for milliseconds); default: forked. */
+  readonly spawner?: SpawnServer;
 }
 
 /** A process started in a container by `native/mesos-cri-exec`. */
@@ -42,21 +46,49 @@ interface Report {
   readonly error?: string;
 }
 
-export function startNativeExec(cmd: readonly string[], o: NativeExecOptions): NativeExec {
-  const child = spawn(o.helper, [...(o.tty ? ['-t'] : []), o.plan, ...cmd], {
-    stdio: [o.stdin ? 'pipe' : 'ignore', o.stdout ? 'pipe' : 'ignore', o.stderr && !o.tty ? 'pipe' : 'ignore', 'pipe', 'pipe'],
-    // Its own process group, so the last-resort kill takes the helper and whatever it left.
-    detached: true,
-  });
-  const ctl = child.stdio[3] as Writable;
-  ctl.on('error', () => undefined);
-  child.stdin?.on('error', () => undefined);
-  const report = readReport(child.stdio[4] as Readable);
-  let killTimer: NodeJS.Timeout | undefined;
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
+/** The helper's process as either way of starting it gives it. */
+interface HelperChild extends OutputSource {
+  readonly pid?: number;
+  readonly stdio: ReadonlyArray<Readable | Writable | null | undefined>;
+  readonly stdin: Writable | null;
+  once(event: 'exit', fn: (code: number | null, signal: NodeJS.Signals | null) => void): unknown;
+  once(event: 'close', fn: () => void): unknown;
+}
+
+/** Forked from the daemon, started once it exec'd. */
+function forked(helper: string, args: string[], stdio: Array<'pipe' | 'ignore'>): Promise<HelperChild> {
+  // Its own process group, so the last-resort kill takes the helper and whatever it left.
+  const child = spawn(helper, args, { stdio, detached: true });
+  return new Promise((resolve, reject) => {
     child.once('error', reject);
-    child.once('exit', (code, signal) => resolve({ code, signal }));
+    child.once('spawn', () => {
+      child.off('error', reject);
+      resolve(child);
+    });
   });
+}
+
+/**
+ * Starts the helper. Rejects with `Internal` when it cannot be started;
+ * its `done` rejects when it could not start the command.
+ */
+export async function startNativeExec(cmd: readonly string[], o: NativeExecOptions): Promise<NativeExec> {
+  const args = [...(o.tty ? ['-t'] : []), o.plan, ...cmd];
+  const wanted = [o.stdin, o.stdout, o.stderr && !o.tty, true, true];
+  let child: HelperChild;
+  try {
+    child = o.spawner
+      ? await o.spawner.piped(o.helper, args, wanted.flatMap((w, fd) => (w ? [fd] : [])), background())
+      : await forked(o.helper, args, wanted.map((w) => (w ? 'pipe' : 'ignore')));
+  } catch (err) {
+    throw new CriError('Internal', `failed to exec in container ${o.containerId}: cannot run ${o.helper}`, { cause: err });
+  }
+  const ctl = child.stdio[3] as Writable | null;
+  ctl?.on('error', () => undefined);
+  child.stdin?.on('error', () => undefined);
+  const report = readReport(child.stdio[4] as Readable | null);
+  let killTimer: NodeJS.Timeout | undefined;
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   const done = (async (): Promise<number> => {
     try {
       const [{ code, signal }, rep] = await Promise.all([exited, report]);
@@ -69,7 +101,7 @@ export function startNativeExec(cmd: readonly string[], o: NativeExecOptions): N
       throw new CriError('Internal', `failed to exec in container ${o.containerId}: cannot run ${o.helper}`, { cause: err });
     } finally {
       clearTimeout(killTimer);
-      ctl.destroy();
+      ctl?.destroy();
     }
   })();
   return {
@@ -77,10 +109,10 @@ export function startNativeExec(cmd: readonly string[], o: NativeExecOptions): N
     stdout: child.stdout,
     stderr: child.stderr,
     resize(rows, cols) {
-      if (!ctl.destroyed) ctl.write(`r ${rows} ${cols}\n`);
+      if (ctl && !ctl.destroyed) ctl.write(`r ${rows} ${cols}\n`);
     },
     kill() {
-      if (!ctl.destroyed) ctl.write('k\n');
+      if (ctl && !ctl.destroyed) ctl.write('k\n');
       killTimer ??= setTimeout(() => {
         try {
           if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
@@ -94,7 +126,8 @@ export function startNativeExec(cmd: readonly string[], o: NativeExecOptions): N
 }
 
 /** The helper's one JSON line on fd 4, or `undefined` if it closed without one. */
-function readReport(pipe: Readable): Promise<Report | undefined> {
+function readReport(pipe: Readable | null): Promise<Report | undefined> {
+  if (!pipe) return Promise.resolve(undefined);
   return new Promise((resolve) => {
     let buf = '';
     pipe.on('data', (b: Buffer) => (buf += b.toString()));

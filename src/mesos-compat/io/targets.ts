@@ -1,3 +1,5 @@
+import type { SpawnServer } from '../../common/spawn-server';
+
 /**
  * What the IO switchboard needs from the containerizer, declared by its user
  * (`ContainerSessions`). Mesos's switchboard likewise gets a container's IO
@@ -25,6 +27,8 @@ export interface ExecTarget {
   readonly helper: string;
   /** The container's exec plan (`ensureExecPlan`). */
   readonly plan: string;
+  /** Starts the helper without forking the daemon; default: forked. */
+  readonly spawner?: SpawnServer;
 }
 
 export interface AttachTarget {
