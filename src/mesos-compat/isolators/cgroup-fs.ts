@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { isErrno } from '../../common/fsutil';
+import { KeptFiles } from '../../common/kept-files';
 
 /** Reading helpers shared by the v1 and v2 trees (`cgroups.ts`, `cgroup-v2.ts`). */
 
@@ -30,29 +31,23 @@ export interface CgroupUsage {
 
 /**
  * cgroupfs lives in memory: its files are read directly (a tenth of the
- * cost of a trip through libuv's thread pool), each once per `usage`.
+ * cost of a trip through libuv's thread pool), each once per `usage`,
+ * through fds kept open (`rmTree` closes a removed cgroup's).
  */
+const kept = new KeptFiles(2048);
+
 export function readBig(file: string): bigint | undefined {
-  try {
-    const text = readFileSync(file, 'utf8').trim();
-    return text === '' || text === 'max' ? undefined : BigInt(text.split(/\s+/)[0]!);
-  } catch (err) {
-    if (isErrno(err, 'ENOENT') || isErrno(err, 'ENODEV')) return undefined;
-    throw err;
-  }
+  const text = kept.read(file)?.trim();
+  return text === undefined || text === '' || text === 'max' ? undefined : BigInt(text.split(/\s+/)[0]!);
 }
 
 export function readStat(file: string): Map<string, bigint> {
   const out = new Map<string, bigint>();
-  try {
-    for (const line of readFileSync(file, 'utf8').split('\n')) {
-      const sp = line.indexOf(' ');
-      if (sp <= 0) continue;
-      const v = line.slice(sp + 1);
-      if (/^\d+$/.test(v)) out.set(line.slice(0, sp), BigInt(v));
-    }
-  } catch (err) {
-    if (!isErrno(err, 'ENOENT') && !isErrno(err, 'ENODEV')) throw err;
+  for (const line of (kept.read(file) ?? '').split('\n')) {
+    const sp = line.indexOf(' ');
+    if (sp <= 0) continue;
+    const v = line.slice(sp + 1);
+    if (/^\d+$/.test(v)) out.set(line.slice(0, sp), BigInt(v));
   }
   return out;
 }
@@ -64,6 +59,7 @@ export function workingSet(usage: bigint | undefined, inactive: bigint | undefin
 }
 
 export async function rmTree(dir: string): Promise<void> {
+  kept.forget(dir);
   let entries;
   try {
     entries = readdirSync(dir, { withFileTypes: true });
