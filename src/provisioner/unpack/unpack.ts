@@ -1,9 +1,10 @@
 import { spawn } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
-import type { Readable } from 'node:stream';
-import type { Ctx } from '../../common/ctx';
+import type { Readable, Writable } from 'node:stream';
+import { background, type Ctx } from '../../common/ctx';
 import { CriError } from '../../common/errors';
 import { nativeBinary } from '../../common/native';
+import type { SpawnServer } from '../../common/spawn-server';
 
 /**
  * Extraction of one layer tar into its own directory, with whiteouts
@@ -31,6 +32,8 @@ export interface LayerInfo {
 export interface UnpackOptions {
   /** Create device nodes; default: when running as root. */
   readonly devices?: boolean;
+  /** Starts the helper without forking the daemon (a fork stalls its loop for milliseconds); default: forked. */
+  readonly spawner?: SpawnServer;
 }
 
 export const UNPACK_HELPER = process.env.MESOS_CRI_UNPACK_HELPER ?? nativeBinary('mesos-cri-unpack');
@@ -47,32 +50,38 @@ export async function unpackLayer(tar: Readable, root: string, ctx: Ctx, opts: U
   ctx.signal.throwIfAborted();
   await mkdir(root, { recursive: true });
   const devices = opts.devices ?? process.getuid?.() === 0;
-  const child = spawn(UNPACK_HELPER, [...(devices ? [] : ['--no-devices']), root], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const args = [...(devices ? [] : ['--no-devices']), root];
+  let child: Helper;
+  try {
+    child = opts.spawner ? await opts.spawner.piped(UNPACK_HELPER, args, [0, 1, 2], background()) : await forked(args);
+  } catch (e) {
+    throw new CriError('Internal', `failed to start layer unpack helper ${UNPACK_HELPER}`, { cause: e });
+  }
   const out: Buffer[] = [];
   const err: Buffer[] = [];
   let errBytes = 0;
-  child.stdout.on('data', (b: Buffer) => out.push(b));
-  child.stderr.on('data', (b: Buffer) => {
+  const stdin = child.stdin!;
+  child.stdout!.on('data', (b: Buffer) => out.push(b));
+  child.stderr!.on('data', (b: Buffer) => {
     if (errBytes < MAX_STDERR) err.push(b);
     errBytes += b.length;
   });
   // The helper may exit (bad entry) before reading everything: EPIPE is reported by `close`.
-  child.stdin.on('error', () => undefined);
+  stdin.on('error', () => undefined);
 
   let inputError: Error | undefined;
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
-    child.on('error', (e) => reject(new CriError('Internal', `failed to start layer unpack helper ${UNPACK_HELPER}`, { cause: e })));
-    child.on('close', (code, signal) => resolve({ code, signal }));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.on('close', (code: number | null, signal: NodeJS.Signals | null) => resolve({ code, signal }));
   });
   const kill = (e: Error): void => {
     inputError ??= e;
-    tar.unpipe(child.stdin);
-    child.kill('SIGKILL');
+    tar.unpipe(stdin);
+    child.kill();
   };
   const onAbort = (): void => kill(ctx.signal.reason as Error);
   ctx.signal.addEventListener('abort', onAbort, { once: true });
   tar.on('error', kill);
-  tar.pipe(child.stdin);
+  tar.pipe(stdin);
   try {
     const { code, signal } = await exited;
     ctx.signal.throwIfAborted();
@@ -93,6 +102,35 @@ export async function unpackLayer(tar: Readable, root: string, ctx: Ctx, opts: U
     if (!tar.destroyed) tar.destroy();
   }
   return parseRecords(Buffer.concat(out));
+}
+
+/** The helper's process, as the spawn server or a fork of the daemon starts it. */
+interface Helper {
+  readonly stdin: Writable | null;
+  readonly stdout: Readable | null;
+  readonly stderr: Readable | null;
+  /** SIGKILL. */
+  kill(): void;
+  on(event: 'close', fn: (code: number | null, signal: NodeJS.Signals | null) => void): unknown;
+}
+
+/** Forked from the daemon, started once it exec'd. */
+function forked(args: string[]): Promise<Helper> {
+  const child = spawn(UNPACK_HELPER, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  const helper: Helper = {
+    stdin: child.stdin,
+    stdout: child.stdout,
+    stderr: child.stderr,
+    kill: () => child.kill('SIGKILL'),
+    on: (event, fn) => child.on(event, fn),
+  };
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('spawn', () => {
+      child.off('error', reject);
+      resolve(helper);
+    });
+  });
 }
 
 /** `w<path>\0` (whiteout) and `o<path>\0` (opaque directory) records. */
