@@ -205,6 +205,16 @@ static int make_pipes(uint32_t mask, int theirs[5], int held[5]) {
   return 0;
 }
 
+/* In a forked child: cwd, environment, exec; an errno on epw if any fails. */
+static void exec_child(int epw, const char *cwd, char **envp, char **argv) {
+  if (cwd && chdir(cwd) < 0) { int e = errno; if (write(epw, &e, sizeof e) < 0) {} _exit(127); }
+  environ = envp;
+  execvp(argv[0], argv);
+  int e = errno;
+  if (write(epw, &e, sizeof e) < 0) { /* nothing more to do */ }
+  _exit(127);
+}
+
 static void run(uint32_t id, struct reader *r, int monitor, int piped) {
   uint32_t argc = get32(r);
   if (r->bad || argc == 0 || argc > 65536) { reply(id, 2, EINVAL, NULL, NULL); return; }
@@ -244,12 +254,7 @@ static void run(uint32_t id, struct reader *r, int monitor, int piped) {
       for (int i = 0; i < 5; i++) moved[i] = theirs[i] >= 0 ? fcntl(theirs[i], F_DUPFD_CLOEXEC, 10) : -1;
       for (int i = 0; i < 5; i++)
         if (moved[i] >= 0) dup2(moved[i], i);
-      if (cwdlen > 0 && chdir(cwd) < 0) { int e = errno; if (write(epw, &e, sizeof e) < 0) {} _exit(127); }
-      environ = envp;
-      execvp(argv[0], argv);
-      int e = errno;
-      if (write(epw, &e, sizeof e) < 0) { /* nothing more to do */ }
-      _exit(127);
+      exec_child(epw, cwdlen > 0 ? cwd : NULL, envp, argv);
     }
     int e = errno;
     for (int i = 0; i < 5; i++) close_fd(&theirs[i]);
@@ -297,12 +302,7 @@ static void run(uint32_t id, struct reader *r, int monitor, int piped) {
       dup2(syncw, 3);
       dup2(startr, 4);
     }
-    if (cwdlen > 0 && chdir(cwd) < 0) { int e = errno; if (write(epw, &e, sizeof e) < 0) {} _exit(127); }
-    environ = envp;
-    execvp(argv[0], argv);
-    int e = errno;
-    if (write(epw, &e, sizeof e) < 0) { /* nothing more to do */ }
-    _exit(127);
+    exec_child(epw, cwdlen > 0 ? cwd : NULL, envp, argv);
   }
   close(in);
   close(out[1]);
