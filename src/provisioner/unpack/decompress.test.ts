@@ -6,6 +6,7 @@ import { topmostOnce } from '../backends/overlay';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { parseRecords, unpackLayer } from './unpack';
 import { ByteLimit, chain, decompress, sniffCompression } from './decompress';
 
@@ -47,6 +48,33 @@ describe('unpackLayer', () => {
       await expect(unpackLayer(input, join(root, 'rootfs'), background())).rejects.toThrow(/failed to unpack layer/);
       // What a stream destroyed with an error before the answer emits on a later tick.
       expect(() => input.emit('error', new Error('late zlib error'))).not.toThrow();
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
+
+// Through the spawn server an input error during the start left the helper waiting (not found yet): the daemon forks it.
+describe.each([['forked', undefined]])('unpackLayer started %s', (_how, spawner) => {
+  it('answers with an input error that comes while the helper starts, and leaves it handled', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'unpack-early-'));
+    try {
+      const input = new PassThrough();
+      const layer = unpackLayer(input, join(root, 'rootfs'), background(), { spawner });
+      // Before the helper is up (the first await is the rootfs mkdir): a corrupt gzip's error, as zlib emits it.
+      setImmediate(() => input.destroy(new Error('invalid bit length repeat')));
+      await expect(layer).rejects.toThrow('invalid bit length repeat');
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('unpacks a tar', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'unpack-ok-'));
+    try {
+      const tar = spawnSync('tar', ['-c', '-C', root, '--files-from', '/dev/null']).stdout;
+      const info = await unpackLayer(Readable.from([tar]), join(root, 'rootfs'), background(), { spawner });
+      expect(info).toEqual({ whiteouts: [], opaques: [] });
     } finally {
       rmSync(root, { recursive: true, force: true });
     }

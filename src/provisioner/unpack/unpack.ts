@@ -48,13 +48,22 @@ const MAX_STDERR = 16 << 10;
  */
 export async function unpackLayer(tar: Readable, root: string, ctx: Ctx, opts: UnpackOptions = {}): Promise<LayerInfo> {
   ctx.signal.throwIfAborted();
-  await mkdir(root, { recursive: true });
+  // The input may fail while the helper starts: its error must find a listener from the start.
+  let inputError: Error | undefined;
+  const early = (e: Error): void => {
+    inputError ??= e;
+  };
+  tar.on('error', early);
   const devices = opts.devices ?? process.getuid?.() === 0;
   const args = [...(devices ? [] : ['--no-devices']), root];
+  await mkdir(root, { recursive: true });
   let child: Helper;
   try {
     child = opts.spawner ? await opts.spawner.piped(UNPACK_HELPER, args, [0, 1, 2], background()) : await forked(args);
   } catch (e) {
+    tar.on('error', () => undefined);
+    tar.off('error', early);
+    if (!tar.destroyed) tar.destroy();
     throw new CriError('Internal', `failed to start layer unpack helper ${UNPACK_HELPER}`, { cause: e });
   }
   const out: Buffer[] = [];
@@ -69,7 +78,6 @@ export async function unpackLayer(tar: Readable, root: string, ctx: Ctx, opts: U
   // The helper may exit (bad entry) before reading everything: EPIPE is reported by `close`.
   stdin.on('error', () => undefined);
 
-  let inputError: Error | undefined;
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.on('close', (code: number | null, signal: NodeJS.Signals | null) => resolve({ code, signal }));
   });
@@ -80,7 +88,11 @@ export async function unpackLayer(tar: Readable, root: string, ctx: Ctx, opts: U
   };
   const onAbort = (): void => kill(ctx.signal.reason as Error);
   ctx.signal.addEventListener('abort', onAbort, { once: true });
+  if (ctx.signal.aborted) onAbort();
   tar.on('error', kill);
+  tar.off('error', early);
+  // Failed, or ended without its end reaching us, while the helper started: nothing will come.
+  if (inputError || tar.destroyed) kill(inputError ?? new Error('the layer stream closed early'));
   tar.pipe(stdin);
   try {
     const { code, signal } = await exited;
