@@ -54,13 +54,12 @@ describe('unpackLayer', () => {
   });
 });
 
-// Through the spawn server an input error during the start left the helper waiting (not found yet): the daemon forks it.
-describe.each([['forked', undefined]])('unpackLayer started %s', (_how, spawner) => {
+describe('unpackLayer while its helper starts', () => {
   it('answers with an input error that comes while the helper starts, and leaves it handled', async () => {
     const root = mkdtempSync(join(tmpdir(), 'unpack-early-'));
     try {
       const input = new PassThrough();
-      const layer = unpackLayer(input, join(root, 'rootfs'), background(), { spawner });
+      const layer = unpackLayer(input, join(root, 'rootfs'), background());
       // Before the helper is up (the first await is the rootfs mkdir): a corrupt gzip's error, as zlib emits it.
       setImmediate(() => input.destroy(new Error('invalid bit length repeat')));
       await expect(layer).rejects.toThrow('invalid bit length repeat');
@@ -73,7 +72,7 @@ describe.each([['forked', undefined]])('unpackLayer started %s', (_how, spawner)
     const root = mkdtempSync(join(tmpdir(), 'unpack-ok-'));
     try {
       const tar = spawnSync('tar', ['-c', '-C', root, '--files-from', '/dev/null']).stdout;
-      const info = await unpackLayer(Readable.from([tar]), join(root, 'rootfs'), background(), { spawner });
+      const info = await unpackLayer(Readable.from([tar]), join(root, 'rootfs'), background());
       expect(info).toEqual({ whiteouts: [], opaques: [] });
     } finally {
       rmSync(root, { recursive: true, force: true });
