@@ -82,7 +82,7 @@ export class SpawnServer {
         const server = this.#child?.pid;
         const stdio = fds.split(' ').map((n, i) => (Number(n) >= 0 && server !== undefined ? adopt(`/proc/${server}/fd/${n}`, i === 0 || i === 3) : null));
         this.#child?.stdin!.write(frame(this.#nextId++, 9, u32(id)));
-        child = new PipedChild(pid, stdio);
+        child = new PipedChild(pid, stdio, () => this.#child?.stdin!.write(frame(this.#nextId++, 2, u32(id))));
         resolve(child);
       });
       exited.then(
@@ -204,15 +204,19 @@ export class SpawnServer {
  * A command `SpawnServer.piped` started: its pid (its process group too),
  * our ends of its pipes by its fd number (null where it has none, or where
  * it had already closed its end), 'exit' (code, signal) and then 'close'
- * once it exited and the pipes it writes are closed, as a `ChildProcess`. The exit comes after the start resolved, never in the
+ * (code, signal) once it exited and the pipes it writes are closed, as a
+ * `ChildProcess`. The exit comes after the start resolved, never in the
  * same turn: the server reports it only once we released the pipes.
  */
 export class PipedChild extends EventEmitter {
   #open = 1;
+  #exit: [number | null, NodeJS.Signals | null] = [null, null];
+  #exited = false;
 
   constructor(
     readonly pid: number,
     readonly stdio: ReadonlyArray<Socket | null>,
+    private readonly killer: () => void,
   ) {
     super();
     for (const [i, s] of stdio.entries()) {
@@ -236,14 +240,21 @@ export class PipedChild extends EventEmitter {
     return this.stdio[2] ?? null;
   }
 
+  /** SIGKILL, by the server, which knows whether it is still running (no pid reused by then is hit). */
+  kill(): void {
+    if (!this.#exited) this.killer();
+  }
+
   /** @internal the server's reply to the run */
   exited(r: ExecResult): void {
-    this.emit('exit', r.signal ? null : r.code, r.signal);
+    this.#exited = true;
+    this.#exit = [r.signal ? null : r.code, r.signal];
+    this.emit('exit', ...this.#exit);
     this.#closed();
   }
 
   #closed(): void {
-    if (--this.#open === 0) this.emit('close');
+    if (--this.#open === 0) this.emit('close', ...this.#exit);
   }
 }
 

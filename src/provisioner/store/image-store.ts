@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { background, type Ctx } from '../../common/ctx';
 import { CriError } from '../../common/errors';
 import { log } from '../../common/log';
+import type { SpawnServer } from '../../common/spawn-server';
 import { storeDir } from '../paths';
 import { formatReference, parseReference } from '../reference';
 import type { RwLock } from '../sync';
@@ -70,6 +71,8 @@ export interface DockerStoreOptions {
   readonly pinned?: readonly string[];
   /** Issue 16: Docker `config.json` / `auth.json` credentials for pulls that carry none; empty: none. */
   readonly credentialsFile?: string;
+  /** Starts the layer unpack helper without forking the daemon; default: forked. */
+  readonly spawnServer?: SpawnServer;
 }
 
 /** Registry settings that SIGHUP can change. */
@@ -102,7 +105,7 @@ export class DockerStore implements ImageStore {
 
   constructor(private readonly opts: DockerStoreOptions) {
     this.index = new ImageIndex(opts.workDir);
-    this.layers = new LayerStore(opts.workDir, opts.maxLayerBytes);
+    this.layers = new LayerStore(opts.workDir, opts.maxLayerBytes, opts.spawnServer);
     this.blobs = new BlobStore(opts.workDir);
     this.#archive = new ArchivePuller(opts.workDir, { blobs: this.blobs, layers: this.layers });
     this.#credentialsFile = opts.credentialsFile ?? '';

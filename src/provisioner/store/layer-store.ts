@@ -7,6 +7,7 @@ import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { checkpoint, readCheckpoint } from '../../common/checkpoint';
 import type { Ctx } from '../../common/ctx';
+import type { SpawnServer } from '../../common/spawn-server';
 import { CriError } from '../../common/errors';
 import { isErrno } from '../../common/fsutil';
 import { layerUnpacked } from '../../common/metrics';
@@ -68,6 +69,8 @@ export class LayerStore {
   constructor(
     private readonly workDir: string,
     private readonly maxLayerBytes = DEFAULT_MAX_LAYER_BYTES,
+    /** Starts the unpack helper without forking the daemon; default: forked. */
+    private readonly spawner?: SpawnServer,
   ) {}
 
   rootfs(digest: string): string {
@@ -122,7 +125,7 @@ export class LayerStore {
       const tar = chain(decompress(raw.out, compression), new ByteLimit(this.maxLayerBytes, `failed to unpack ${what}: the uncompressed layer`), tarDigest);
       let info: LayerInfo;
       try {
-        info = await unpackLayer(tar.out, join(staging, 'rootfs'), ctx);
+        info = await unpackLayer(tar.out, join(staging, 'rootfs'), ctx, { spawner: this.spawner });
       } catch (err) {
         throw wrapStreamError(err, `failed to unpack ${what}`, ctx);
       } finally {

@@ -7,6 +7,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { nativeBinary } from '../../common/native';
+import { SpawnServer } from '../../common/spawn-server';
 import { parseRecords, unpackLayer } from './unpack';
 import { ByteLimit, chain, decompress, sniffCompression } from './decompress';
 
@@ -54,12 +56,18 @@ describe('unpackLayer', () => {
   });
 });
 
-describe('unpackLayer while its helper starts', () => {
+// The real spawn server (scripts/setup.sh builds it), and the fork of this process.
+const server = new SpawnServer(nativeBinary('mesos-cri-spawn'));
+
+describe.each([
+  ['through the spawn server', server],
+  ['forked', undefined],
+])('unpackLayer started %s', (_how, spawner) => {
   it('answers with an input error that comes while the helper starts, and leaves it handled', async () => {
     const root = mkdtempSync(join(tmpdir(), 'unpack-early-'));
     try {
       const input = new PassThrough();
-      const layer = unpackLayer(input, join(root, 'rootfs'), background());
+      const layer = unpackLayer(input, join(root, 'rootfs'), background(), { spawner });
       // Before the helper is up (the first await is the rootfs mkdir): a corrupt gzip's error, as zlib emits it.
       setImmediate(() => input.destroy(new Error('invalid bit length repeat')));
       await expect(layer).rejects.toThrow('invalid bit length repeat');
@@ -72,7 +80,7 @@ describe('unpackLayer while its helper starts', () => {
     const root = mkdtempSync(join(tmpdir(), 'unpack-ok-'));
     try {
       const tar = spawnSync('tar', ['-c', '-C', root, '--files-from', '/dev/null']).stdout;
-      const info = await unpackLayer(Readable.from([tar]), join(root, 'rootfs'), background());
+      const info = await unpackLayer(Readable.from([tar]), join(root, 'rootfs'), background(), { spawner });
       expect(info).toEqual({ whiteouts: [], opaques: [] });
     } finally {
       rmSync(root, { recursive: true, force: true });

@@ -1,9 +1,10 @@
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
-import type { Readable } from 'node:stream';
-import type { Ctx } from '../../common/ctx';
+import type { Readable, Writable } from 'node:stream';
+import { background, type Ctx } from '../../common/ctx';
 import { CriError } from '../../common/errors';
 import { nativeBinary } from '../../common/native';
+import type { SpawnServer } from '../../common/spawn-server';
 
 /**
  * Extraction of one layer tar into its own directory, with whiteouts
@@ -31,6 +32,8 @@ export interface LayerInfo {
 export interface UnpackOptions {
   /** Create device nodes; default: when running as root. */
   readonly devices?: boolean;
+  /** Starts the helper without forking the daemon (a fork stalls its loop for milliseconds); default: forked. */
+  readonly spawner?: SpawnServer;
 }
 
 export const UNPACK_HELPER = process.env.MESOS_CRI_UNPACK_HELPER ?? nativeBinary('mesos-cri-unpack');
@@ -54,9 +57,9 @@ export async function unpackLayer(tar: Readable, root: string, ctx: Ctx, opts: U
   const devices = opts.devices ?? process.getuid?.() === 0;
   const args = [...(devices ? [] : ['--no-devices']), root];
   await mkdir(root, { recursive: true });
-  let child: ChildProcessWithoutNullStreams;
+  let child: Helper;
   try {
-    child = await started(spawn(UNPACK_HELPER, args, { stdio: ['pipe', 'pipe', 'pipe'] }));
+    child = opts.spawner ? await opts.spawner.piped(UNPACK_HELPER, args, [0, 1, 2], background()) : await forked(args);
   } catch (e) {
     tar.on('error', () => undefined);
     tar.off('error', early);
@@ -66,9 +69,9 @@ export async function unpackLayer(tar: Readable, root: string, ctx: Ctx, opts: U
   const out: Buffer[] = [];
   const err: Buffer[] = [];
   let errBytes = 0;
-  const stdin = child.stdin;
-  child.stdout.on('data', (b: Buffer) => out.push(b));
-  child.stderr.on('data', (b: Buffer) => {
+  const stdin = child.stdin!;
+  child.stdout!.on('data', (b: Buffer) => out.push(b));
+  child.stderr!.on('data', (b: Buffer) => {
     if (errBytes < MAX_STDERR) err.push(b);
     errBytes += b.length;
   });
@@ -76,12 +79,12 @@ export async function unpackLayer(tar: Readable, root: string, ctx: Ctx, opts: U
   stdin.on('error', () => undefined);
 
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.on('close', (code, signal) => resolve({ code, signal }));
+    child.on('close', (code: number | null, signal: NodeJS.Signals | null) => resolve({ code, signal }));
   });
   const kill = (e: Error): void => {
     inputError ??= e;
     tar.unpipe(stdin);
-    child.kill('SIGKILL');
+    child.kill();
   };
   const onAbort = (): void => kill(ctx.signal.reason as Error);
   ctx.signal.addEventListener('abort', onAbort, { once: true });
@@ -113,13 +116,31 @@ export async function unpackLayer(tar: Readable, root: string, ctx: Ctx, opts: U
   return parseRecords(Buffer.concat(out));
 }
 
-/** `child` once it exec'd; rejects with its spawn error. */
-function started(child: ChildProcessWithoutNullStreams): Promise<ChildProcessWithoutNullStreams> {
+/** The helper's process, as the spawn server or a fork of the daemon starts it. */
+interface Helper {
+  readonly stdin: Writable | null;
+  readonly stdout: Readable | null;
+  readonly stderr: Readable | null;
+  /** SIGKILL. */
+  kill(): void;
+  on(event: 'close', fn: (code: number | null, signal: NodeJS.Signals | null) => void): unknown;
+}
+
+/** Forked from the daemon, started once it exec'd. */
+function forked(args: string[]): Promise<Helper> {
+  const child = spawn(UNPACK_HELPER, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  const helper: Helper = {
+    stdin: child.stdin,
+    stdout: child.stdout,
+    stderr: child.stderr,
+    kill: () => child.kill('SIGKILL'),
+    on: (event, fn) => child.on(event, fn),
+  };
   return new Promise((resolve, reject) => {
     child.once('error', reject);
     child.once('spawn', () => {
       child.off('error', reject);
-      resolve(child);
+      resolve(helper);
     });
   });
 }
