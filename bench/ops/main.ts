@@ -9,9 +9,12 @@
  *
  *   npx tsc -p tsconfig.json
  *   node dist/bench/ops/main.js [--pods 40] [--parallel 4] [--scale 100] [--rounds 20]
- *                               [--churn 0] [--only mesos-cri|containerd]
+ *                               [--churn 0] [--warm 150] [--only mesos-cri|containerd]
  *
- * Phases per runtime: warm-up (2 pods), lifecycle (`pods` pods by
+ * Phases per runtime: warm-up (2 pods, and `warm` rounds of the reads
+ * kubelet makes of a node at rest, ~2,700 RPCs at 150: a few minutes of
+ * kubelet's polling, so a runtime is measured as a node runs it, not
+ * straight after its start), lifecycle (`pods` pods by
  * `parallel` workers: start, per-pod reads, node-wide reads, then teardown),
  * images (pull of a present image, pull and remove of another), scale
  * (`scale` pods alive, each list `rounds` times, one at a time, then
@@ -25,7 +28,7 @@ import { pushPause } from '../support/pause-image';
 import { startTarget, type Target, type TargetName } from '../support/targets';
 import { PodCgroups } from './pod-cgroups';
 import { Recorder, type OpSummary } from './recorder';
-import { nodeReads, podReads, pool, startPod, teardownPod, type PodRef, type WorkloadOptions } from './workload';
+import { nodeReads, podReads, pool, startPod, steadyReads, teardownPod, type PodRef, type WorkloadOptions } from './workload';
 
 interface Params {
   readonly pods: number;
@@ -33,6 +36,8 @@ interface Params {
   readonly scale: number;
   readonly rounds: number;
   readonly churn: number;
+  /** Rounds of a node's reads at rest before anything is measured (`steadyReads`). */
+  readonly warm: number;
   readonly targets: readonly TargetName[];
 }
 
@@ -196,6 +201,7 @@ async function benchTarget(name: TargetName, p: Params, refs: { registry: TestRe
         const pod = await startPod(w, i);
         await podReads(w, pod);
         await nodeReads(w);
+        if (i === 0) await steadyReads(w, pod, p.warm);
         await teardownPod(w, pod);
       }
     });
@@ -247,6 +253,7 @@ function parseArgs(argv: readonly string[]): Params {
     scale: get('--scale', 100),
     rounds: Math.max(1, get('--rounds', 20)),
     churn: get('--churn', 0),
+    warm: get('--warm', 150),
     targets: only ? [only] : ['containerd', 'mesos-cri'],
   };
 }
