@@ -38,6 +38,11 @@
  *                pipe) and then sends release; the reply to the run comes
  *                once the command exited and was released.
  *   release (op 9): u32 id of a piped command: close our ends of its pipes
+ *   nice run (op 10): i32 niceness, then a run's body: the command runs
+ *                at that niceness (setpriority(2) before the exec; one the
+ *                kernel refuses is left as ours). For work nobody waits on
+ *                (removed containers' runtime state), so that it never
+ *                takes a CPU from the requests the daemon is answering.
  *
  * Reply to a run, once the command exited and closed its output, and to a
  * mount or umount once done:
@@ -73,6 +78,7 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
@@ -205,8 +211,12 @@ static int make_pipes(uint32_t mask, int theirs[5], int held[5]) {
   return 0;
 }
 
-/* In a forked child: cwd, environment, exec; an errno on epw if any fails. */
-static void exec_child(int epw, const char *cwd, char **envp, char **argv) {
+/* No niceness asked for: the command keeps ours. */
+#define KEEP_NICE INT32_MIN
+
+/* In a forked child: niceness, cwd, environment, exec; an errno on epw if cwd or exec fails. */
+static void exec_child(int epw, int nice, const char *cwd, char **envp, char **argv) {
+  if (nice != KEEP_NICE && setpriority(PRIO_PROCESS, 0, nice) < 0) { /* a hint: run at ours */ }
   if (cwd && chdir(cwd) < 0) { int e = errno; if (write(epw, &e, sizeof e) < 0) {} _exit(127); }
   environ = envp;
   execvp(argv[0], argv);
@@ -215,7 +225,7 @@ static void exec_child(int epw, const char *cwd, char **envp, char **argv) {
   _exit(127);
 }
 
-static void run(uint32_t id, struct reader *r, int monitor, int piped) {
+static void run(uint32_t id, struct reader *r, int monitor, int piped, int nice) {
   uint32_t argc = get32(r);
   if (r->bad || argc == 0 || argc > 65536) { reply(id, 2, EINVAL, NULL, NULL); return; }
   char **argv = calloc(argc + 1, sizeof *argv);
@@ -254,7 +264,7 @@ static void run(uint32_t id, struct reader *r, int monitor, int piped) {
       for (int i = 0; i < 5; i++) moved[i] = theirs[i] >= 0 ? fcntl(theirs[i], F_DUPFD_CLOEXEC, 10) : -1;
       for (int i = 0; i < 5; i++)
         if (moved[i] >= 0) dup2(moved[i], i);
-      exec_child(epw, cwdlen > 0 ? cwd : NULL, envp, argv);
+      exec_child(epw, nice, cwdlen > 0 ? cwd : NULL, envp, argv);
     }
     int e = errno;
     for (int i = 0; i < 5; i++) close_fd(&theirs[i]);
@@ -302,7 +312,7 @@ static void run(uint32_t id, struct reader *r, int monitor, int piped) {
       dup2(syncw, 3);
       dup2(startr, 4);
     }
-    exec_child(epw, cwdlen > 0 ? cwd : NULL, envp, argv);
+    exec_child(epw, nice, cwdlen > 0 ? cwd : NULL, envp, argv);
   }
   close(in);
   close(out[1]);
@@ -565,7 +575,12 @@ int main(void) {
         r.p++;
         r.n--;
         if (op == 1 || op == 6 || op == 8) {
-          run(id, &r, op == 6, op == 8);
+          run(id, &r, op == 6, op == 8, KEEP_NICE);
+        } else if (op == 10) {
+          int32_t nice = (int32_t)get32(&r);
+          /* setpriority(2)'s range; anything else is a malformed request */
+          if (r.bad || nice < -20 || nice > 19) reply(id, 2, EINVAL, NULL, NULL);
+          else run(id, &r, 0, 0, nice);
         } else if (op == 9) {
           uint32_t target = get32(&r);
           for (int i = 0; i < nkids; i++)

@@ -1,7 +1,8 @@
-import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LOW_PRIORITY_NICE } from '../../src/common/ctx';
 import { ensureTestRegistry, pushBusybox, stopTestRegistry } from '../support/images';
 import { startDaemon, type Daemon } from '../support/daemon';
 import {
@@ -40,6 +41,8 @@ describe('RemoveContainer behind the reply, with SIGKILL before the sweep', () =
   let bb = '';
   let other = '';
   let gate = '';
+  /** Every runtime call, as `<niceness> <args>`. */
+  let calls = '';
 
   beforeAll(async () => {
     const reg = await ensureTestRegistry();
@@ -48,11 +51,14 @@ describe('RemoveContainer behind the reply, with SIGKILL before the sweep', () =
     other = (await pushBusybox(reg, 'tombstone/other:1', { extra: [{ name: 'only-here', content: Buffer.from('tombstone-e2e\n'), mode: 0o644 }] })).ref;
     const base = mkdtempSync(join(tmpdir(), 'mcri-'));
     gate = join(base, 'gate');
+    calls = join(base, 'calls');
     const wrapper = join(base, 'runc-gated');
     writeFileSync(
       wrapper,
       [
         '#!/bin/sh',
+        // Field 19 of stat is the niceness (the command name, runc-gated, has no space).
+        `echo "$(cut -d' ' -f19 /proc/$$/stat) $*" >> '${calls}'`,
         'for a in "$@"; do',
         `  if [ "$a" = delete ] && [ -e '${gate}' ]; then`,
         `    touch '${gate}.held'`,
@@ -130,6 +136,7 @@ describe('RemoveContainer behind the reply, with SIGKILL before the sweep', () =
     expect(await ctrStatus(d, neighbour)).toMatchObject({ state: 'CONTAINER_RUNNING' });
 
     // Without the gate the sweep runs right behind the reply, and the pod then goes whole.
+    const seen = existsSync(calls) ? readFileSync(calls, 'utf8').length : 0;
     await d.runtime.call('StopContainer', { container_id: neighbour, timeout: '0' });
     // Its runtime state goes behind the stop's reply; its record (status, exit code) stays until removal.
     await until('the stop to delete the runtime state', () => (existsSync(join(d.runDir, 'runc', neighbour)) ? undefined : true), 10_000);
@@ -142,6 +149,11 @@ describe('RemoveContainer behind the reply, with SIGKILL before the sweep', () =
     expect(list(join(d.runDir, 'runc'))).toEqual([]);
     expect(list(join(d.runDir, 'exits'))).toEqual([]);
     expect(list(join(d.runDir, 'socks'))).toEqual([]);
+    // The runtime deletes behind the replies (nobody waits on them) ran at the lowest priority, so
+    // they never took a CPU from the requests the daemon answered meanwhile.
+    const deletes = readFileSync(calls, 'utf8').slice(seen).split('\n').filter((l) => / delete /.test(l));
+    expect(deletes.length).toBeGreaterThan(0);
+    expect(deletes.map((l) => l.split(' ')[0])).toEqual(deletes.map(() => String(LOW_PRIORITY_NICE)));
     expect(mountsUnder(d.base)).toEqual([]);
     expect(cgroupsUnder(cgroupParent)).toEqual([]);
     // The daemon's own command line names runc (`--runtime runc`): it is not a leftover.

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
-import type { Ctx } from './ctx';
+import { setPriority } from 'node:os';
+import { niceFor, type Ctx } from './ctx';
 
 export interface ExecResult {
   readonly code: number;
@@ -14,6 +15,14 @@ export interface ExecOptions {
   readonly cwd?: string;
   /** Fail (throw) on a non-zero exit; default true. */
   readonly check?: boolean;
+  /**
+   * The command's niceness (setpriority(2)); default: `LOW_PRIORITY_NICE`
+   * under a low-priority `Ctx`, else the daemon's. A hint:
+   * one the kernel refuses leaves the daemon's. Forked from the daemon, it
+   * is set just after the fork, so the command's first instructions may
+   * run at the daemon's.
+   */
+  readonly nice?: number;
 }
 
 /** Injected process execution, so units can replace it (STYLE.md 12). */
@@ -49,6 +58,14 @@ export const exec: Exec = (file, args, ctx, opts = {}) =>
       signal: ctx.signal,
       killSignal: 'SIGKILL',
     });
+    const nice = niceFor(ctx, opts.nice);
+    if (nice !== undefined && child.pid !== undefined) {
+      try {
+        setPriority(child.pid, nice);
+      } catch {
+        // gone already, or refused: it runs at ours
+      }
+    }
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout!.on('data', (b: Buffer) => out.push(b));

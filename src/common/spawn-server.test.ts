@@ -1,14 +1,30 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { getPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { background } from './ctx';
+import { background, LOW_PRIORITY_NICE, sweepCtx } from './ctx';
 import { nativeBinary } from './native';
 import { ExecError, exec as forkExec } from './exec';
 import { execVia, SpawnServer } from './spawn-server';
 
 const path = nativeBinary('mesos-cri-spawn');
+
+/** The shell's own niceness: field 19 of /proc/<pid>/stat (after the command name's closing parenthesis, field 17 of the rest). */
+const niceOfShell = 'read -r s < /proc/$$/stat; s=${s##*) }; set -- $s; echo ${17}';
+
+describe('exec (forked)', () => {
+  it('runs a command at the niceness asked for, or of a low-priority context, else at ours', async () => {
+    // Set just after the fork: a shell that reads its niceness after a moment sees it.
+    const late = `sleep 0.2; ${niceOfShell}`;
+    const [asked, low, ours] = await Promise.all([
+      forkExec('sh', ['-c', late], background(), { nice: 7 }),
+      forkExec('sh', ['-c', late], sweepCtx()),
+      forkExec('sh', ['-c', late], background()),
+    ]);
+    expect([asked, low, ours].map((r) => r.stdout.toString().trim())).toEqual(['7', String(LOW_PRIORITY_NICE), String(getPriority())]);
+  });
+});
 
 describe.skipIf(!existsSync(path))('SpawnServer (native/mesos-cri-spawn)', () => {
   const s = new SpawnServer(path);
@@ -38,6 +54,16 @@ describe.skipIf(!existsSync(path))('SpawnServer (native/mesos-cri-spawn)', () =>
     const ac = new AbortController();
     ac.abort(new Error('gone'));
     await expect(s.exec('true', [], { signal: ac.signal })).rejects.toThrow('gone');
+  });
+
+  it('runs a command at the niceness asked for, or of a low-priority context, else at ours', async () => {
+    const [asked, low, ours] = await Promise.all([
+      s.run('sh', ['-c', niceOfShell], background(), { nice: 7 }),
+      s.run('sh', ['-c', niceOfShell], sweepCtx()),
+      s.run('sh', ['-c', niceOfShell], background()),
+    ]);
+    expect([asked, low, ours].map((r) => r.stdout.toString().trim())).toEqual(['7', String(LOW_PRIORITY_NICE), String(getPriority())]);
+    await expect(s.run('true', [], background(), { nice: 40 })).rejects.toMatchObject({ code: 'EINVAL' });
   });
 
   it('rejects a command that cannot be started with its errno, like child_process', async () => {

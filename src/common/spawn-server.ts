@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import { constants as fsc, openSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { constants } from 'node:os';
-import type { Ctx } from './ctx';
+import { niceFor, type Ctx } from './ctx';
 import { exec as forkExec, ExecError, type Exec, type ExecOptions, type ExecResult } from './exec';
 
 /** umount2(2)'s lazy flag, for `SpawnServer.umount`. */
@@ -36,7 +36,11 @@ export class SpawnServer {
   };
 
   run(file: string, args: readonly string[], ctx: Ctx, opts: ExecOptions = {}): Promise<ExecResult> {
-    return this.#request(1, this.#runBody(file, args, opts), ctx);
+    const nice = niceFor(ctx, opts.nice);
+    if (nice === undefined) return this.#request(1, this.#runBody(file, args, opts), ctx);
+    const n = Buffer.alloc(4);
+    n.writeInt32LE(nice);
+    return this.#request(10, Buffer.concat([n, this.#runBody(file, args, opts)]), ctx);
   }
 
   #runBody(file: string, args: readonly string[], opts: ExecOptions): Buffer {

@@ -2,7 +2,7 @@ import { mkdirSync, renameSync } from 'node:fs';
 import { readdir, rm, rmdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { nested, topLevel } from '../common/container-id';
-import { cleanupCtx } from '../common/ctx';
+import { sweepCtx } from '../common/ctx';
 import { isErrno } from '../common/fsutil';
 import { log } from '../common/log';
 import type { Cgroups } from './isolators/cgroups';
@@ -69,7 +69,7 @@ export class Sweeper {
    */
   exited(id: string): void {
     if (this.#early.has(id)) return;
-    const p = this.core.deps.runtime.delete(id, cleanupCtx()).catch((err: unknown) => {
+    const p = this.core.deps.runtime.delete(id, sweepCtx()).catch((err: unknown) => {
       log.debug({ err, containerId: id }, 'early runtime delete failed; the sweep retries');
       return false;
     });
@@ -121,7 +121,7 @@ export class Sweeper {
       // Its containers' rootfses and cgroups sit below the sandbox's: theirs go first, in their turn
       // (nobody waits on them, so they keep the bound on concurrent sweeps).
       await this.#settle(sb.id);
-      await deps.provisioner.destroy(topLevel(sb.id), cleanupCtx());
+      await deps.provisioner.destroy(topLevel(sb.id), sweepCtx());
       if (sb.ownedPodCgroup) await deps.cgroups.remove(sb.ownedPodCgroup);
       await rm(sandboxTombstonesDir(roots, sb.id), { recursive: true, force: true });
     };
@@ -172,7 +172,7 @@ export class Sweeper {
 
   async #sweep({ sandboxId, id }: Buried): Promise<void> {
     const { deps, roots } = this.core;
-    const ctx = cleanupCtx();
+    const ctx = sweepCtx();
     // Independent: the process is gone, so its runtime state, its rootfs mount and the monitor's files can go at once.
     const early = this.#early.get(id);
     const runtimeGone = (early ?? Promise.resolve(false)).then(() => deps.runtime.delete(id, ctx));
