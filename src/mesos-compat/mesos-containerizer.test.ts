@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { idString, nested, topLevel, type ContainerId } from '../common/container-id';
 import { background } from '../common/ctx';
 import { CriError } from '../common/errors';
+import { exec as forkExec } from '../common/exec';
 import { container, fakeCgroups, FakeMonitor, FakeProvisioner, sandbox } from './containerizer-fakes';
 import type { ContainerizerDeps } from './core';
 import { FakeInfraLauncher, FakeOciRuntime } from './fake-oci-runtime';
@@ -48,7 +49,7 @@ describe('MesosContainerizer (fakes)', () => {
       infra,
       shm: new ShmIsolator(async () => ({ code: 0, signal: null, stdout: Buffer.alloc(0), stderr: Buffer.alloc(0) })),
       clock: { nowNanos: () => BigInt(Date.now()) * 1_000_000n, nowMs: () => Date.now() },
-      exec: async () => ({ code: 0, signal: null, stdout: Buffer.alloc(0), stderr: Buffer.alloc(0) }),
+      exec: async (file, args, c, o) => (file === 'rm' ? forkExec(file, args, c, o) : { code: 0, signal: null, stdout: Buffer.alloc(0), stderr: Buffer.alloc(0) }), // the sweeps' rm runs
       infraPath: '/catatonit',
       execHelper: '/mesos-cri-exec',
       cgroupParent: '/mesos-cri',
@@ -65,8 +66,7 @@ describe('MesosContainerizer (fakes)', () => {
     infra = new FakeInfraLauncher();
     monitor = new FakeMonitor(runtime);
     prov = new FakeProvisioner();
-    specFail = undefined;
-    sandboxSpecFail = undefined;
+    specFail = sandboxSpecFail = undefined;
     isoCalls = [];
     cz = make();
     await cz.recover(ctx);

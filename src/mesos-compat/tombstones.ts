@@ -9,6 +9,8 @@ import type { Cgroups } from './isolators/cgroups';
 import type { OciRuntime } from './oci-runtime';
 import { containerDir, SANDBOX_TOMBSTONE, sandboxDir, sandboxTombstone, sandboxTombstonesDir, tombstoneDir, tombstonesDir, type Roots } from './paths';
 import type { RootfsProvisioner } from './rootfs-provisioner';
+import { removeTree } from '../common/remove-tree';
+import type { Exec } from '../common/exec';
 
 /** What the sweeper uses of the containerizer's `Core` (which owns it; core.ts imports this file). */
 export interface SweeperHost {
@@ -18,6 +20,8 @@ export interface SweeperHost {
     readonly provisioner: Pick<RootfsProvisioner, 'destroy'>;
     readonly cgroups: Pick<Cgroups, 'remove' | 'podPath'>;
     readonly cgroupParent: string;
+    /** Runs the `rm` of a swept tree (`removeTree`). */
+    readonly exec: Exec;
   };
   readonly sandboxes: ReadonlyMap<string, unknown>;
   removeMonitorFiles(id: string): Promise<void>;
@@ -121,9 +125,10 @@ export class Sweeper {
       // Its containers' rootfses and cgroups sit below the sandbox's: theirs go first, in their turn
       // (nobody waits on them, so they keep the bound on concurrent sweeps).
       await this.#settle(sb.id);
-      await deps.provisioner.destroy(topLevel(sb.id), sweepCtx());
+      const ctx = sweepCtx();
+      await deps.provisioner.destroy(topLevel(sb.id), ctx);
       if (sb.ownedPodCgroup) await deps.cgroups.remove(sb.ownedPodCgroup);
-      await rm(sandboxTombstonesDir(roots, sb.id), { recursive: true, force: true });
+      await removeTree(sandboxTombstonesDir(roots, sb.id), ctx, deps.exec);
     };
     const done = retryOnce(run, 'a removed sandbox', { sandboxId: sb.id }).finally(() => this.#pods.delete(sb.id));
     this.#pods.set(sb.id, done);
@@ -179,7 +184,7 @@ export class Sweeper {
     await Promise.all([runtimeGone, deps.provisioner.destroy(nested(topLevel(sandboxId), id), ctx), this.core.removeMonitorFiles(id)]);
     this.#early.delete(id);
     // The sandbox's tombstone dir stays: its sandbox's sweep or `recover` takes it.
-    await rm(tombstoneDir(roots, sandboxId, id), { recursive: true, force: true });
+    await removeTree(tombstoneDir(roots, sandboxId, id), ctx, deps.exec);
   }
 
   /** A slot among `CONCURRENCY`. */

@@ -1,13 +1,15 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { checkpoint } from '../common/checkpoint';
 import { nested, topLevel } from '../common/container-id';
-import { background } from '../common/ctx';
+import { background, sweepCtx } from '../common/ctx';
+import { exec as forkExec, type Exec } from '../common/exec';
 import type { Backend } from './backends/backend';
+import { Mounter } from './backends/mounts';
 import { MesosProvisioner } from './mesos-provisioner';
-import { backendDir, layersCheckpoint } from './paths';
+import { backendDir, containerDir, layersCheckpoint, trashDir } from './paths';
 import type { DockerStore } from './store/image-store';
 import { RwLock } from './sync';
 
@@ -78,3 +80,49 @@ describe('MesosProvisioner garbage collection after recovery', () => {
     expect(p.layersInUse()).toEqual(new Set());
   });
 });
+
+describe('MesosProvisioner destroy behind a reply', () => {
+  let work: string;
+  beforeEach(() => {
+    work = mkdtempSync(join(tmpdir(), 'prov-trash-'));
+  });
+  afterEach(() => rmSync(work, { recursive: true, force: true }));
+
+  it('moves the unmounted tree to the trash under the lock and deletes it after, without holding image work back', async () => {
+    const { store } = fakeStore([]);
+    const lock = new RwLock();
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const calls: string[] = [];
+    // The delete of the tree (a process at a low priority) takes a while: image work goes on meanwhile.
+    const exec: Exec = async (file, args, c, o) => {
+      calls.push(`${file} ${args.at(-1)}`);
+      if (file === 'rm') await held;
+      return forkExec(file, args, c, o);
+    };
+    const p = new MesosProvisioner(work, backend, store, lock, new Mounter(exec));
+    const c = nested(topLevel('s'), 'c');
+    mkdirSync(join(backendDir(work, c, 'overlay'), 'upper', 'deep'), { recursive: true });
+    await p.recover([topLevel('s'), c], ctx);
+    const destroyed = p.destroy(c, sweepCtx());
+    await until(() => calls.length > 0);
+    expect(existsSync(containerDir(work, c))).toBe(false);
+    const [moved] = readdirSync(trashDir(work));
+    expect(calls).toEqual([`rm ${join(trashDir(work), moved!)}`]);
+    await lock.write(async () => undefined); // a pull or an image removal is not held back
+    release();
+    expect(await destroyed).toBe(true);
+    expect(readdirSync(trashDir(work))).toEqual([]);
+  });
+
+  it('empties at the next start what a daemon killed before the delete left in the trash', async () => {
+    mkdirSync(join(trashDir(work), 'c-0123', 'upper'), { recursive: true });
+    const p = new MesosProvisioner(work, backend, fakeStore([]).store, new RwLock());
+    await p.recover([], ctx);
+    expect(existsSync(trashDir(work))).toBe(false);
+  });
+});
+
+async function until(ok: () => boolean): Promise<void> {
+  for (let i = 0; i < 500 && !ok(); i++) await new Promise((r) => setTimeout(r, 10));
+}

@@ -1,5 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
-import { readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { checkpoint, readCheckpoint, removeStaleTemps } from '../common/checkpoint';
 import { idString, nested, topLevel, type ContainerId } from '../common/container-id';
@@ -8,11 +9,12 @@ import { CriError } from '../common/errors';
 import { isErrno } from '../common/fsutil';
 import { KeyedMutex } from '../common/keyed-mutex';
 import { log } from '../common/log';
+import { removeTree } from '../common/remove-tree';
 import { Rollback } from '../common/rollback';
 import type { Backend, LayerRef } from './backends/backend';
 import { Mounter } from './backends/mounts';
 import { makeBackend } from './backends/select';
-import { backendDir, containerDir, containersDir, imagesDir, layersCheckpoint } from './paths';
+import { backendDir, containerDir, containersDir, imagesDir, layersCheckpoint, trashDir } from './paths';
 import type { DockerStore } from './store/image-store';
 import { toRecord } from './store/image-index';
 import type { RwLock } from './sync';
@@ -92,7 +94,12 @@ export class MesosProvisioner {
   /** Destroys the rootfs of `id` and of every container nested under it; `false` when unknown. */
   async destroy(id: ContainerId, ctx: Ctx): Promise<boolean> {
     const before = this.layersInUse();
-    const removed = await this.lock.read(() => this.#perContainer.run(idString(id), () => this.#remove(id, ctx)));
+    // Behind a reply (a low-priority ctx) the trees are unmounted and moved
+    // to the trash under the lock, and deleted after it: a slow delete must
+    // not hold image pulls and removals back.
+    const trash: string[] | undefined = ctx.lowPriority ? [] : undefined;
+    const removed = await this.lock.read(() => this.#perContainer.run(idString(id), () => this.#remove(id, ctx, trash)));
+    for (const t of trash ?? []) await removeTree(t, ctx, this.mounter.exec);
     if (removed && before !== 'unknown') this.#collectFreed(before);
     return removed;
   }
@@ -113,7 +120,8 @@ export class MesosProvisioner {
       .catch((err: unknown) => log.warn({ err }, 'failed to collect the layers of removed containers'));
   }
 
-  async #remove(id: ContainerId, ctx: Ctx): Promise<boolean> {
+  /** Unmounts and removes a container's tree, its nested containers' first; with `trash`, moves it there instead of removing it. */
+  async #remove(id: ContainerId, ctx: Ctx, trash?: string[]): Promise<boolean> {
     const dir = containerDir(this.workDir, id);
     try {
       await stat(dir);
@@ -122,12 +130,21 @@ export class MesosProvisioner {
       this.#containers.delete(idString(id));
       return false;
     }
-    for (const child of await subdirs(join(dir, 'containers'))) await this.#remove(nested(id, child), ctx);
-    for (const b of await subdirs(join(dir, 'backends'))) {
-      const backend = b === this.backend.name ? this.backend : makeBackend(b as BackendName, this.mounter);
-      await backend.destroy(join(dir, 'backends', b), ctx);
+    for (const child of await subdirs(join(dir, 'containers'))) await this.#remove(nested(id, child), ctx, trash);
+    if (trash) {
+      // What every backend's destroy does first; its delete waits for the caller.
+      await this.mounter.unmountAll(dir, ctx);
+      const to = join(trashDir(this.workDir), `${id.value}-${randomBytes(6).toString('hex')}`);
+      await mkdir(trashDir(this.workDir), { recursive: true });
+      await rename(dir, to);
+      trash.push(to);
+    } else {
+      for (const b of await subdirs(join(dir, 'backends'))) {
+        const backend = b === this.backend.name ? this.backend : makeBackend(b as BackendName, this.mounter);
+        await backend.destroy(join(dir, 'backends', b), ctx);
+      }
+      await rm(dir, { recursive: true, force: true });
     }
-    await rm(dir, { recursive: true, force: true });
     this.#containers.delete(idString(id));
     this.#unknownLayers.delete(idString(id));
     this.#usage.delete(idString(id));
@@ -136,8 +153,9 @@ export class MesosProvisioner {
 
   /** Keeps the rootfses of `known` containers and destroys every other one (Mesos `recover`). */
   async recover(known: readonly ContainerId[], ctx: Ctx): Promise<void> {
-    // A kill mid-checkpoint leaves the temp file of its rename.
+    // A kill mid-checkpoint leaves the temp file of its rename; one behind a removal's reply, a tree in the trash (unmounted).
     await removeStaleTemps(imagesDir(this.workDir));
+    await rm(trashDir(this.workDir), { recursive: true, force: true });
     await this.store.recover();
     const keep = new Set(known.map(idString));
     const visit = async (id: ContainerId): Promise<void> => {

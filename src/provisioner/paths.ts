@@ -12,6 +12,7 @@ import type { ContainerId } from '../common/container-id';
  *   │   │   └── layer.json                  diff id, whiteouts and opaque dirs (for the copy backend)
  *   │   ├── images/<hex>.json               image record, keyed by config digest
  *   │   └── staging/<random>/               downloads and extractions in progress
+ *   ├── trash/<id>-<hex>/                   removed containers' trees, unmounted, deleted behind the reply (or at the next start)
  *   └── containers/<id>/                    nested containers nest: containers/<id>/containers/<child>/
  *       ├── layers.json                     checkpoint: backend, image id, layer dirs
  *       └── backends/<backend>/
@@ -37,6 +38,7 @@ export const layerMetaPath = (workDir: string, digest: string): string => join(l
 export const imagePath = (workDir: string, id: string): string => join(imagesDir(workDir), `${hexOf(id)}.json`);
 
 export const containersDir = (workDir: string): string => join(provisionerDir(workDir), 'containers');
+export const trashDir = (workDir: string): string => join(provisionerDir(workDir), 'trash');
 export const containerDir = (workDir: string, id: ContainerId): string =>
   id.parent ? join(containerDir(workDir, id.parent), 'containers', id.value) : join(containersDir(workDir), id.value);
 export const layersCheckpoint = (workDir: string, id: ContainerId): string => join(containerDir(workDir, id), 'layers.json');
