@@ -21,6 +21,9 @@ export interface FilteredConnectionOptions {
   readonly onReject: (err: unknown) => void;
 }
 
+/** Turns of the event loop a reply's frames wait at most for the rest of it (see `FilteredConnection._write`). */
+const HOLD_TURNS = 3;
+
 export class FilteredConnection extends Duplex {
   readonly #socket: Socket;
   readonly #filter: RequestFilter;
@@ -61,10 +64,15 @@ export class FilteredConnection extends Duplex {
   }
 
   /**
-   * The server's bytes go to the socket corked until the end of the tick,
-   * so the frames of one response (headers, message, trailers) leave in one
-   * write and wake the client once. A chunk is taken at once while the
-   * socket's buffer has room, and only after it drained otherwise.
+   * The server's bytes go to the socket corked, so that the frames of one
+   * response (headers, message, trailers) leave in one write and wake the
+   * client once: grpc-js sends a unary reply's trailers only once the write
+   * of its message completed, a turn or two of the event loop later. Held
+   * until the end of the tick in which something the client should not
+   * wait for was written (a stream's end, a control frame: `SettingsWatch`),
+   * or the socket's buffer filled, and at most `HOLD_TURNS` turns. A chunk
+   * is taken at once while the socket's buffer has room, and only after it
+   * drained otherwise.
    */
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
     this.#send([chunk], cb);
@@ -78,24 +86,41 @@ export class FilteredConnection extends Duplex {
   }
 
   #corked = false;
+  /** The corked spell's pending flush: at the end of the tick (`soon`), else after `HOLD_TURNS` turns. */
+  #soon = false;
+  #hold: NodeJS.Immediate | undefined;
 
   #send(chunks: readonly Buffer[], cb: (err?: Error | null) => void): void {
     const socket = this.#socket;
     if (!this.#corked) {
       this.#corked = true;
       socket.cork();
-      process.nextTick(() => {
-        this.#corked = false;
-        socket.uncork();
-      });
+      this.#holdFor(HOLD_TURNS);
     }
     let room = true;
+    let urgent = false;
     for (const chunk of chunks) {
-      this.#watch.observe(chunk);
+      urgent = this.#watch.observe(chunk) || urgent;
       room = socket.write(chunk);
+    }
+    if ((urgent || !room) && !this.#soon) {
+      this.#soon = true;
+      process.nextTick(() => this.#flush());
     }
     if (room) cb();
     else socket.once('drain', () => cb());
+  }
+
+  #holdFor(turns: number): void {
+    this.#hold = setImmediate(() => (turns > 1 ? this.#holdFor(turns - 1) : this.#flush()));
+  }
+
+  #flush(): void {
+    if (!this.#corked) return;
+    this.#corked = false;
+    this.#soon = false;
+    clearImmediate(this.#hold);
+    this.#socket.uncork();
   }
 
   override _final(cb: (err?: Error | null) => void): void {

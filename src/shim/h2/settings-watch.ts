@@ -5,7 +5,8 @@ import { Flag, FRAME_HEADER_LENGTH, FrameType, readFrameHeader, Setting } from '
  * changing or holding any byte, to see the SETTINGS the server advertises:
  * the client's HPACK encoder may use as large a dynamic table as the server
  * allows (our decoder must accept it), and client frames may be as large as
- * the server's SETTINGS_MAX_FRAME_SIZE.
+ * the server's SETTINGS_MAX_FRAME_SIZE. It also tells which bytes the client
+ * should not wait for (`observe`).
  */
 export interface ServerSettingsListener {
   serverHeaderTableSize(size: number): void;
@@ -21,7 +22,13 @@ export class SettingsWatch {
 
   constructor(private readonly listener: ServerSettingsListener) {}
 
-  observe(chunk: Uint8Array): void {
+  /**
+   * Reads `chunk`; true when a frame begins in it that ends a stream (its
+   * END_STREAM flag: a reply's trailers) or that is not part of a reply's
+   * headers or messages (SETTINGS, PING, RST_STREAM, WINDOW_UPDATE, GOAWAY...).
+   */
+  observe(chunk: Uint8Array): boolean {
+    let urgent = false;
     let i = 0;
     while (i < chunk.length) {
       if (this.#remaining > 0) {
@@ -39,10 +46,13 @@ export class SettingsWatch {
       if (this.#headLength < FRAME_HEADER_LENGTH) break;
       this.#headLength = 0;
       const h = readFrameHeader(this.#head, 0);
+      const reply = h.type === FrameType.HEADERS || h.type === FrameType.DATA || h.type === FrameType.CONTINUATION;
+      if (!reply || (h.type !== FrameType.CONTINUATION && h.flags & Flag.END_STREAM)) urgent = true;
       this.#remaining = h.length;
       this.#settings = h.type === FrameType.SETTINGS && !(h.flags & Flag.ACK) ? [] : null;
       if (this.#remaining === 0) this.#endFrame();
     }
+    return urgent;
   }
 
   #endFrame(): void {
