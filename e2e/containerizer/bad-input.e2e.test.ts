@@ -219,6 +219,8 @@ describe('malformed and hostile CRI requests', () => {
     expect(results.map((r) => r.status)).toEqual(Array(6).fill('fulfilled'));
     expect((await failure(d.runtime.call('PodSandboxStatus', { pod_sandbox_id: p.id }))).code).toBe(GRPC.NOT_FOUND);
     expect((await failure(ctrStatus(d, c))).code).toBe(GRPC.NOT_FOUND);
+    // The cgroups go behind the replies (the runtime's delete at a low priority, then the pod's sweep).
+    await waitSwept(d);
     expect(cgroupsUnder(`${cgroupParent}/${p.id}`)).toEqual([]);
     count++;
   });
