@@ -11,7 +11,8 @@ import type { ContainerId } from '../common/container-id';
  *   │   │   ├── rootfs/                     the layer's files, whiteouts in overlay form
  *   │   │   └── layer.json                  diff id, whiteouts and opaque dirs (for the copy backend)
  *   │   ├── images/<hex>.json               image record, keyed by config digest
- *   │   └── staging/<random>/               downloads and extractions in progress
+ *   │   ├── staging/<random>/               downloads and extractions in progress
+ *   │   └── trash/<random>/                 removed layers, deleted behind the reply (or at the next start)
  *   ├── trash/<id>-<hex>/                   removed containers' trees, unmounted, deleted behind the reply (or at the next start)
  *   └── containers/<id>/                    nested containers nest: containers/<id>/containers/<child>/
  *       ├── layers.json                     checkpoint: backend, image id, layer dirs
@@ -25,6 +26,7 @@ export const blobsDir = (workDir: string): string => join(storeDir(workDir), 'bl
 export const layersDir = (workDir: string): string => join(storeDir(workDir), 'layers');
 export const imagesDir = (workDir: string): string => join(storeDir(workDir), 'images');
 export const stagingDir = (workDir: string): string => join(storeDir(workDir), 'staging');
+export const layerTrashDir = (workDir: string): string => join(storeDir(workDir), 'trash');
 /** Which daemon process owns the store (`store-owner.ts`); `images import` refuses while it lives. */
 export const storeOwnerPath = (workDir: string): string => join(storeDir(workDir), 'owner.json');
 

@@ -6,13 +6,15 @@ import { dirname, join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { checkpoint, readCheckpoint } from '../../common/checkpoint';
-import type { Ctx } from '../../common/ctx';
+import { sweepCtx, type Ctx } from '../../common/ctx';
 import type { SpawnServer } from '../../common/spawn-server';
 import { CriError } from '../../common/errors';
 import { isErrno } from '../../common/fsutil';
+import { log } from '../../common/log';
 import { layerUnpacked } from '../../common/metrics';
+import { removeTree } from '../../common/remove-tree';
 import { DigestingStream, mismatch } from '../digest';
-import { layerDir, layerMetaPath, layerRootfs, layersDir, stagingDir } from '../paths';
+import { layerDir, layerMetaPath, layerRootfs, layersDir, layerTrashDir, stagingDir } from '../paths';
 import { ByteLimit, chain, decompress, sniffCompression } from '../unpack/decompress';
 import { unpackLayer, type LayerInfo } from '../unpack/unpack';
 import { layerCompression } from './media-types';
@@ -153,18 +155,33 @@ export class LayerStore {
     }
   }
 
+  /**
+   * Moves the layer to the trash in one rename (a crash never leaves a
+   * layer that looks whole) and deletes it there behind the caller's back,
+   * at a low priority, as containerd's content GC does: a removal answers
+   * without waiting for thousands of files to go. `recover` empties the
+   * trash a daemon killed meanwhile left.
+   */
   async remove(digest: string): Promise<void> {
-    // Rename first so a crash mid-removal never leaves a layer that looks whole.
     const dir = layerDir(this.workDir, digest);
-    const doomed = join(stagingDir(this.workDir), `rm-${randomBytes(6).toString('hex')}`);
-    await mkdir(stagingDir(this.workDir), { recursive: true });
+    const doomed = join(layerTrashDir(this.workDir), randomBytes(6).toString('hex'));
+    await mkdir(layerTrashDir(this.workDir), { recursive: true });
     try {
       await rename(dir, doomed);
     } catch (err) {
       if (isErrno(err, 'ENOENT')) return;
       throw err;
     }
-    await rm(doomed, { recursive: true, force: true });
+    const gone = removeTree(doomed, sweepCtx(), this.spawner?.exec).catch((err: unknown) => log.warn({ err, path: doomed }, 'failed to delete a removed layer; the next start does'));
+    this.#deleting.add(gone);
+    void gone.finally(() => this.#deleting.delete(gone));
+  }
+
+  readonly #deleting = new Set<Promise<void>>();
+
+  /** Resolves once the removed layers are deleted from the trash. */
+  async deleted(): Promise<void> {
+    await Promise.all([...this.#deleting]);
   }
 
   async list(): Promise<string[]> {
@@ -179,6 +196,7 @@ export class LayerStore {
   /** Drops whatever a crash left in staging. */
   async recover(): Promise<void> {
     await rm(stagingDir(this.workDir), { recursive: true, force: true });
+    await rm(layerTrashDir(this.workDir), { recursive: true, force: true });
     for (const d of await this.list()) {
       if (!(await this.has(d))) await rm(layerDir(this.workDir, d), { recursive: true, force: true });
     }
