@@ -1,4 +1,5 @@
-import { readdir, rm } from 'node:fs/promises';
+import { rmSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
 import { checkpoint, checkpointFault, moveAside, readCheckpoint } from '../../common/checkpoint';
 import { log } from '../../common/log';
 import { isErrno } from '../../common/fsutil';
@@ -132,7 +133,7 @@ export class ImageIndex {
 
   async delete(id: string): Promise<void> {
     this.#images.delete(id);
-    await rm(imagePath(this.workDir, id), { force: true });
+    rmSync(imagePath(this.workDir, id), { force: true });
   }
 
   async #save(s: StoredImage): Promise<void> {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, mkdirSync, readdirSync, renameSync } from 'node:fs';
 import { open as openFile } from 'node:fs/promises';
-import { mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { mkdir, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -165,9 +165,10 @@ export class LayerStore {
   async remove(digest: string): Promise<void> {
     const dir = layerDir(this.workDir, digest);
     const doomed = join(layerTrashDir(this.workDir), randomBytes(6).toString('hex'));
-    await mkdir(layerTrashDir(this.workDir), { recursive: true });
+    // Synchronous: a system call each (see `BlobStore.remove`).
+    mkdirSync(layerTrashDir(this.workDir), { recursive: true });
     try {
-      await rename(dir, doomed);
+      renameSync(dir, doomed);
     } catch (err) {
       if (isErrno(err, 'ENOENT')) return;
       throw err;
@@ -186,7 +187,7 @@ export class LayerStore {
 
   async list(): Promise<string[]> {
     try {
-      return (await readdir(join(layersDir(this.workDir), 'sha256'))).filter((n) => /^[a-f0-9]{64}$/.test(n)).map((n) => `sha256:${n}`);
+      return readdirSync(join(layersDir(this.workDir), 'sha256')).filter((n) => /^[a-f0-9]{64}$/.test(n)).map((n) => `sha256:${n}`);
     } catch (err) {
       if (isErrno(err, 'ENOENT')) return [];
       throw err;
