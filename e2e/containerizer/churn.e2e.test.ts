@@ -88,14 +88,20 @@ describe.skipIf(!canRun())('churn with parallel clients and SIGKILLs of the daem
 
   async function client(n: number, ledger: Ledger): Promise<void> {
     for (let r = 0; r < ROUNDS; r++) {
-      const name = `churn-${n}-${r}`;
-      const config = podConfig(name, join(d.base, 'pods', name), { hostNetwork: false });
-      let pod: string;
-      try {
-        pod = (await call<{ pod_sandbox_id: string }>('RunPodSandbox', { config })).pod_sandbox_id;
-      } catch {
-        continue; // may or may not exist: the final listing decides, removal cleans it
+      // A start cut by a kill is tried again under a new name, as kubelet retries a pod (at most
+      // three times): otherwise a client whose starts all meet kills ends its rounds with nothing made.
+      let pod: string | undefined;
+      let config: Wire = {};
+      for (let attempt = 0; attempt < 3 && pod === undefined; attempt++) {
+        const name = `churn-${n}-${r}-${attempt}`;
+        config = podConfig(name, join(d.base, 'pods', name), { hostNetwork: false });
+        try {
+          pod = (await call<{ pod_sandbox_id: string }>('RunPodSandbox', { config })).pod_sandbox_id;
+        } catch {
+          // may or may not exist: the final listing decides, removal cleans it
+        }
       }
+      if (pod === undefined) continue;
       ledger.pods.set(pod, 'SANDBOX_READY');
       const step = async (id: string, fn: () => Promise<unknown>, then: CtrState | 'removed'): Promise<boolean> => {
         try {
