@@ -90,7 +90,12 @@ export async function teardownPod(o: WorkloadOptions, p: PodRef, record = true):
 
 /** What kubelet asks about one running pod: status, stats, exec and streaming URLs, resources, logs. */
 export async function podReads(o: WorkloadOptions, p: PodRef): Promise<void> {
-  await each(o.rec, [
+  await each(o.rec, podCalls(p));
+}
+
+/** The RPCs (and requests) of `podReads`. */
+function podCalls(p: PodRef): ReadonlyArray<readonly [string, object]> {
+  return [
     ['PodSandboxStatus', { pod_sandbox_id: p.podId }],
     ['ContainerStatus', { container_id: p.containerId }],
     ['ContainerStats', { container_id: p.containerId }],
@@ -101,8 +106,11 @@ export async function podReads(o: WorkloadOptions, p: PodRef): Promise<void> {
     ['PortForward', { pod_sandbox_id: p.podId, port: [80] }],
     ['UpdateContainerResources', { container_id: p.containerId, linux: { cpu_shares: '512', memory_limit_in_bytes: String(256 << 20) } }],
     ['ReopenContainerLog', { container_id: p.containerId }],
-  ]);
+  ];
 }
+
+/** The RPCs of `podReads` that start a process: ExecSync's command, UpdateContainerResources' runtime update. */
+const STARTS_PROCESS = new Set(['ExecSync', 'UpdateContainerResources']);
 
 /**
  * What kubelet asks of a node at rest, `rounds` times: its PLEG relist,
@@ -116,17 +124,10 @@ export async function podReads(o: WorkloadOptions, p: PodRef): Promise<void> {
 export async function steadyReads(o: WorkloadOptions, p: PodRef, rounds: number): Promise<void> {
   for (let i = 0; i < rounds; i++) {
     await nodeReads(o);
-    await each(o.rec, [
-      ['PodSandboxStatus', { pod_sandbox_id: p.podId }],
-      ['ContainerStatus', { container_id: p.containerId }],
-      ['ContainerStats', { container_id: p.containerId }],
-      ['PodSandboxStats', { pod_sandbox_id: p.podId }],
-      ['Exec', { container_id: p.containerId, cmd: ['true'], stdout: true, stderr: true }],
-      ['Attach', { container_id: p.containerId, stdout: true, stderr: true }],
-      ['PortForward', { pod_sandbox_id: p.podId, port: [80] }],
-      ['ReopenContainerLog', { container_id: p.containerId }],
-    ]);
-    if (i % 10 === 0) await podReads(o, p);
+    await each(
+      o.rec,
+      podCalls(p).filter(([rpc]) => i % 10 === 0 || !STARTS_PROCESS.has(rpc)),
+    );
   }
 }
 

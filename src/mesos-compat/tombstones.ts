@@ -3,14 +3,14 @@ import { readdir, rm, rmdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { nested, topLevel } from '../common/container-id';
 import { sweepCtx } from '../common/ctx';
+import type { Exec } from '../common/exec';
 import { isErrno } from '../common/fsutil';
 import { log } from '../common/log';
+import { removeTree } from '../common/remove-tree';
 import type { Cgroups } from './isolators/cgroups';
 import type { OciRuntime } from './oci-runtime';
 import { containerDir, SANDBOX_TOMBSTONE, sandboxDir, sandboxTombstone, sandboxTombstonesDir, tombstoneDir, tombstonesDir, type Roots } from './paths';
 import type { RootfsProvisioner } from './rootfs-provisioner';
-import { removeTree } from '../common/remove-tree';
-import type { Exec } from '../common/exec';
 
 /** What the sweeper uses of the containerizer's `Core` (which owns it; core.ts imports this file). */
 export interface SweeperHost {

@@ -1,6 +1,5 @@
-import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
-import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { checkpoint, readCheckpoint, removeStaleTemps } from '../common/checkpoint';
 import { idString, nested, topLevel, type ContainerId } from '../common/container-id';
@@ -9,7 +8,7 @@ import { CriError } from '../common/errors';
 import { isErrno } from '../common/fsutil';
 import { KeyedMutex } from '../common/keyed-mutex';
 import { log } from '../common/log';
-import { removeTree } from '../common/remove-tree';
+import { moveToTrash, removeTree } from '../common/remove-tree';
 import { Rollback } from '../common/rollback';
 import type { Backend, LayerRef } from './backends/backend';
 import { Mounter } from './backends/mounts';
@@ -134,10 +133,8 @@ export class MesosProvisioner {
     if (trash) {
       // What every backend's destroy does first; its delete waits for the caller.
       await this.mounter.unmountAll(dir, ctx);
-      const to = join(trashDir(this.workDir), `${id.value}-${randomBytes(6).toString('hex')}`);
-      await mkdir(trashDir(this.workDir), { recursive: true });
-      await rename(dir, to);
-      trash.push(to);
+      const to = moveToTrash(dir, trashDir(this.workDir), `${id.value}-`);
+      if (to) trash.push(to);
     } else {
       for (const b of await subdirs(join(dir, 'backends'))) {
         const backend = b === this.backend.name ? this.backend : makeBackend(b as BackendName, this.mounter);

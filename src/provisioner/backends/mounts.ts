@@ -1,12 +1,11 @@
 import { statSync } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Ctx } from '../../common/ctx';
 import { exec as forkExec, type Exec } from '../../common/exec';
 import { execVia, MNT_DETACH, type SpawnServer } from '../../common/spawn-server';
 import { isErrno } from '../../common/fsutil';
 import { readMountInfo } from '../../common/mountinfo';
-import { removeTree } from '../../common/remove-tree';
 
 /** Mount points from `/proc/self/mountinfo` (field 5, with octal escapes decoded). */
 export async function mountPoints(): Promise<string[]> {
@@ -89,7 +88,7 @@ export class Mounter {
       throw err;
     }
     await this.unmountAll(dir, ctx);
-    await removeTree(dir, ctx, this.exec);
+    await rm(dir, { recursive: true, force: true });
     return true;
   }
 }

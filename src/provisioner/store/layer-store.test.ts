@@ -32,7 +32,7 @@ describe.each([
     const layers = new LayerStore(work, undefined, spawner);
     await layers.remove(digest);
     expect(existsSync(layerDir(work, digest))).toBe(false);
-    await layers.deleted();
+    for (let i = 0; i < 500 && readdirSync(layerTrashDir(work)).length > 0; i++) await new Promise((r) => setTimeout(r, 10));
     expect(readdirSync(layerTrashDir(work))).toEqual([]);
     expect(readdirSync(canary)).toEqual(['keep']);
     await layers.remove(digest); // gone: nothing to do

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, mkdirSync, readdirSync, renameSync } from 'node:fs';
+import { createReadStream, createWriteStream, readdirSync } from 'node:fs';
 import { open as openFile } from 'node:fs/promises';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -12,7 +12,7 @@ import { CriError } from '../../common/errors';
 import { isErrno } from '../../common/fsutil';
 import { log } from '../../common/log';
 import { layerUnpacked } from '../../common/metrics';
-import { removeTree } from '../../common/remove-tree';
+import { moveToTrash, removeTree } from '../../common/remove-tree';
 import { DigestingStream, mismatch } from '../digest';
 import { layerDir, layerMetaPath, layerRootfs, layersDir, layerTrashDir, stagingDir } from '../paths';
 import { ByteLimit, chain, decompress, sniffCompression } from '../unpack/decompress';
@@ -163,26 +163,9 @@ export class LayerStore {
    * trash a daemon killed meanwhile left.
    */
   async remove(digest: string): Promise<void> {
-    const dir = layerDir(this.workDir, digest);
-    const doomed = join(layerTrashDir(this.workDir), randomBytes(6).toString('hex'));
-    // Synchronous: a system call each (see `BlobStore.remove`).
-    mkdirSync(layerTrashDir(this.workDir), { recursive: true });
-    try {
-      renameSync(dir, doomed);
-    } catch (err) {
-      if (isErrno(err, 'ENOENT')) return;
-      throw err;
-    }
-    const gone = removeTree(doomed, sweepCtx(), this.spawner?.exec).catch((err: unknown) => log.warn({ err, path: doomed }, 'failed to delete a removed layer; the next start does'));
-    this.#deleting.add(gone);
-    void gone.finally(() => this.#deleting.delete(gone));
-  }
-
-  readonly #deleting = new Set<Promise<void>>();
-
-  /** Resolves once the removed layers are deleted from the trash. */
-  async deleted(): Promise<void> {
-    await Promise.all([...this.#deleting]);
+    const doomed = moveToTrash(layerDir(this.workDir, digest), layerTrashDir(this.workDir));
+    if (!doomed) return;
+    void removeTree(doomed, sweepCtx(), this.spawner?.exec).catch((err: unknown) => log.warn({ err, path: doomed }, 'failed to delete a removed layer; the next start does'));
   }
 
   async list(): Promise<string[]> {
