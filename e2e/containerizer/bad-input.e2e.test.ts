@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -229,7 +229,11 @@ describe('malformed and hostile CRI requests', () => {
     expect(count).toBeGreaterThanOrEqual(30);
     expect(snapshot(canary)).toEqual(canarySnap);
     expect(tree(join(d.base, 'pods')).filter((p) => p.includes(canary.slice(1)))).toEqual([]);
+    const before = d.pid;
     d = await d.restart();
+    // A new daemon, the old one stopped (a restart next to a running daemon answered from the old one and leaked it).
+    expect(d.pid).not.toBe(before);
+    expect(existsSync(`/proc/${before}`)).toBe(false);
     expect((await d.runtime.call<{ items: Array<{ id: string }> }>('ListPodSandbox', {})).items.map((p) => p.id)).toEqual([pod.id]);
     expect(snapshot(canary)).toEqual(canarySnap);
   });

@@ -29,7 +29,10 @@ export interface Daemon {
   stop(): Promise<number | null>;
   /** SIGKILL, as a crash would. */
   kill9(): Promise<void>;
-  /** Starts a new daemon on the same dirs (after stop or kill9). */
+  /**
+   * Starts a new daemon on the same dirs; one still running is stopped
+   * first (SIGTERM), so that the new one is the only one on them.
+   */
   restart(extra?: DaemonOptions): Promise<Daemon>;
   /** Stops the daemon if running and removes the temp dirs. */
   cleanup(): Promise<void>;
@@ -73,14 +76,22 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
   const { writeFileSync, mkdirSync } = await import('node:fs');
   mkdirSync(base, { recursive: true });
   writeFileSync(join(base, 'none.yaml'), '');
+  const { runtime, image } = connectCri(socket);
+  // An answer on the socket must come from the daemon started here, not from one left running on these dirs.
+  if (await runtime.call('Version', {}, 1000).then(() => true, () => false)) {
+    runtime.close();
+    image.close();
+    throw new Error(`a daemon already serves ${socket}: stop it before starting another on the same dirs`);
+  }
   const child = spawn(process.execPath, args, { env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
   child.stderr!.on('data', (b: Buffer) => (out += b.toString()));
   const deadline = Date.now() + 30_000;
-  const { runtime, image } = connectCri(socket);
   for (;;) {
     if (child.exitCode !== null) {
+      runtime.close();
+      image.close();
       if (!opts.dirs) rmSync(base, { recursive: true, force: true });
       throw new Error(`daemon exited ${child.exitCode}: ${out}`);
     }
@@ -89,6 +100,8 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
       break;
     } catch (err) {
       if (Date.now() > deadline) {
+        runtime.close();
+        image.close();
         child.kill('SIGKILL');
         await waitExit(child);
         if (!opts.dirs) {
@@ -128,7 +141,10 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       await waitExit(child);
     },
-    restart: (extra) => startDaemon({ ...opts, ...extra, dirs: { base } }),
+    restart: async (extra) => {
+      await d.stop();
+      return startDaemon({ ...opts, ...extra, dirs: { base } });
+    },
     cleanup: async () => {
       await d.stop();
       unmountUnder(base);
